@@ -1,0 +1,50 @@
+# Front door for people and CI. Every target runs the set-up script first (fast when all is
+# installed), so a fresh Debian 12 clone needs nothing else.
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
+        bench-nn
+
+setup:
+	scripts/setup.sh
+
+setup-dev:
+	scripts/setup.sh --dev
+
+build: setup
+	cmake --preset release >/dev/null
+	cmake --build build/release -j $(JOBS)
+
+build-dev: setup-dev
+	cmake --preset dev >/dev/null
+	cmake --build build/dev -j $(JOBS)
+
+# Set up, build and run itx on its embedded defaults.
+run: build
+	scripts/run.sh build/release/itx
+
+# Set up and run every test (unit, integration, golden, fuzz corpus replay).
+test: build-dev
+	cd build/dev && ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+test-asan: setup-dev
+	cmake --preset asan >/dev/null
+	cmake --build build/asan -j $(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+test-tsan: setup-dev
+	cmake --preset tsan >/dev/null
+	cmake --build build/tsan -j $(JOBS)
+	cd build/tsan && ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+
+fuzz: setup-dev
+	cmake --preset fuzz >/dev/null
+	cmake --build build/fuzz -j $(JOBS)
+
+bench-nn: build setup-dev
+	node bench/bench-nn.mjs build/release/itx
+
+clean:
+	rm -rf build

@@ -1,0 +1,22 @@
+/*
+ * The itx command line: one binary, sub-commands in a table (main.c). Each sub-command is
+ * a function taking argc/argv (argv[0] is the sub-command's name) and returning the
+ * process exit status: 0 success, 1 the work failed, 2 bad usage.
+ */
+#ifndef ITX_CLI_CLI_H
+#define ITX_CLI_CLI_H
+
+struct itx_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+/* Sub-commands; add one line here and one to the table in main.c. */
+int itx_cli_version(int argc, char **argv);
+int itx_cli_models(int argc, char **argv);
+
+/* Returns true when argv has -h or --help anywhere before "--". */
+int itx_cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,65 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+static const struct itx_cli_command commands[] = {
+    {"models", "check the installed OCR models (models verify)", itx_cli_models},
+    {"version", "print the version", itx_cli_version},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: itx <command> [options]\n\n"
+               "itx translates the Chinese text inside product pictures.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'itx <command> --help' describes a command.\n");
+}
+
+int
+itx_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int
+itx_cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("itx %s\n", ITX_VERSION);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    itx_alloc_init_from_env();
+    itx_log_init();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return itx_cli_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "itx: '%s' is not an itx command; see 'itx --help'\n", argv[1]);
+    return 2;
+}

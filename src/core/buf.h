@@ -1,0 +1,44 @@
+/*
+ * Bounded growable byte buffers (after curl's dynbuf): every buffer has a ceiling set at
+ * init, and appending past it fails with ITX_ERR_TOO_LARGE instead of growing without end.
+ * The data is always NUL-terminated (the terminator is not counted in len), so a buffer
+ * holding text can be passed to C string functions.
+ */
+#ifndef ITX_CORE_BUF_H
+#define ITX_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+struct itx_buf {
+    char *data; /* NULL until the first append */
+    size_t len;
+    size_t cap;
+    size_t max; /* ceiling on len */
+};
+
+/* Initialises an empty buffer that may hold at most max bytes. */
+void itx_buf_init(struct itx_buf *b, size_t max);
+/* Frees the memory; the buffer may be reused after itx_buf_init. */
+void itx_buf_release(struct itx_buf *b);
+/* Empties the buffer, keeping its memory. */
+void itx_buf_reset(struct itx_buf *b);
+
+/* Appends n bytes. ITX_ERR_TOO_LARGE past the ceiling, ITX_ERR_NOMEM on allocation. */
+enum itx_status itx_buf_append(struct itx_buf *b, const void *p, size_t n);
+enum itx_status itx_buf_puts(struct itx_buf *b, const char *s);
+enum itx_status itx_buf_putc(struct itx_buf *b, char c);
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+enum itx_status itx_buf_printf(struct itx_buf *b, const char *fmt, ...);
+enum itx_status itx_buf_vprintf(struct itx_buf *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+enum itx_status itx_buf_json_str(struct itx_buf *b, const char *s);
+
+/* Hands the data to the caller (free with itx_free) and leaves the buffer empty. */
+char *itx_buf_take(struct itx_buf *b, size_t *len);
+
+#endif
