@@ -689,6 +689,11 @@ test_resize(void)
     itx_nn_ref_resize(row, rs, r, r1, 1, 0.25f, 1, ITX_NN_COORD_PYTORCH_HALF_PIXEL,
                       ITX_NN_NEAREST_FLOOR);
     CHECK(r[0] == 10);
+    /* pytorch_half_pixel with an output of extent 2 is half_pixel: coordinates 0.5, 2.5. */
+    const int64_t r2[4] = {1, 1, 1, 2};
+    itx_nn_ref_resize(row, rs, r, r2, 1, 0.5f, 1, ITX_NN_COORD_PYTORCH_HALF_PIXEL,
+                      ITX_NN_NEAREST_FLOOR);
+    CHECK(r[0] == 10.5f && r[1] == 12.5f);
     /* Two planes, nearest: the second plane is addressed independently. */
     const float two[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     const int64_t ts[4] = {1, 2, 2, 2}, tys[4] = {1, 2, 4, 4};
