@@ -342,6 +342,10 @@ itx_nn_ref_unary(enum itx_nn_unary_op op, const float *x, int64_t n, float alpha
         if (y != x)
             memmove(y, x, (size_t)n * sizeof(float));
         break;
+    case ITX_NN_SWISH:
+        for (int64_t k = 0; k < n; k++)
+            y[k] = x[k] / (1.0f + expf(-alpha * x[k]));
+        break;
     }
 }
 

@@ -85,6 +85,7 @@ enum itx_nn_unary_op {
     ITX_NN_HARD_SWISH,   /* x * max(0, min(1, x/6 + 1/2)) */
     ITX_NN_LINEAR,       /* alpha*x + beta */
     ITX_NN_IDENTITY,
+    ITX_NN_SWISH,        /* x * sigmoid(alpha*x) */
 };
 
 /* Element-wise unary op over n floats; y may alias x. alpha/beta as noted per op. */
