@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
-        bench-nn
+        bench-nn bench-dict
 
 setup:
 	scripts/setup.sh
@@ -45,6 +45,10 @@ fuzz: setup-dev
 
 bench-nn: build setup-dev
 	node bench/bench-nn.mjs build/release/itx
+
+# Dictionary translation quality on bench/dict/phrases.tsv (last line: RESULT accepted=.. chrf=..).
+bench-dict: build
+	node bench/bench-dict.mjs build/release/itx
 
 clean:
 	rm -rf build

@@ -1,0 +1,88 @@
+// Dictionary translation quality: runs `itx translate-text --provider dict` over
+// bench/dict/phrases.tsv and reports the share of phrases whose translation is one of the
+// accepted ones, and chrF (character 6-gram F-score, beta 2, as sacrebleu's chrF) against
+// the closest accepted translation. Last line: RESULT accepted=<share> chrf=<score>.
+//
+// Usage: node bench/bench-dict.mjs path/to/itx [--verbose]
+// Comparison ignores case, punctuation, hyphens versus spaces, and British versus American
+// spelling (colour/color, grey/gray), the differences a reviewer would not count.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const itx = process.argv[2];
+const verbose = process.argv.includes('--verbose');
+if (!itx) {
+  console.error('usage: node bench/bench-dict.mjs path/to/itx [--verbose]');
+  process.exit(2);
+}
+
+const rows = readFileSync(join(root, 'bench/dict/phrases.tsv'), 'utf8').split('\n')
+  .filter(l => l.trim() && !l.startsWith('#'))
+  .map(l => {
+    const [zh, refs] = l.split('\t');
+    return { zh, refs: refs.split('|').map(s => s.trim()).filter(Boolean) };
+  });
+const glossaryKeys = new Set(readFileSync(join(root, 'data/glossary-en.tsv'), 'utf8').split('\n')
+  .filter(l => l.trim() && !l.startsWith('#')).map(l => l.split('\t')[0].trim()));
+
+const norm = s => s.toLowerCase()
+  .replace(/colour/g, 'color').replace(/grey/g, 'gray').replace(/favourite/g, 'favorite')
+  .replace(/metre/g, 'meter').replace(/&/g, ' and ')
+  .replace(/[,.;:!?"()\/\-–—~]/g, ' ').replace(/\s+/g, ' ').trim();
+
+// n-grams of an array of code points (so one Han character is one character).
+function ngrams(a, n) {
+  const m = new Map();
+  for (let i = 0; i + n <= a.length; i++) {
+    const g = a.slice(i, i + n).join('');
+    m.set(g, (m.get(g) || 0) + 1);
+  }
+  return m;
+}
+
+// Sentence chrF (n = 1..6, beta = 2), whitespace removed as in sacrebleu.
+function chrf(hyp, ref) {
+  const h = [...hyp.replace(/\s+/g, '')], r = [...ref.replace(/\s+/g, '')];
+  let p = 0, rc = 0, count = 0;
+  for (let n = 1; n <= 6; n++) {
+    const hg = ngrams(h, n), rg = ngrams(r, n);
+    let match = 0, hn = 0, rn = 0;
+    for (const [g, c] of hg) { hn += c; match += Math.min(c, rg.get(g) || 0); }
+    for (const c of rg.values()) rn += c;
+    if (hn === 0 || rn === 0) continue;
+    p += match / hn; rc += match / rn; count++;
+  }
+  if (!count) return 0;
+  p /= count; rc /= count;
+  if (p + rc === 0) return 0;
+  return (1 + 4) * p * rc / (4 * p + rc);
+}
+
+const out = [];
+for (let i = 0; i < rows.length; i += 100) {
+  const chunk = rows.slice(i, i + 100).map(r => r.zh);
+  const json = execFileSync(itx, ['translate-text', '--to', 'en', '--provider', 'dict', '--json', '--', ...chunk],
+    { encoding: 'utf8', maxBuffer: 64 << 20 });
+  for (const r of JSON.parse(json)) out.push(r.text);
+}
+
+let accepted = 0, chrfSum = 0, literal = 0, literalAccepted = 0;
+const misses = [];
+rows.forEach((row, i) => {
+  const hyp = norm(out[i]);
+  const ok = row.refs.some(r => norm(r) === hyp);
+  if (ok) accepted++; else misses.push(`${row.zh}\t${out[i]}\t(${row.refs.join(' | ')})`);
+  chrfSum += Math.max(...row.refs.map(r => chrf(hyp, norm(r))));
+  if (glossaryKeys.has(row.zh)) { literal++; if (ok) literalAccepted++; }
+});
+if (verbose) for (const m of misses) console.log('MISS ' + m);
+const share = accepted / rows.length, score = 100 * chrfSum / rows.length;
+console.log(`phrases: ${rows.length}, accepted: ${accepted}, not accepted: ${rows.length - accepted}`);
+console.log(`phrases that are literal glossary keys: ${literal} (${(literal / rows.length).toFixed(3)} of all)`);
+const rest = rows.length - literal;
+console.log(`accepted among the ${rest} phrases that are not glossary keys: ` +
+  `${((accepted - literalAccepted) / rest).toFixed(3)}`);
+console.log(`RESULT accepted=${share.toFixed(3)} chrf=${score.toFixed(1)}`);

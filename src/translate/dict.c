@@ -1,0 +1,959 @@
+/*
+ * The dict provider: CC-CEDICT index lookup, sense selection, and the dictionary
+ * translator (segmentation, number rules, English spacing).
+ *
+ * The index (layout in scripts/setup.d/20-dict.sh) is mapped read-only and checked once at
+ * open: header, sizes and every offset, so lookups can trust the bounds. Segmentation is a
+ * maximum-match by dynamic programming over the code points of the text: each position
+ * offers candidates (glossary templates with numbers, glossary terms, CEDICT words, runs of
+ * Latin letters and digits, punctuation, and as a last resort a single unknown character),
+ * and the path with the fewest weighted tokens wins. Glossary candidates weigh less than
+ * CEDICT ones, so the project's e-commerce phrasing has priority.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/util.h"
+#include "translate/translate-impl.h"
+#include "translate/translate.h"
+
+#define IDX_MAGIC "ITXCED01"
+#define IDX_HEADER 80u
+#define MAX_WORD_CP 12     /* longest CEDICT key tried, in code points */
+#define MAX_TEXT_BYTES 8192 /* one segment of picture text */
+
+struct itx_dict {
+    void *map;
+    size_t map_size;
+    uint32_t n;
+    const uint32_t *off; /* n + 1 offsets into text */
+    const char *text;
+};
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+enum itx_status
+itx_dict_open(const char *path, struct itx_dict **out, struct itx_diag *d)
+{
+    char def[4096];
+    struct itx_dict *dict = NULL;
+    struct stat st;
+    const unsigned char *m;
+    uint32_t n, text_size;
+    size_t need;
+    int fd;
+
+    if (!path) {
+        snprintf(def, sizeof(def), "%s/cedict.idx", itx_models_dir());
+        path = def;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return itx_diag_set(d, ITX_ERR_NOT_FOUND,
+                            "dictionary index '%s' is missing; run 'scripts/setup.sh' (or "
+                            "'make setup') to compile it from CC-CEDICT",
+                            path);
+    if (fstat(fd, &st) != 0 || st.st_size < (off_t)IDX_HEADER) {
+        close(fd);
+        return itx_diag_set(d, ITX_ERR_MODEL,
+                            "dictionary index '%s' is truncated; rerun 'scripts/setup.sh'", path);
+    }
+    dict = itx_calloc(1, sizeof(*dict));
+    if (!dict) {
+        close(fd);
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory opening '%s'", path);
+    }
+    dict->map_size = (size_t)st.st_size;
+    dict->map = mmap(NULL, dict->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (dict->map == MAP_FAILED) {
+        itx_free(dict);
+        return itx_diag_set(d, ITX_ERR_IO, "cannot map dictionary index '%s'", path);
+    }
+    m = dict->map;
+    n = rd32(m + 8);
+    text_size = rd32(m + 12);
+    need = IDX_HEADER + ((size_t)n + 1) * 4 + text_size;
+    if (memcmp(m, IDX_MAGIC, 8) != 0 || n == 0 || need != dict->map_size)
+        goto corrupt;
+    dict->n = n;
+    dict->off = (const uint32_t *)(const void *)(m + IDX_HEADER);
+    dict->text = (const char *)m + IDX_HEADER + ((size_t)n + 1) * 4;
+    if (dict->off[0] != 0 || dict->off[n] != text_size)
+        goto corrupt;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = dict->off[i], b = dict->off[i + 1];
+        if (b <= a + 2 || b > text_size || dict->text[b - 1] != '\n' ||
+            !memchr(dict->text + a, '\t', b - a))
+            goto corrupt;
+    }
+    *out = dict;
+    return ITX_OK;
+corrupt:
+    itx_dict_free(dict);
+    return itx_diag_set(d, ITX_ERR_MODEL,
+                        "dictionary index '%s' is corrupt; delete it and rerun 'scripts/setup.sh'",
+                        path);
+}
+
+void
+itx_dict_free(struct itx_dict *dict)
+{
+    if (!dict)
+        return;
+    if (dict->map && dict->map != MAP_FAILED)
+        munmap(dict->map, dict->map_size);
+    itx_free(dict);
+}
+
+size_t
+itx_dict_count(const struct itx_dict *dict)
+{
+    return dict ? dict->n : 0;
+}
+
+const char *
+itx_dict_lookup(const struct itx_dict *dict, const char *key, size_t key_len, size_t *len)
+{
+    size_t lo = 0, hi = dict->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *e = dict->text + dict->off[mid];
+        size_t elen = dict->off[mid + 1] - dict->off[mid];
+        const char *tab = memchr(e, '\t', elen);
+        size_t klen = (size_t)(tab - e);
+        int c = memcmp(e, key, klen < key_len ? klen : key_len);
+        if (c == 0)
+            c = klen < key_len ? -1 : klen > key_len;
+        if (c == 0) {
+            *len = elen - klen - 2; /* without the tab and the newline */
+            return tab + 1;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- sense selection ------------------------------------------------------------------ */
+
+static bool
+starts_with(const char *s, size_t n, const char *prefix)
+{
+    size_t p = strlen(prefix);
+    return n >= p && memcmp(s, prefix, p) == 0;
+}
+
+static bool
+contains(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(s + i, needle, k) == 0)
+            return true;
+    return false;
+}
+
+/* Senses that are never a translation: cross-references, names, grammar notes. */
+static bool
+sense_rejected(const char *s, size_t n)
+{
+    static const char *const bad_prefix[] = {
+        "variant of",     "old variant",   "Japanese variant", "archaic variant",
+        "surname",        "old name for",  "CL:",              "see ",
+        "used in",        "also written",  "also pr.",         "abbr. for",
+        "(old)",          "(archaic)",     "(literary)",       "(classical)",
+        "(dialect)",      "(Cantonese)",   "(Tw)",             "(onom.)",
+        "lit. ",          "classifier",    "(slang)",          "(Internet slang)",
+        "pr. ",           "(honorific)",   "(euphemism)",      "(vulgar)",
+        "(loanword)",     "(Buddhism)",    "(Taiwan)",         "unofficial variant",
+        "erhua variant",  "(coll.) variant", "radical",        "(used in",
+        "(Chinese medicine)", "(TCM)",     "(dated)",          "(obsolete)",
+    };
+    static const char *const bad_inner[] = {"variant of", "surname ", "classifier for",
+                                            "old name for", "(used as"};
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(bad_prefix) / sizeof(bad_prefix[0]); i++)
+        if (starts_with(s, n, bad_prefix[i]))
+            return true;
+    for (size_t i = 0; i < sizeof(bad_inner) / sizeof(bad_inner[0]); i++)
+        if (contains(s, n, bad_inner[i]))
+            return true;
+    /* Pinyin or Han references ("see 鞦韆[qiu1 qian1]"). */
+    if (memchr(s, '[', n) || itx_tr_has_han(s, n))
+        return true;
+    return false;
+}
+
+/*
+ * Cleans one sense into out: drops parenthesised notes, a leading "to " of verbs, "; ..."
+ * alternatives, and surrounding spaces. Returns the cleaned length.
+ */
+static size_t
+clean_sense(const char *s, size_t n, char *out, size_t out_size)
+{
+    size_t w = 0;
+    int depth = 0;
+
+    for (size_t i = 0; i < n && w + 1 < out_size; i++) {
+        char c = s[i];
+        if (c == '(') {
+            depth++;
+            continue;
+        }
+        if (c == ')') {
+            if (depth)
+                depth--;
+            continue;
+        }
+        if (depth)
+            continue;
+        if (c == ';' || (c == ',' && i + 5 < n && memcmp(s + i, ", esp", 5) == 0))
+            break;
+        if (c == ' ' && (w == 0 || out[w - 1] == ' '))
+            continue;
+        out[w++] = c;
+    }
+    while (w && (out[w - 1] == ' ' || out[w - 1] == ','))
+        w--;
+    out[w] = '\0';
+    if (w > 3 && memcmp(out, "to ", 3) == 0) {
+        memmove(out, out + 3, w - 2);
+        w -= 3;
+    }
+    if (w > 2 && (memcmp(out, "a ", 2) == 0)) {
+        memmove(out, out + 2, w - 1);
+        w -= 2;
+    }
+    if (w > 3 && memcmp(out, "an ", 3) == 0) {
+        memmove(out, out + 3, w - 2);
+        w -= 3;
+    }
+    return w;
+}
+
+bool
+itx_dict_pick_sense(const char *senses, size_t len, struct itx_buf *out)
+{
+    char best[128], cand[128];
+    size_t best_len = 0, first_len = 0, pos = 0;
+    bool have = false;
+
+    /* Groups: 'C' common first, then 'P' proper nouns; only fall back to P when no C. */
+    for (int pass = 0; pass < 2 && !have; pass++) {
+        pos = 0;
+        while (pos < len) {
+            const char *g = senses + pos, *bar = memchr(g, '|', len - pos);
+            size_t glen = bar ? (size_t)(bar - g) : len - pos, spos = 1;
+            pos += glen + 1;
+            if (glen < 2 || g[0] != (pass == 0 ? 'C' : 'P'))
+                continue;
+            while (spos < glen) {
+                const char *s = g + spos, *sl = memchr(s, '/', glen - spos);
+                size_t slen = sl ? (size_t)(sl - s) : glen - spos, c;
+                spos += slen + 1;
+                if (sense_rejected(s, slen))
+                    continue;
+                c = clean_sense(s, slen, cand, sizeof(cand));
+                if (c == 0 || itx_tr_has_han(cand, c))
+                    continue;
+                if (!have) {
+                    memcpy(best, cand, c + 1);
+                    best_len = first_len = c;
+                    have = true;
+                } else if (first_len > 24 && c < best_len) {
+                    /* The first sense is a long explanation: a short later one reads better. */
+                    memcpy(best, cand, c + 1);
+                    best_len = c;
+                }
+            }
+            if (have)
+                break; /* the first usable group of a kind is the most common reading */
+        }
+    }
+    if (!have)
+        return false;
+    return itx_buf_append(out, best, best_len) == ITX_OK;
+}
+
+/* ---- the translator -------------------------------------------------------------------- */
+
+enum tok_kind {
+    TK_WORD,  /* spaced on both sides */
+    TK_CLOSE, /* no space before: , . ! ? : ; ) ] % */
+    TK_OPEN,  /* no space after: ( [ */
+    TK_JOIN,  /* no space either side: / - ~ · */
+    TK_SPACE, /* a space in the source */
+    TK_DROP,  /* nothing (particles) */
+};
+
+struct cp {
+    uint32_t c;
+    size_t at, len; /* byte range in the normalised text */
+};
+
+struct cand {
+    double cost;
+    unsigned len; /* code points */
+    int type;     /* 0 template, 1 glossary, 2 cedict, 3 latin, 4 punct, 5 unknown, 6 drop */
+    const char *tr; /* glossary translation (NULL keep), or CEDICT senses */
+    size_t tr_len;
+    const struct itx_glossary *g; /* for templates */
+    size_t tmpl;
+};
+
+struct ctx {
+    const struct itx_dict *dict;
+    const struct itx_glossary *gl[2]; /* request first, then server */
+    const char *s;                    /* normalised text */
+    size_t s_len;
+    const struct cp *cps;
+    size_t n;
+};
+
+static bool
+is_digit(uint32_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+is_latin(uint32_t c)
+{
+    return c < 0x80 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c));
+}
+
+/* Characters that continue a Latin/number run: 3.5, X-200, 100ml/瓶, C++, 5%, 1,000. */
+static bool
+is_latin_inner(uint32_t c)
+{
+    return c == '.' || c == '-' || c == '/' || c == '+' || c == '%' || c == '#' || c == '&' ||
+           c == '_' || c == '\'' || c == '*' || c == ',' || c == ':' || c == 0xb7 || c == '$' ||
+           c == 0xa5 || c == 0xb0 || c == 0x2103;
+}
+
+static int
+han_digit(uint32_t c)
+{
+    switch (c) {
+    case 0x96f6: return 0; /* 零 */
+    case 0x4e00: return 1; /* 一 */
+    case 0x4e8c: return 2; /* 二 */
+    case 0x4e24: return 2; /* 两 */
+    case 0x4e09: return 3; /* 三 */
+    case 0x56db: return 4; /* 四 */
+    case 0x4e94: return 5; /* 五 */
+    case 0x516d: return 6; /* 六 */
+    case 0x4e03: return 7; /* 七 */
+    case 0x516b: return 8; /* 八 */
+    case 0x4e5d: return 9; /* 九 */
+    default: return -1;
+    }
+}
+
+static int
+han_unit(uint32_t c)
+{
+    switch (c) {
+    case 0x5341: return 10;    /* 十 */
+    case 0x767e: return 100;   /* 百 */
+    case 0x5343: return 1000;  /* 千 */
+    case 0x4e07: return 10000; /* 万 */
+    default: return 0;
+    }
+}
+
+/*
+ * Parses a number at cps[i]: Arabic digits with an optional decimal part, thousands commas
+ * and a range ("3-5", "3~5"), or Chinese numerals up to 万. Writes its text (Arabic) into
+ * num and returns the number of code points, 0 when there is none. *value gets its value
+ * (the first of a range).
+ */
+static unsigned
+parse_number(const struct ctx *x, size_t i, char *num, size_t num_size, double *value)
+{
+    size_t j = i, w = 0;
+
+    if (i >= x->n)
+        return 0;
+    if (is_digit(x->cps[i].c)) {
+        for (int part = 0; part < 2; part++) {
+            size_t start = j;
+            bool dot = false;
+            while (j < x->n && w + 2 < num_size) {
+                uint32_t c = x->cps[j].c;
+                if (is_digit(c)) {
+                    num[w++] = (char)c;
+                } else if (c == '.' && !dot && j + 1 < x->n && is_digit(x->cps[j + 1].c)) {
+                    dot = true;
+                    num[w++] = '.';
+                } else if (c == ',' && !dot && j + 3 < x->n && is_digit(x->cps[j + 1].c) &&
+                           is_digit(x->cps[j + 2].c) && is_digit(x->cps[j + 3].c)) {
+                    num[w++] = ',';
+                } else {
+                    break;
+                }
+                j++;
+            }
+            if (part == 0) {
+                num[w] = '\0';
+                *value = strtod(num, NULL);
+            }
+            (void)start;
+            if (part == 0 && j + 1 < x->n &&
+                (x->cps[j].c == '-' || x->cps[j].c == '~' || x->cps[j].c == 0x5230 /* 到 */ ||
+                 x->cps[j].c == 0x81f3 /* 至 */) &&
+                is_digit(x->cps[j + 1].c) && w + 2 < num_size) {
+                num[w++] = '-';
+                j++;
+                continue;
+            }
+            break;
+        }
+        num[w] = '\0';
+        return (unsigned)(j - i);
+    }
+    {
+        long total = 0, section = 0, digit = -1;
+        while (j < x->n && j - i < 8) {
+            int dg = han_digit(x->cps[j].c), u = han_unit(x->cps[j].c);
+            if (dg >= 0) {
+                if (digit >= 0 && !(x->cps[j].c == 0x96f6))
+                    break; /* "三四" is not a number we read */
+                digit = dg;
+            } else if (u) {
+                if (u == 10000) {
+                    section += digit >= 0 ? digit : 0;
+                    total += (section ? section : 1) * 10000;
+                    section = 0;
+                } else {
+                    section += (digit >= 0 ? digit : 1) * u;
+                }
+                digit = -1;
+            } else {
+                break;
+            }
+            j++;
+        }
+        if (j == i)
+            return 0;
+        total += section + (digit >= 0 ? digit : 0);
+        snprintf(num, num_size, "%ld", total);
+        *value = (double)total;
+        return (unsigned)(j - i);
+    }
+}
+
+/* Latin run at i (letters, digits and inner marks, not ending in a mark). */
+static unsigned
+latin_run(const struct ctx *x, size_t i)
+{
+    size_t j = i, last = i;
+    if (i >= x->n || !(is_latin(x->cps[i].c) || x->cps[i].c == '$' || x->cps[i].c == 0xa5 ||
+                       x->cps[i].c == '#'))
+        return 0;
+    while (j < x->n && (is_latin(x->cps[j].c) || is_latin_inner(x->cps[j].c))) {
+        if (is_latin(x->cps[j].c) || x->cps[j].c == '%' || x->cps[j].c == 0xb0 ||
+            x->cps[j].c == 0x2103 || x->cps[j].c == '+')
+            last = j + 1;
+        j++;
+    }
+    return (unsigned)(last > i ? last - i : 1);
+}
+
+struct tmpl_match {
+    unsigned len;
+    char n1[48], n2[48], a[64];
+    double v1;
+};
+
+/*
+ * Matches a glossary template ("满{N}减{M}", "{N}件", "{A}码") at cps[i]. {N} and {M} are
+ * numbers, {A} a Latin run.
+ */
+static bool
+match_template(const struct ctx *x, size_t i, const char *t, size_t tlen, struct tmpl_match *m)
+{
+    size_t j = i, k = 0;
+    double v = 0;
+
+    m->n1[0] = m->n2[0] = m->a[0] = '\0';
+    m->v1 = 0;
+    while (k < tlen) {
+        if (t[k] == '{' && k + 2 < tlen && t[k + 2] == '}') {
+            char ph = t[k + 1];
+            unsigned l;
+            if (ph == 'N' || ph == 'M') {
+                char *dst = ph == 'N' ? m->n1 : m->n2;
+                l = parse_number(x, j, dst, sizeof(m->n1), &v);
+                if (ph == 'N')
+                    m->v1 = v;
+            } else if (ph == 'A') {
+                size_t w = 0;
+                l = 0;
+                while (j + l < x->n && (is_latin(x->cps[j + l].c)) && w + 1 < sizeof(m->a))
+                    m->a[w++] = (char)x->cps[j + l++].c;
+                m->a[w] = '\0';
+            } else {
+                return false;
+            }
+            if (l == 0)
+                return false;
+            j += l;
+            k += 3;
+            continue;
+        }
+        {
+            uint32_t tc;
+            size_t tn = itx_tr_utf8_decode(t + k, tlen - k, &tc);
+            if (tn == 0 || j >= x->n || x->cps[j].c != tc)
+                return false;
+            k += tn;
+            j++;
+        }
+    }
+    m->len = (unsigned)(j - i);
+    return m->len > 0;
+}
+
+/* Drop-in particles that carry no meaning in English picture text. */
+static bool
+is_particle(uint32_t c)
+{
+    switch (c) {
+    case 0x7684: /* 的 */
+    case 0x4e86: /* 了 */
+    case 0x5566: /* 啦 */
+    case 0x5440: /* 呀 */
+    case 0x54e6: /* 哦 */
+    case 0x54df: /* 哟 */
+    case 0x5427: /* 吧 */
+    case 0x561b: /* 嘛 */
+    case 0x5462: /* 呢 */
+    case 0x54d2: /* 哒 */
+    case 0x5594: /* 喔 */
+    case 0x54c8: /* 哈 */
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* English for one punctuation code point, and how it spaces; NULL when not punctuation. */
+static const char *
+punct(uint32_t c, enum tok_kind *kind)
+{
+    *kind = TK_CLOSE;
+    switch (c) {
+    case ',': case 0xff0c: case 0x3001: return ",";
+    case '.': case 0x3002: return ".";
+    case '!': case 0xff01: return "!";
+    case '?': case 0xff1f: return "?";
+    case ':': case 0xff1a: return ":";
+    case ';': case 0xff1b: return ";";
+    case ')': case 0xff09: return ")";
+    case ']': case 0x3011: case 0x300b: case 0x300d: case 0x300f: return "]";
+    case 0x2026: return "...";
+    default: break;
+    }
+    *kind = TK_OPEN;
+    switch (c) {
+    case '(': case 0xff08: return "(";
+    case '[': case 0x3010: case 0x300a: case 0x300c: case 0x300e: return "[";
+    default: break;
+    }
+    *kind = TK_JOIN;
+    switch (c) {
+    case '/': return "/";
+    case '-': case 0x2014: case 0x2013: return "-";
+    case '~': case 0xff5e: return "~";
+    case '|': return "|";
+    case '*': case 0x2605: case 0x2606: case 0xb7: case 0x2022: return " ";
+    case '"': case 0x201c: case 0x201d: return "\"";
+    case '\'': case 0x2018: case 0x2019: return "'";
+    default: break;
+    }
+    return NULL;
+}
+
+/* Best candidate starting at i, given best[] costs of the suffixes after it. */
+static void
+best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
+{
+    struct cand c;
+    enum tok_kind k;
+    uint32_t cp = x->cps[i].c;
+    const char *tr;
+    size_t trl;
+
+    out->cost = 1e30;
+    out->len = 0;
+#define CONSIDER(cand_)                                                                    \
+    do {                                                                                   \
+        double total_ = (cand_).cost + best[i + (cand_).len];                              \
+        if (total_ < out->cost - 1e-9 ||                                                   \
+            (total_ < out->cost + 1e-9 && (cand_).len > out->len)) {                       \
+            *out = (cand_);                                                                \
+            out->cost = total_;                                                            \
+        }                                                                                  \
+    } while (0)
+
+    /* Glossary templates, then glossary terms (request glossary first). */
+    for (int gi = 0; gi < 2; gi++) {
+        const struct itx_glossary *g = x->gl[gi];
+        size_t nt = itx_tr_glossary_n_templates(g), gl;
+        for (size_t t = 0; t < nt; t++) {
+            const char *term, *ttr;
+            struct tmpl_match m;
+            itx_tr_glossary_template(g, t, &term, &ttr);
+            if (match_template(x, i, term, strlen(term), &m)) {
+                c = (struct cand){.cost = 0.75 + 0.01 * gi, .len = m.len, .type = 0,
+                                  .g = g, .tmpl = t};
+                CONSIDER(c);
+            }
+        }
+        gl = itx_glossary_match(g, x->s + x->cps[i].at, x->s_len - x->cps[i].at, &tr);
+        if (gl) {
+            /* The match ends on a code point boundary: count its code points. */
+            unsigned n = 0;
+            while (i + n < x->n && x->cps[i + n].at < x->cps[i].at + gl)
+                n++;
+            if (x->cps[i].at + gl == (i + n < x->n ? x->cps[i + n].at : x->s_len)) {
+                c = (struct cand){.cost = 0.7 + 0.01 * gi, .len = n, .type = 1, .tr = tr,
+                                  .tr_len = tr ? strlen(tr) : 0};
+                CONSIDER(c);
+            }
+        }
+    }
+    /* CEDICT words of 1..MAX_WORD_CP code points (single Latin letters only with Han). */
+    for (unsigned l = 1; l <= MAX_WORD_CP && i + l <= x->n; l++) {
+        size_t from = x->cps[i].at, to = x->cps[i + l - 1].at + x->cps[i + l - 1].len;
+        if (!itx_tr_is_han(x->cps[i + l - 1].c) && !(is_latin(x->cps[i + l - 1].c)))
+            break;
+        if (l == 1 && !itx_tr_is_han(cp))
+            continue;
+        tr = itx_dict_lookup(x->dict, x->s + from, to - from, &trl);
+        if (tr) {
+            struct itx_buf probe;
+            bool ok;
+            itx_buf_init(&probe, 256);
+            ok = itx_dict_pick_sense(tr, trl, &probe);
+            itx_buf_release(&probe);
+            if (ok) {
+                c = (struct cand){.cost = 1.0, .len = l, .type = 2, .tr = tr, .tr_len = trl};
+                CONSIDER(c);
+            }
+        }
+    }
+    if (is_particle(cp)) {
+        c = (struct cand){.cost = 0.9, .len = 1, .type = 6};
+        CONSIDER(c);
+    }
+    {
+        unsigned l = latin_run(x, i);
+        if (l) {
+            c = (struct cand){.cost = 1.0, .len = l, .type = 3};
+            CONSIDER(c);
+        }
+    }
+    if (punct(cp, &k) || cp == ' ') {
+        c = (struct cand){.cost = 0.0, .len = 1, .type = 4};
+        CONSIDER(c);
+    }
+    if (out->len == 0) {
+        c = (struct cand){.cost = 3.0, .len = 1, .type = 5};
+        CONSIDER(c);
+    }
+#undef CONSIDER
+}
+
+struct writer {
+    struct itx_buf *out;
+    size_t start;        /* where this translation starts in out */
+    enum tok_kind prev;  /* kind of the previous token */
+    bool cap_next;       /* capitalise the next word */
+    bool any;
+};
+
+static enum itx_status
+emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capitalise)
+{
+    enum itx_status st = ITX_OK;
+
+    if (kind == TK_DROP || n == 0)
+        return ITX_OK;
+    if (kind == TK_SPACE) {
+        w->prev = TK_SPACE;
+        return ITX_OK;
+    }
+    if (w->any && kind != TK_CLOSE && kind != TK_JOIN && w->prev != TK_OPEN &&
+        w->prev != TK_JOIN)
+        st = itx_buf_putc(w->out, ' ');
+    if (st == ITX_OK && kind == TK_JOIN && w->prev == TK_SPACE && w->any && n == 1 &&
+        s[0] == ' ')
+        return ITX_OK;
+    if (st == ITX_OK) {
+        size_t at = w->out->len;
+        st = itx_buf_append(w->out, s, n);
+        if (st == ITX_OK && capitalise && w->cap_next && w->out->data[at] >= 'a' &&
+            w->out->data[at] <= 'z')
+            w->out->data[at] = (char)(w->out->data[at] - 'a' + 'A');
+    }
+    if (kind == TK_WORD)
+        w->cap_next = false;
+    if (kind == TK_CLOSE && n == 1 && (s[0] == '.' || s[0] == '!' || s[0] == '?'))
+        w->cap_next = true;
+    w->prev = kind;
+    w->any = true;
+    return st;
+}
+
+/* Makes "1 pcs" read "1 pc" and similar after a template substitution. */
+static void
+singularise(char *s)
+{
+    static const char *const pl[][2] = {
+        {"pcs", "pc"},       {"pairs", "pair"},   {"sets", "set"},     {"days", "day"},
+        {"years", "year"},   {"hours", "hour"},   {"packs", "pack"},   {"boxes", "box"},
+        {"bottles", "bottle"}, {"bags", "bag"},   {"pieces", "piece"}, {"months", "month"},
+        {"colours", "colour"}, {"sizes", "size"}, {"items", "item"},   {"rolls", "roll"},
+        {"sheets", "sheet"}, {"metres", "metre"}, {"minutes", "minute"}, {"seconds", "second"},
+        {"weeks", "week"},   {"people", "person"}, {"servings", "serving"}, {"layers", "layer"},
+    };
+    char *p = strstr(s, "1 ");
+    while (p) {
+        if (p == s || !(p[-1] >= '0' && p[-1] <= '9') ) {
+            if (p == s || p[-1] != '.') {
+                for (size_t i = 0; i < sizeof(pl) / sizeof(pl[0]); i++) {
+                    size_t k = strlen(pl[i][0]);
+                    if (strncmp(p + 2, pl[i][0], k) == 0 &&
+                        !(p[2 + k] >= 'a' && p[2 + k] <= 'z')) {
+                        memcpy(p + 2, pl[i][1], strlen(pl[i][1]));
+                        memmove(p + 2 + strlen(pl[i][1]), p + 2 + k, strlen(p + 2 + k) + 1);
+                        break;
+                    }
+                }
+            }
+        }
+        p = strstr(p + 1, "1 ");
+    }
+}
+
+static void
+format_off(double v, char *out, size_t size)
+{
+    /* 5折 pays 50%: 50% off; 8.5折 -> 15% off; 85折 (two digits) -> 15% off. */
+    double pay = v < 10 ? v * 10 : v;
+    double off = 100 - pay;
+    if (off < 0)
+        off = 0;
+    if (off == (double)(long)off)
+        snprintf(out, size, "%ld", (long)off);
+    else
+        snprintf(out, size, "%.1f", off);
+}
+
+static enum itx_status
+emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_t i)
+{
+    const char *term, *tr;
+    struct tmpl_match m;
+    char text[512];
+    size_t o = 0;
+
+    itx_tr_glossary_template(c->g, c->tmpl, &term, &tr);
+    if (!match_template(x, i, term, strlen(term), &m))
+        return ITX_ERR_INTERNAL;
+    if (!tr) {
+        size_t from = x->cps[i].at, to = x->cps[i + m.len - 1].at + x->cps[i + m.len - 1].len;
+        return emit(w, x->s + from, to - from, TK_WORD, false);
+    }
+    for (size_t k = 0; tr[k] && o + 64 < sizeof(text);) {
+        if (tr[k] == '{') {
+            const char *v = NULL;
+            char off[32];
+            if (strncmp(tr + k, "{N}", 3) == 0)
+                v = m.n1;
+            else if (strncmp(tr + k, "{M}", 3) == 0)
+                v = m.n2;
+            else if (strncmp(tr + k, "{A}", 3) == 0)
+                v = m.a;
+            else if (strncmp(tr + k, "{OFF}", 5) == 0) {
+                format_off(m.v1, off, sizeof(off));
+                v = off;
+                k += 2;
+            }
+            if (v) {
+                size_t vl = strlen(v);
+                if (o + vl + 64 >= sizeof(text))
+                    break;
+                memcpy(text + o, v, vl);
+                o += vl;
+                k += 3;
+                continue;
+            }
+        }
+        text[o++] = tr[k++];
+    }
+    text[o] = '\0';
+    singularise(text);
+    return emit(w, text, strlen(text), TK_WORD, true);
+}
+
+/* Normalises fullwidth ASCII and ideographic spaces; collapses whitespace. */
+static enum itx_status
+normalise(const char *text, struct itx_buf *b, struct itx_diag *d)
+{
+    size_t i = 0, len = strlen(text);
+    enum itx_status s = ITX_OK;
+
+    if (len > MAX_TEXT_BYTES)
+        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "text is %zu bytes, over the %u-byte limit",
+                            len, MAX_TEXT_BYTES);
+    if (!itx_tr_utf8_valid(text, len))
+        return itx_diag_set(d, ITX_ERR_INVALID, "text is not valid UTF-8");
+    while (i < len && s == ITX_OK) {
+        uint32_t c;
+        size_t n = itx_tr_utf8_decode(text + i, len - i, &c);
+        if (c >= 0xff01 && c <= 0xff5e && c != 0xff0c && c != 0xff08 && c != 0xff09)
+            c -= 0xfee0;
+        else if (c == 0xffe5)
+            c = 0xa5;
+        if (c == 0x3000 || c == '\t' || c == '\n' || c == '\r')
+            c = ' ';
+        if (c == ' ' && (b->len == 0 || b->data[b->len - 1] == ' ')) {
+            i += n;
+            continue;
+        }
+        if (c < 0x80)
+            s = itx_buf_putc(b, (char)c);
+        else if (c == 0xa5)
+            s = itx_buf_puts(b, "\xc2\xa5");
+        else
+            s = itx_buf_append(b, text + i, n);
+        i += n;
+    }
+    while (s == ITX_OK && b->len && b->data[b->len - 1] == ' ')
+        b->data[--b->len] = '\0';
+    if (s)
+        return itx_diag_set(d, s, "out of memory normalising text");
+    return ITX_OK;
+}
+
+enum itx_status
+itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *glossary,
+                   const struct itx_glossary *req_glossary, const char *text,
+                   struct itx_buf *out, struct itx_dict_stats *stats, struct itx_diag *d)
+{
+    struct itx_buf norm, sense;
+    struct cp *cps = NULL;
+    double *best = NULL;
+    struct cand *choice = NULL;
+    struct ctx x;
+    struct writer w = {.out = out, .start = out->len, .prev = TK_SPACE, .cap_next = true};
+    struct itx_dict_stats st = {0};
+    enum itx_status s;
+    size_t n = 0;
+
+    ITX_ASSERT(dict && text && out);
+    itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
+    itx_buf_init(&sense, 256);
+    s = normalise(text, &norm, d);
+    if (s)
+        goto out;
+    cps = itx_malloc_array(norm.len + 1, sizeof(*cps));
+    best = itx_malloc_array(norm.len + 2, sizeof(*best));
+    choice = itx_malloc_array(norm.len + 1, sizeof(*choice));
+    if (!cps || !best || !choice) {
+        s = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory translating text");
+        goto out;
+    }
+    for (size_t i = 0; i < norm.len;) {
+        uint32_t c;
+        size_t k = itx_tr_utf8_decode(norm.data + i, norm.len - i, &c);
+        cps[n++] = (struct cp){.c = c, .at = i, .len = k};
+        i += k;
+    }
+    x = (struct ctx){.dict = dict, .gl = {req_glossary, glossary}, .s = norm.data ? norm.data : "",
+                     .s_len = norm.len, .cps = cps, .n = n};
+    best[n] = 0;
+    for (size_t i = n; i-- > 0;) {
+        best_at(&x, i, best, &choice[i]);
+        best[i] = choice[i].cost;
+    }
+    for (size_t i = 0; i < n && s == ITX_OK;) {
+        const struct cand *c = &choice[i];
+        size_t from = cps[i].at, to = cps[i + c->len - 1].at + cps[i + c->len - 1].len;
+        enum tok_kind k;
+        const char *p;
+
+        switch (c->type) {
+        case 0:
+            s = emit_template(&w, c, &x, i);
+            st.n_tokens++;
+            st.n_glossary++;
+            break;
+        case 1:
+            if (c->tr)
+                s = emit(&w, c->tr, c->tr_len, TK_WORD, true);
+            else
+                s = emit(&w, norm.data + from, to - from, TK_WORD, false);
+            st.n_tokens++;
+            st.n_glossary++;
+            break;
+        case 2:
+            itx_buf_reset(&sense);
+            if (itx_dict_pick_sense(c->tr, c->tr_len, &sense))
+                s = emit(&w, sense.data, sense.len, TK_WORD, true);
+            st.n_tokens++;
+            break;
+        case 3:
+            s = emit(&w, norm.data + from, to - from, TK_WORD, false);
+            st.n_tokens++;
+            break;
+        case 4:
+            if (cps[i].c == ' ') {
+                s = emit(&w, " ", 1, TK_SPACE, false);
+            } else if ((p = punct(cps[i].c, &k)) != NULL) {
+                if (k == TK_JOIN && p[0] == ' ')
+                    s = emit(&w, " ", 1, TK_SPACE, false);
+                else
+                    s = emit(&w, p, strlen(p), k, false);
+            }
+            break;
+        case 5:
+            s = emit(&w, norm.data + from, to - from, TK_WORD, false);
+            if (itx_tr_is_han(cps[i].c))
+                st.n_unknown++;
+            break;
+        default:
+            break;
+        }
+        i += c->len;
+    }
+    if (s)
+        s = itx_diag_set(d, s, "translation is over the output limit of %zu bytes", out->max);
+    else if (stats)
+        *stats = st;
+out:
+    itx_free(cps);
+    itx_free(best);
+    itx_free(choice);
+    itx_buf_release(&norm);
+    itx_buf_release(&sense);
+    return s;
+}
