@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write tiny ONNX models, one per op case, for op-level tests of itx's neural runner.
 
-Usage: /usr/bin/python3 tests/nn/gen_op_cases.py OUTDIR
+Usage: /usr/bin/python3 tests/nn/gen_op_cases.py [--extended] OUTDIR
 
 Run it with Debian's python3 (python3-onnx 1.12, python3-numpy). For every case it writes
   OUTDIR/<case>.onnx        the model (weights as Constant nodes or initialisers, both styles
@@ -18,7 +18,8 @@ The cases cover each op the PP-OCR models use, with the attribute forms those mo
 (opset 9 Clip/Slice attributes in the recognition and classification models, opset 11 inputs
 in the detection model) plus edge cases (asymmetric pads, odd sizes with stride 2, kernels
 larger than the input, rank-0 and rank-mismatched broadcasting), and small composite graphs
-for the patterns the runner fuses or folds.
+for the patterns the runner fuses or folds. --extended adds cases beyond what the models
+use (every Resize mode), for checking the reference kernels' full ONNX semantics.
 """
 import json
 import os
@@ -302,6 +303,9 @@ def build_cases():
         c = new("avgpool_3x3_pad1_include%d" % inc)
         c.out(c.node("AveragePool", [c.inp((1, 2, 5, 6))], kernel_shape=[3, 3],
                      strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=inc))
+    c = new("avgpool_2x2_s2_asym_pads_include1")
+    c.out(c.node("AveragePool", [c.inp((1, 2, 5, 7))], kernel_shape=[2, 2], strides=[2, 2],
+                 pads=[0, 1, 1, 0], count_include_pad=1))
     c = new("maxpool_2x2_s2", opset=9)  # the orientation model's pool
     c.out(c.node("MaxPool", [c.inp((1, 3, 6, 8))], kernel_shape=[2, 2], strides=[2, 2],
                  pads=[0, 0, 0, 0]))
@@ -451,15 +455,49 @@ def build_cases():
     return cases
 
 
+def build_extended_cases():
+    """Every Resize mode on up, down and to-one-pixel scales, and Resize by sizes: beyond
+    what the models use, for checking the reference kernel's full ONNX semantics."""
+    cases = []
+    shapes = (("up", (1, 2, 3, 5), (1, 1, 2.5, 1.5)), ("down", (1, 2, 7, 9), (1, 1, 0.5, 0.75)),
+              ("to1", (1, 1, 4, 5), (1, 1, 0.25, 0.2)))
+    for mode in ("nearest", "linear"):
+        for coord in ("half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"):
+            nearest = NEAREST_MODES if mode == "nearest" else ("floor",)
+            for nm in nearest:
+                for tag, shape, sc in shapes:
+                    c = Case("ext_resize_%s_%s_%s_%s" % (mode, coord, nm, tag))
+                    roi = c.w(np.zeros((0,), np.float32))
+                    scales = c.w(np.array(sc, np.float32))
+                    c.out(c.node("Resize", [c.inp(shape), roi, scales], mode=mode,
+                                 coordinate_transformation_mode=coord, nearest_mode=nm))
+                    cases.append(c)
+    for mode in ("nearest", "linear"):
+        c = Case("ext_resize_%s_sizes" % mode, consts="node")
+        roi = c.w(np.zeros((0,), np.float32))
+        scales = c.w(np.zeros((0,), np.float32))
+        sizes = i64(c, [1, 2, 5, 7])
+        c.out(c.node("Resize", [c.inp((1, 2, 3, 3)), roi, scales, sizes], mode=mode,
+                     coordinate_transformation_mode="half_pixel"))
+        cases.append(c)
+    return cases
+
+
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: gen_op_cases.py OUTDIR\n")
+    args = sys.argv[1:]
+    extended = "--extended" in args
+    args = [a for a in args if a != "--extended"]
+    if len(args) != 1:
+        sys.stderr.write("usage: gen_op_cases.py [--extended] OUTDIR\n")
         return 2
-    outdir = sys.argv[1]
+    outdir = args[0]
     os.makedirs(outdir, exist_ok=True)
     listing = []
     names = set()
-    for c in build_cases():
+    for c in build_cases() + (build_extended_cases() if extended else []):
         if c.name in names:
             raise SystemExit("duplicate case name '%s'" % c.name)
         names.add(c.name)

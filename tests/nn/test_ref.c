@@ -426,6 +426,11 @@ test_unary(void)
           near(y[4], 1.5 * 4.5 / 6) && y[5] == 4);
     itx_nn_ref_unary(ITX_NN_LINEAR, x, 6, 2, 1, y);
     CHECK(y[0] == -13 && y[3] == 1 && y[5] == 9);
+    /* Swish with alpha 1 is x * sigmoid(x); with alpha 2, x * sigmoid(2x). */
+    itx_nn_ref_unary(ITX_NN_SWISH, x, 6, 1, 0, y);
+    CHECK(y[3] == 0 && near(y[4], 1.5 / (1.0 + exp(-1.5))) && near(y[1], -3.0 / (1.0 + exp(3.0))));
+    itx_nn_ref_unary(ITX_NN_SWISH, x, 6, 2, 0, y);
+    CHECK(near(y[4], 1.5 / (1.0 + exp(-3.0))) && near(y[2], -0.5 / (1.0 + exp(1.0))));
     const float sq[3] = {0, 4, 2};
     itx_nn_ref_unary(ITX_NN_SQRT, sq, 3, 0, 0, y);
     CHECK(y[0] == 0 && y[1] == 2 && near(y[2], sqrt(2.0)));
