@@ -37,6 +37,8 @@ struct itx_nn_conv_params {
 
 /*
  * Conv (opset 11): x [N,C,H,W], w [M, C/group, kh, kw], bias [M] or NULL, y [N,M,OH,OW].
+ * Sums accumulate in float, per output row, in the order channel, kernel row, kernel column.
+ * y must not alias x.
  */
 void itx_nn_ref_conv2d(const float *x, const int64_t xshape[4], const float *w,
                        const int64_t wshape[4], const float *bias,
@@ -111,7 +113,9 @@ void itx_nn_ref_matmul(const float *a, const int64_t *ashape, int arank, const f
 void itx_nn_ref_global_avg_pool(const float *x, const int64_t xshape[4], float *y);
 
 /* AveragePool / MaxPool (2-D, NCHW). For MaxPool count_include_pad is ignored and padded
- * positions never win. */
+ * positions never win. With count_include_pad the divisor counts the window's positions
+ * inside the padded input (so a ceil_mode window overhanging the pads is not divided by the
+ * full kernel area, as in ONNX Runtime); without it, only positions inside the input. */
 struct itx_nn_pool_params {
     int64_t kernel[2];
     int64_t stride[2];
