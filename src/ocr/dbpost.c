@@ -186,7 +186,8 @@ collect_points(struct ctx *c, bool fill)
 /*
  * Mean of prob over the pixels cv2.fillPoly would set for the quad (PaddleOCR
  * box_score_fast): corners are taken relative to the clipped bounding box and truncated
- * to integers; a row covers the interior and the pixels of each edge's line.
+ * to integers; a row covers the interior and the pixels of each edge's line. Values are
+ * clamped to [0, 1] and NaN counts as 0, so the score is always a probability.
  */
 static double
 box_score(const struct ctx *c, const struct itx_ocr_pt q[4])
@@ -237,7 +238,8 @@ box_score(const struct ctx *c, const struct itx_ocr_pt q[4])
         b = (int)fmin(hi, xmax - xmin);
         for (int x = a; x <= b; x++) {
             float f = c->prob[(size_t)(y + ymin) * (size_t)c->w + (size_t)(x + xmin)];
-            sum += isnan(f) ? 0.0 : (double)f;
+            /* A model's map is a probability: anything else (NaN, inf) is clamped. */
+            sum += !(f > 0.0f) ? 0.0 : f > 1.0f ? 1.0 : (double)f;
             count++;
         }
     }
