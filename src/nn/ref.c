@@ -102,9 +102,10 @@ itx_nn_ref_conv2d(const float *x, const int64_t xshape[4], const float *w,
                                 int64_t lo, hi;
                                 valid_range(w_out, w_in, sw, off, &lo, &hi);
                                 if (sw == 1) {
-                                    const float *xs = xrow + off;
+                                    /* Indexed, not an offset pointer: xrow + off may lie
+                                     * before the array when off is negative. */
                                     for (int64_t ow = lo; ow < hi; ow++)
-                                        yrow[ow] += wv * xs[ow];
+                                        yrow[ow] += wv * xrow[ow + off];
                                 } else {
                                     for (int64_t ow = lo; ow < hi; ow++)
                                         yrow[ow] += wv * xrow[ow * sw + off];
