@@ -17,12 +17,18 @@ static float
 value(uint8_t b)
 {
     switch (b) {
-    case 250: return NAN;
-    case 251: return INFINITY;
-    case 252: return -INFINITY;
-    case 253: return 1e30f;
-    case 254: return -0.0f;
-    default: return b / 249.0f;
+    case 250:
+        return NAN;
+    case 251:
+        return INFINITY;
+    case 252:
+        return -INFINITY;
+    case 253:
+        return 1e30f;
+    case 254:
+        return -0.0f;
+    default:
+        return b / 249.0f;
     }
 }
 

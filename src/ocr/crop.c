@@ -62,8 +62,7 @@ lerp_px(const uint8_t *px, size_t stride, int x0, int x1, float fx, int y0, int 
 }
 
 void
-itx_ocr_det_tensor(const uint8_t *px, int w, int h, size_t stride, int out_w, int out_h,
-                   float *out)
+itx_ocr_det_tensor(const uint8_t *px, int w, int h, size_t stride, int out_w, int out_h, float *out)
 {
     /* ImageNet statistics in PaddleOCR's order, applied to B, G, R. */
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
@@ -109,10 +108,9 @@ itx_ocr_crop_quad(const uint8_t *px, int w, int h, size_t stride, const float pt
         max_pixels = ITX_OCR_CROP_MAX_PIXELS;
     for (int i = 0; i < 4; i++) {
         if (!isfinite(pt[2 * i]) || !isfinite(pt[2 * i + 1]))
-            return itx_diag_set(d, ITX_ERR_INVALID, "text box corner %d is not a number",
-                                i + 1);
-        q[i].x = pt[2 * i];
-        q[i].y = pt[2 * i + 1];
+            return itx_diag_set(d, ITX_ERR_INVALID, "text box corner %d is not a number", i + 1);
+        q[i].x = (double)pt[2 * i];
+        q[i].y = (double)pt[2 * i + 1];
     }
     cw = fmax(dist(q[0], q[1]), dist(q[2], q[3]));
     ch = fmax(dist(q[0], q[3]), dist(q[1], q[2]));

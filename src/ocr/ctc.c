@@ -84,8 +84,7 @@ itx_ocr_dict_parse(const char *data, size_t size, bool use_space, struct itx_ocr
             uint32_t cp;
             size_t nb = itx_ocr_utf8_next(s + k, len - k, &cp);
             if (nb == 0 || cp == 0) {
-                st = itx_diag_set(d, ITX_ERR_INVALID, "key list line %zu is not valid UTF-8",
-                                  line);
+                st = itx_diag_set(d, ITX_ERR_INVALID, "key list line %zu is not valid UTF-8", line);
                 goto out;
             }
             k += nb;
@@ -112,8 +111,7 @@ out:
 }
 
 enum itx_status
-itx_ocr_dict_load(const char *path, bool use_space, struct itx_ocr_dict **out,
-                  struct itx_diag *d)
+itx_ocr_dict_load(const char *path, bool use_space, struct itx_ocr_dict **out, struct itx_diag *d)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -129,8 +127,7 @@ itx_ocr_dict_load(const char *path, bool use_space, struct itx_ocr_dict **out,
 
 enum itx_status
 itx_ocr_ctc_decode(const float *probs, size_t n_steps, size_t n_classes,
-                   const struct itx_ocr_dict *dict, char **text, float *score,
-                   struct itx_diag *d)
+                   const struct itx_ocr_dict *dict, char **text, float *score, struct itx_diag *d)
 {
     size_t *best = NULL, len = 0, prev = (size_t)-1, kept = 0;
     double sum = 0;

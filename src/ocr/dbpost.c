@@ -47,8 +47,8 @@ struct ctx {
     int32_t *stack;
     struct region *reg;
     size_t n_reg, cap_reg;
-    int32_t *reg_of_fg;  /* label id -> region index, foreground */
-    int32_t *reg_of_bg;  /* label id -> region index, background */
+    int32_t *reg_of_fg; /* label id -> region index, foreground */
+    int32_t *reg_of_bg; /* label id -> region index, background */
     struct itx_ocr_pt *pts;
 };
 
@@ -212,7 +212,7 @@ box_score(const struct ctx *c, const struct itx_ocr_pt q[4])
         v[i].y = trunc(q[i].y - ymin);
     }
     for (int y = 0; y <= ymax - ymin; y++) {
-        double lo = INFINITY, hi = -INFINITY;
+        double lo = (double)INFINITY, hi = -(double)INFINITY;
         int a, b;
         for (int i = 0; i < 4; i++) {
             struct itx_ocr_pt p = v[i], n = v[(i + 1) % 4];
@@ -370,8 +370,8 @@ itx_ocr_db_boxes(const float *prob, int map_w, int map_h, int img_w, int img_h,
     max_pixels = p.max_pixels ? p.max_pixels : DEFAULT_MAX_PIXELS;
     if (map_w < 1 || map_h < 1 || img_w < 1 || img_h < 1)
         return itx_diag_set(d, ITX_ERR_INVALID,
-                            "probability map %dx%d or image %dx%d has an empty side", map_w,
-                            map_h, img_w, img_h);
+                            "probability map %dx%d or image %dx%d has an empty side", map_w, map_h,
+                            img_w, img_h);
     if (!itx_mul_size((size_t)map_w, (size_t)map_h, &n) || n > max_pixels || n > INT32_MAX)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE,
                             "probability map %dx%d is over the %zu-pixel limit", map_w, map_h,
@@ -383,8 +383,8 @@ itx_ocr_db_boxes(const float *prob, int map_w, int map_h, int img_w, int img_h,
     c.label = itx_calloc(n, sizeof(*c.label));
     c.stack = itx_malloc_array(n, sizeof(*c.stack));
     if (!c.label || !c.stack) {
-        st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for a %dx%d probability map",
-                          map_w, map_h);
+        st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for a %dx%d probability map", map_w,
+                          map_h);
         goto out;
     }
     if ((st = label_regions(&c, d)) != ITX_OK)
@@ -451,8 +451,7 @@ done:
     res = NULL;
     goto out;
 nomem:
-    st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory post-processing a %dx%d map", map_w,
-                      map_h);
+    st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory post-processing a %dx%d map", map_w, map_h);
 out:
     itx_free(res);
     itx_free(hull);

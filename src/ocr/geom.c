@@ -158,8 +158,8 @@ round_away(double v)
 }
 
 bool
-itx_ocr_offset_round(const struct itx_ocr_pt *p, size_t n, double delta,
-                     struct itx_ocr_pt **poly, size_t *n_out)
+itx_ocr_offset_round(const struct itx_ocr_pt *p, size_t n, double delta, struct itx_ocr_pt **poly,
+                     size_t *n_out)
 {
     struct itx_ocr_pt *src = NULL, *nrm = NULL, *out = NULL;
     size_t m = 0, cap, k, len = 0;

@@ -34,17 +34,17 @@
 
 /* One detected text region. */
 struct itx_ocr_quad {
-    float pt[8];  /* x1,y1,x2,y2,x3,y3,x4,y4 clockwise from top-left, original-image pixels */
-    float score;  /* mean probability inside the box on the map (0..1) */
+    float pt[8]; /* x1,y1,x2,y2,x3,y3,x4,y4 clockwise from top-left, original-image pixels */
+    float score; /* mean probability inside the box on the map (0..1) */
 };
 
 struct itx_ocr_db_params {
-    float thresh;         /* binarisation threshold on the probability map (0.3) */
-    float box_thresh;     /* minimum box score to keep (0.6) */
-    float unclip_ratio;   /* unclip distance = area * ratio / perimeter (1.5) */
-    int min_size;         /* minimum short side in map pixels, before unclip (3) */
-    int max_candidates;   /* contours considered, in raster order of discovery (1000) */
-    size_t max_pixels;    /* refuse larger maps (ITX_ERR_TOO_LARGE); 0 = 64 Mi */
+    float thresh;       /* binarisation threshold on the probability map (0.3) */
+    float box_thresh;   /* minimum box score to keep (0.6) */
+    float unclip_ratio; /* unclip distance = area * ratio / perimeter (1.5) */
+    int min_size;       /* minimum short side in map pixels, before unclip (3) */
+    int max_candidates; /* contours considered, in raster order of discovery (1000) */
+    size_t max_pixels;  /* refuse larger maps (ITX_ERR_TOO_LARGE); 0 = 64 Mi */
 };
 
 /* Fills PaddleOCR's defaults. */
@@ -108,15 +108,15 @@ void itx_ocr_det_tensor(const uint8_t *px, int w, int h, size_t stride, int out_
  * max_pixels; 0 means ITX_OCR_CROP_MAX_PIXELS), ITX_ERR_NOMEM.
  */
 #define ITX_OCR_CROP_MAX_PIXELS ((size_t)16 << 20)
-enum itx_status itx_ocr_crop_quad(const uint8_t *px, int w, int h, size_t stride,
-                                  const float pt[8], size_t max_pixels, uint8_t **out,
-                                  int *out_w, int *out_h, bool *rotated, struct itx_diag *d);
+enum itx_status itx_ocr_crop_quad(const uint8_t *px, int w, int h, size_t stride, const float pt[8],
+                                  size_t max_pixels, uint8_t **out, int *out_w, int *out_h,
+                                  bool *rotated, struct itx_diag *d);
 
 /* Turns a packed or strided RGB image by 180 degrees in place. */
 void itx_ocr_rgb_rotate180(uint8_t *px, int w, int h, size_t stride);
 
 #define ITX_OCR_REC_HEIGHT 48
-#define ITX_OCR_REC_WIDTH 320  /* PaddleOCR's rec_image_shape width: the narrowest batch */
+#define ITX_OCR_REC_WIDTH 320 /* PaddleOCR's rec_image_shape width: the narrowest batch */
 #define ITX_OCR_CLS_HEIGHT 48
 #define ITX_OCR_CLS_WIDTH 192
 
@@ -141,8 +141,8 @@ void itx_ocr_line_tensor(const uint8_t *px, int w, int h, size_t stride, int out
 /* Character list of the recognizer: class 0 is the CTC blank, class i the key on line i. */
 struct itx_ocr_dict;
 
-#define ITX_OCR_DICT_MAX_SIZE ((size_t)4 << 20)  /* bytes of the key file */
-#define ITX_OCR_DICT_MAX_KEY 64                  /* bytes of one key */
+#define ITX_OCR_DICT_MAX_SIZE ((size_t)4 << 20) /* bytes of the key file */
+#define ITX_OCR_DICT_MAX_KEY 64                 /* bytes of one key */
 #define ITX_OCR_DICT_MAX_KEYS 100000
 
 /*

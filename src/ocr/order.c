@@ -9,7 +9,7 @@
 static double
 quad_height(const struct itx_ocr_quad *q)
 {
-    return hypot(q->pt[6] - q->pt[0], q->pt[7] - q->pt[1]);
+    return hypot((double)q->pt[6] - (double)q->pt[0], (double)q->pt[7] - (double)q->pt[1]);
 }
 
 /* Sort key of sorted(): (top-left y, top-left x). */
@@ -37,7 +37,8 @@ itx_ocr_quads_sort(struct itx_ocr_quad *q, size_t n)
     for (size_t i = 0; i + 1 < n; i++) {
         for (size_t j = i + 1; j-- > 0;) {
             double tol = 0.5 * fmin(quad_height(&q[j]), quad_height(&q[j + 1]));
-            if (fabs(q[j + 1].pt[1] - q[j].pt[1]) < tol && q[j + 1].pt[0] < q[j].pt[0]) {
+            if (fabs((double)q[j + 1].pt[1] - (double)q[j].pt[1]) < tol &&
+                q[j + 1].pt[0] < q[j].pt[0]) {
                 struct itx_ocr_quad t = q[j];
                 q[j] = q[j + 1];
                 q[j + 1] = t;

@@ -60,9 +60,9 @@ itx_ocr_is_han(uint32_t c)
 static bool
 is_latin_letter(uint32_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= 0xc0 && c <= 0x24f &&
-                                                                 c != 0xd7 && c != 0xf7) ||
-           (c >= 0xff21 && c <= 0xff3a) || (c >= 0xff41 && c <= 0xff5a); /* fullwidth */
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= 0xc0 && c <= 0x24f && c != 0xd7 && c != 0xf7) || (c >= 0xff21 && c <= 0xff3a) ||
+           (c >= 0xff41 && c <= 0xff5a); /* fullwidth */
 }
 
 static bool
@@ -85,20 +85,29 @@ static bool
 is_price_mark(uint32_t c)
 {
     switch (c) {
-    case '$': case '.': case ',': case '-': case '+': case '~': case '%': case ' ': case ':':
-    case '/': case 0xa5:   /* ¥ */
-    case 0xffe5:           /* ￥ */
-    case 0xff04:           /* ＄ */
-    case 0xff0c:           /* ， */
-    case 0xff0e:           /* ． */
-    case 0x3002:           /* 。 */
-    case 0xff5e:           /* ～ */
-    case 0xff05:           /* ％ */
-    case 0xff0b:           /* ＋ */
-    case 0xff0d:           /* － */
-    case 0x20ac:           /* € */
-    case 0xa3:             /* £ */
-    case 0x3000:           /* ideographic space */
+    case '$':
+    case '.':
+    case ',':
+    case '-':
+    case '+':
+    case '~':
+    case '%':
+    case ' ':
+    case ':':
+    case '/':
+    case 0xa5:   /* ¥ */
+    case 0xffe5: /* ￥ */
+    case 0xff04: /* ＄ */
+    case 0xff0c: /* ， */
+    case 0xff0e: /* ． */
+    case 0x3002: /* 。 */
+    case 0xff5e: /* ～ */
+    case 0xff05: /* ％ */
+    case 0xff0b: /* ＋ */
+    case 0xff0d: /* － */
+    case 0x20ac: /* € */
+    case 0xa3:   /* £ */
+    case 0x3000: /* ideographic space */
         return true;
     default:
         return false;

@@ -121,9 +121,14 @@ test_crop_rotated(void)
     uint8_t *g = gradient(200, 120), *out = NULL;
     /* A 60 x 20 box rotated by 30 degrees, corners from (50, 30). */
     double a = 30 * M_PI / 180, c = cos(a), s = sin(a);
-    float q[8] = {50, 30, (float)(50 + 60 * c), (float)(30 + 60 * s),
-                  (float)(50 + 60 * c - 20 * s), (float)(30 + 60 * s + 20 * c),
-                  (float)(50 - 20 * s), (float)(30 + 20 * c)};
+    float q[8] = {50,
+                  30,
+                  (float)(50 + 60 * c),
+                  (float)(30 + 60 * s),
+                  (float)(50 + 60 * c - 20 * s),
+                  (float)(30 + 60 * s + 20 * c),
+                  (float)(50 - 20 * s),
+                  (float)(30 + 20 * c)};
     int w, h, worst = 0;
     bool rot;
 

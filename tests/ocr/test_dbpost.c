@@ -110,8 +110,8 @@ test_small_and_thin(void)
     struct map m = map_new(80, 80, 0);
     struct itx_ocr_quad *q;
 
-    fill(&m, 5, 5, 60, 5, 0.9f);   /* a one-pixel line: short side 0 */
-    fill(&m, 5, 20, 5, 70, 0.9f);  /* a one-pixel column */
+    fill(&m, 5, 5, 60, 5, 0.9f);    /* a one-pixel line: short side 0 */
+    fill(&m, 5, 20, 5, 70, 0.9f);   /* a one-pixel column */
     fill(&m, 30, 30, 32, 32, 0.9f); /* 3x3 pixels: short side 2 < 3 */
     fill(&m, 50, 50, 50, 50, 0.9f); /* a single pixel */
     CHECK_INT(run(&m, 80, 80, NULL, &q), 0);

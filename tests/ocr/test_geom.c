@@ -160,10 +160,10 @@ test_order(void)
     struct itx_ocr_pt p[4] = {{10, 30}, {50, 5}, {12, 8}, {48, 32}};
 
     itx_ocr_order_clockwise(p);
-    CHECK(p[0].x == 12 && p[0].y == 8);   /* top-left */
-    CHECK(p[1].x == 50 && p[1].y == 5);   /* top-right */
-    CHECK(p[2].x == 48 && p[2].y == 32);  /* bottom-right */
-    CHECK(p[3].x == 10 && p[3].y == 30);  /* bottom-left */
+    CHECK(p[0].x == 12 && p[0].y == 8);  /* top-left */
+    CHECK(p[1].x == 50 && p[1].y == 5);  /* top-right */
+    CHECK(p[2].x == 48 && p[2].y == 32); /* bottom-right */
+    CHECK(p[3].x == 10 && p[3].y == 30); /* bottom-left */
 }
 
 static void
@@ -177,8 +177,7 @@ test_homography(void)
     for (int i = 0; i < 4; i++) {
         double x = corners[i][0], y = corners[i][1], w = m[6] * x + m[7] * y + m[8];
         double X = (m[0] * x + m[1] * y + m[2]) / w, Y = (m[3] * x + m[4] * y + m[5]) / w;
-        CHECK_MSG(near(X, q[i].x, 1e-9) && near(Y, q[i].y, 1e-9), "corner %d -> %g,%g", i, X,
-                  Y);
+        CHECK_MSG(near(X, q[i].x, 1e-9) && near(Y, q[i].y, 1e-9), "corner %d -> %g,%g", i, X, Y);
     }
 }
 
