@@ -48,7 +48,7 @@ const ARRAYS = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array 
 function readInput(spec) {
   const Ctor = ARRAYS[spec.dtype];
   if (!Ctor) throw new Error(`input '${spec.name}': unsupported dtype '${spec.dtype}'`);
-  const buf = readFileSync(path.join(outdir, spec.file));
+  const buf = readFileSync(path.resolve(outdir, spec.file));
   const n = spec.shape.reduce((a, b) => a * b, 1);
   if (buf.length !== n * Ctor.BYTES_PER_ELEMENT) {
     throw new Error(`input '${spec.file}' is ${buf.length} bytes, want ${n * Ctor.BYTES_PER_ELEMENT} for shape [${spec.shape}]`);
@@ -64,7 +64,7 @@ const expected = { version: 1, ort: ortVersion, opt, cases: {} };
 let failed = 0;
 for (const c of listing.cases) {
   try {
-    const session = await ort.InferenceSession.create(path.join(outdir, c.model), {
+    const session = await ort.InferenceSession.create(path.resolve(outdir, c.model), {
       executionProviders: ['cpu'],
       intraOpNumThreads: 1,
       interOpNumThreads: 1,

@@ -15,3 +15,8 @@ itx_add_script_test(test_nn_ref_ort
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref_vs_ort.py
           $<TARGET_FILE:itx_nn_ref_shared> ${CMAKE_CURRENT_BINARY_DIR}/ref_vs_ort
   TIMEOUT 300)
+# The three real models through the reference kernels, against ONNX Runtime (~10 s).
+itx_add_script_test(test_nn_ref_models
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ref_vs_ort.py --models
+          $<TARGET_FILE:itx_nn_ref_shared> ${CMAKE_CURRENT_BINARY_DIR}/ref_models
+  LABELS integration slow TIMEOUT 600)
