@@ -62,9 +62,9 @@ valid_range(int64_t n_out, int64_t n_in, int64_t stride, int64_t off, int64_t *l
 }
 
 void
-itx_nn_ref_conv2d(const float *x, const int64_t xshape[4], const float *w,
-                  const int64_t wshape[4], const float *bias, const struct itx_nn_conv_params *p,
-                  float *y, const int64_t yshape[4])
+itx_nn_ref_conv2d(const float *x, const int64_t xshape[4], const float *w, const int64_t wshape[4],
+                  const float *bias, const struct itx_nn_conv_params *p, float *y,
+                  const int64_t yshape[4])
 {
     const int64_t n_batch = xshape[0], c_in = xshape[1], h_in = xshape[2], w_in = xshape[3];
     const int64_t m_out = yshape[1], h_out = yshape[2], w_out = yshape[3];
@@ -252,8 +252,8 @@ broadcast_strides(const int64_t *shape, int r, int yrank, int64_t *bs)
 
 void
 itx_nn_ref_binary(enum itx_nn_binary_op op, const float *a, const int64_t *ashape, int arank,
-                  const float *b, const int64_t *bshape, int brank, float *y,
-                  const int64_t *yshape, int yrank)
+                  const float *b, const int64_t *bshape, int brank, float *y, const int64_t *yshape,
+                  int yrank)
 {
     const int64_t n = itx_nn_shape_numel(yshape, yrank);
     const int64_t na = itx_nn_shape_numel(ashape, arank);
@@ -442,8 +442,8 @@ itx_nn_ref_global_avg_pool(const float *x, const int64_t xshape[4], float *y)
  * is the divisor of an average that counts padding.
  */
 static void
-pool_window(int64_t o, int64_t stride, int64_t kernel, int64_t pad_lo, int64_t pad_hi,
-            int64_t n_in, int64_t *lo, int64_t *hi, int64_t *n_pad)
+pool_window(int64_t o, int64_t stride, int64_t kernel, int64_t pad_lo, int64_t pad_hi, int64_t n_in,
+            int64_t *lo, int64_t *hi, int64_t *n_pad)
 {
     const int64_t start = o * stride - pad_lo, end = start + kernel;
     *n_pad = min64(end, n_in + pad_hi) - max64(start, -pad_lo);
@@ -466,15 +466,14 @@ itx_nn_ref_avg_pool(const float *x, const int64_t xshape[4], const struct itx_nn
                         &hpad);
             for (int64_t ow = 0; ow < w_out; ow++) {
                 int64_t w0, w1, wpad;
-                pool_window(ow, p->stride[1], p->kernel[1], p->pad[1], p->pad[3], w_in, &w0,
-                            &w1, &wpad);
+                pool_window(ow, p->stride[1], p->kernel[1], p->pad[1], p->pad[3], w_in, &w0, &w1,
+                            &wpad);
                 double sum = 0.0;
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++)
                         sum += (double)xp[ih * w_in + iw];
-                const int64_t count = p->count_include_pad
-                                          ? hpad * wpad
-                                          : max64(h1 - h0, 0) * max64(w1 - w0, 0);
+                const int64_t count =
+                    p->count_include_pad ? hpad * wpad : max64(h1 - h0, 0) * max64(w1 - w0, 0);
                 yp[oh * w_out + ow] = count > 0 ? (float)(sum / (double)count) : 0.0f;
             }
         }
@@ -496,8 +495,8 @@ itx_nn_ref_max_pool(const float *x, const int64_t xshape[4], const struct itx_nn
                         &hpad);
             for (int64_t ow = 0; ow < w_out; ow++) {
                 int64_t w0, w1, wpad;
-                pool_window(ow, p->stride[1], p->kernel[1], p->pad[1], p->pad[3], w_in, &w0,
-                            &w1, &wpad);
+                pool_window(ow, p->stride[1], p->kernel[1], p->pad[1], p->pad[3], w_in, &w0, &w1,
+                            &wpad);
                 float mx = -INFINITY;
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++)
@@ -599,7 +598,8 @@ itx_nn_ref_resize(const float *x, const int64_t xshape[4], float *y, const int64
                 float ww0, ww1;
                 linear_taps(resize_coord(coord, ow, scale_w, w_in, w_out), w_in, &w0, &w1, &ww0,
                             &ww1);
-                yrow[ow] = wh0 * (ww0 * r0[w0] + ww1 * r0[w1]) + wh1 * (ww0 * r1[w0] + ww1 * r1[w1]);
+                yrow[ow] =
+                    wh0 * (ww0 * r0[w0] + ww1 * r0[w1]) + wh1 * (ww0 * r1[w0] + ww1 * r1[w1]);
             }
         }
     }
@@ -703,8 +703,7 @@ itx_nn_ref_slice(const void *x, const int64_t *xshape, int rank, const int64_t *
 }
 
 void
-itx_nn_ref_reduce_mean(const float *x, const int64_t *xshape, int rank, const int *reduce,
-                       float *y)
+itx_nn_ref_reduce_mean(const float *x, const int64_t *xshape, int rank, const int *reduce, float *y)
 {
     int64_t xs[ITX_NN_MAX_RANK];
     int64_t kept_shape[ITX_NN_MAX_RANK], kept_stride[ITX_NN_MAX_RANK];

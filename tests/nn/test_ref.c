@@ -82,11 +82,8 @@ conv_im2col(const float *x, const int64_t xs[4], const float *w, const int64_t w
                                 int64_t iw = ow * p->stride[1] - p->pad[1] + j * p->dilation[1];
                                 int64_t r = (c * kh + i) * kw + j, q = oh * ys[3] + ow;
                                 int inside = ih >= 0 && ih < xs[2] && iw >= 0 && iw < xs[3];
-                                col[r * cols + q] =
-                                    inside ? (double)x[((n * xs[1] + g * cg + c) * xs[2] + ih) *
-                                                           xs[3] +
-                                                       iw]
-                                           : 0.0;
+                                int64_t src = ((n * xs[1] + g * cg + c) * xs[2] + ih) * xs[3] + iw;
+                                col[r * cols + q] = inside ? (double)x[src] : 0.0;
                             }
             for (int64_t m = 0; m < mg; m++) {
                 const int64_t mo = g * mg + m;
@@ -219,8 +216,8 @@ test_conv_transpose_adjoint(void)
         }
         for (int64_t i = 0; i < nx; i++)
             rhs += (double)x[i] * (double)tu[i];
-        CHECK_MSG(fabs(lhs - rhs) <= 1e-5 * (1.0 + scale), "convT adjoint '%s': %g vs %g",
-                  k->name, lhs, rhs);
+        CHECK_MSG(fabs(lhs - rhs) <= 1e-5 * (1.0 + scale), "convT adjoint '%s': %g vs %g", k->name,
+                  lhs, rhs);
         /* The bias is added once to every output element. */
         float *bias = rnd_array(k->c);
         float *tb = malloc((size_t)nx * sizeof(float));
@@ -408,7 +405,8 @@ test_unary(void)
     itx_nn_ref_unary(ITX_NN_RELU, x, 6, 0, 0, y);
     CHECK(y[0] == 0 && y[2] == 0 && y[3] == 0 && y[4] == 1.5f && y[5] == 4);
     itx_nn_ref_unary(ITX_NN_SIGMOID, x, 6, 0, 0, y);
-    CHECK(near(y[3], 0.5) && near(y[4], 1.0 / (1.0 + exp(-1.5))) && near(y[0], 1.0 / (1.0 + exp(7))));
+    CHECK(near(y[3], 0.5) && near(y[4], 1.0 / (1.0 + exp(-1.5))) &&
+          near(y[0], 1.0 / (1.0 + exp(7))));
     const float big[2] = {-200, 200};
     float yb[2];
     itx_nn_ref_unary(ITX_NN_SIGMOID, big, 2, 0, 0, yb);
@@ -495,7 +493,8 @@ check_matmul(const int64_t *as, int ar, const int64_t *bs, int br, const int64_t
 {
     const int64_t na = itx_nn_shape_numel(as, ar), nb = itx_nn_shape_numel(bs, br);
     const int64_t ny = itx_nn_shape_numel(ys, yr);
-    float *a = rnd_array(na), *b = rnd_array(nb), *y = malloc((size_t)(ny ? ny : 1) * sizeof(float));
+    float *a = rnd_array(na), *b = rnd_array(nb),
+          *y = malloc((size_t)(ny ? ny : 1) * sizeof(float));
     double *want = malloc((size_t)(ny ? ny : 1) * sizeof(double));
     itx_nn_ref_matmul(a, as, ar, b, bs, br, y, ys, yr);
     /* Promote to [batch..., M, K] x [batch..., K, N] explicitly, as numpy documents. */
@@ -640,14 +639,13 @@ test_resize(void)
 
     /* Linear, half_pixel, 2x2 -> 4x4 (PyTorch's align_corners=False bilinear). */
     itx_nn_ref_resize(x, xs, y, ys, 2, 2, 1, ITX_NN_COORD_HALF_PIXEL, ITX_NN_NEAREST_FLOOR);
-    const float want_l[16] = {1,   1.25f, 1.75f, 2,   1.5f, 1.75f, 2.25f, 2.5f,
-                              2.5f, 2.75f, 3.25f, 3.5f, 3,   3.25f, 3.75f, 4};
+    const float want_l[16] = {1,    1.25f, 1.75f, 2,    1.5f, 1.75f, 2.25f, 2.5f,
+                              2.5f, 2.75f, 3.25f, 3.5f, 3,    3.25f, 3.75f, 4};
     ok = 1;
     for (int i = 0; i < 16; i++)
         ok &= near(y[i], want_l[i]);
     CHECK(ok);
-    itx_nn_ref_resize(x, xs, y, ys, 2, 2, 1, ITX_NN_COORD_PYTORCH_HALF_PIXEL,
-                      ITX_NN_NEAREST_FLOOR);
+    itx_nn_ref_resize(x, xs, y, ys, 2, 2, 1, ITX_NN_COORD_PYTORCH_HALF_PIXEL, ITX_NN_NEAREST_FLOOR);
     ok = 1;
     for (int i = 0; i < 16; i++)
         ok &= near(y[i], want_l[i]);
@@ -680,8 +678,7 @@ test_resize(void)
     };
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         itx_nn_ref_resize(row, rs, r, ros, 1, 0.75f, 0, ITX_NN_COORD_HALF_PIXEL, modes[i].mode);
-        CHECK_MSG(r[0] == modes[i].want[0] && r[1] == modes[i].want[1] &&
-                      r[2] == modes[i].want[2],
+        CHECK_MSG(r[0] == modes[i].want[0] && r[1] == modes[i].want[1] && r[2] == modes[i].want[2],
                   "nearest mode %d: %g %g %g", (int)modes[i].mode, (double)r[0], (double)r[1],
                   (double)r[2]);
     }
