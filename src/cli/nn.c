@@ -1,0 +1,228 @@
+/* itx nn run: runs one ONNX model on the neural runner, for benchmarking and debugging. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/util.h"
+#include "nn/nn.h"
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: itx nn run MODEL --shape NxCxHxW [options]\n\n"
+            "Runs an ONNX model on itx's neural runner and prints timings.\n\n"
+            "options:\n"
+            "  --shape DIMS      input shape, e.g. 1x3x960x960 (required)\n"
+            "  --threads N       OpenMP threads per inference (default 1)\n"
+            "  --repeat K        timed runs after one warm-up run (default 10)\n"
+            "  --backend B       dnnl (default) or ref (plain-C reference kernels)\n"
+            "  --input FILE      raw little-endian float32 input (default: a fixed pattern)\n"
+            "  --output FILE     write output 0 as raw float32\n"
+            "  --json            print one JSON object instead of text\n");
+}
+
+static int
+parse_shape(const char *s, int64_t *shape, int *rank)
+{
+    *rank = 0;
+    while (*s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 1 || v > (1 << 24) || *rank >= ITX_NN_MAX_DIMS)
+            return -1;
+        shape[(*rank)++] = v;
+        s = end;
+        if (*s == 'x')
+            s++;
+        else if (*s)
+            return -1;
+    }
+    return *rank > 0 ? 0 : -1;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int
+itx_cli_nn(int argc, char **argv)
+{
+    const char *model = NULL, *in_path = NULL, *out_path = NULL;
+    int64_t shape[ITX_NN_MAX_DIMS];
+    int rank = 0, json = 0;
+    long long repeat = 10;
+    struct itx_nn_session_opts o;
+    struct itx_nn_model *m = NULL;
+    struct itx_nn_session *s = NULL;
+    struct itx_diag d;
+    float *input = NULL;
+    double *times = NULL;
+    int rc = 1;
+
+    itx_nn_session_opts_default(&o);
+    itx_diag_init(&d);
+    if (itx_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[1], "run") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (strcmp(a, "--shape") == 0 && v) {
+            if (parse_shape(v, shape, &rank)) {
+                fprintf(stderr, "itx nn: bad --shape '%s' (expected e.g. 1x3x960x960)\n", v);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            if (!itx_parse_int(v, 1, 256, &n)) {
+                fprintf(stderr, "itx nn: --threads '%s' is not an integer in [1, 256]\n", v);
+                return 2;
+            }
+            o.threads = (int)n;
+            i++;
+        } else if (strcmp(a, "--repeat") == 0 && v) {
+            if (!itx_parse_int(v, 0, 100000, &repeat)) {
+                fprintf(stderr, "itx nn: --repeat '%s' is not an integer in [0, 100000]\n", v);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--backend") == 0 && v) {
+            if (strcmp(v, "ref") == 0)
+                o.backend = ITX_NN_BACKEND_REF;
+            else if (strcmp(v, "dnnl") == 0)
+                o.backend = ITX_NN_BACKEND_DNNL;
+            else {
+                fprintf(stderr, "itx nn: --backend must be dnnl or ref, not '%s'\n", v);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--input") == 0 && v) {
+            in_path = v;
+            i++;
+        } else if (strcmp(a, "--output") == 0 && v) {
+            out_path = v;
+            i++;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (a[0] != '-' && !model) {
+            model = a;
+        } else {
+            fprintf(stderr, "itx nn: unknown option '%s'; see 'itx nn --help'\n", a);
+            return 2;
+        }
+    }
+    if (!model || rank == 0) {
+        usage(stderr);
+        return 2;
+    }
+    size_t numel = 1;
+    for (int i = 0; i < rank; i++)
+        numel *= (size_t)shape[i];
+    if (in_path) {
+        uint8_t *data;
+        size_t len;
+        if (itx_file_read(in_path, (size_t)1 << 32, &data, &len, &d)) {
+            fprintf(stderr, "itx nn: %s\n", d.msg);
+            return 1;
+        }
+        if (len != numel * sizeof(float)) {
+            fprintf(stderr, "itx nn: '%s' has %zu bytes, the shape needs %zu\n", in_path, len,
+                    numel * sizeof(float));
+            itx_free(data);
+            return 1;
+        }
+        input = (float *)data;
+    } else {
+        input = itx_malloc_array(numel, sizeof(float));
+        if (!input) {
+            fprintf(stderr, "itx nn: out of memory\n");
+            return 1;
+        }
+        for (size_t i = 0; i < numel; i++)
+            input[i] = (float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
+    }
+
+    double t0 = itx_now_ms();
+    if (itx_nn_model_load(model, NULL, &m, &d) || itx_nn_session_new(m, &o, &s, &d)) {
+        fprintf(stderr, "itx nn: %s\n", d.msg);
+        goto out;
+    }
+    double t1 = itx_now_ms();
+    if (itx_nn_session_run(s, input, shape, rank, &d)) {
+        fprintf(stderr, "itx nn: %s\n", d.msg);
+        goto out;
+    }
+    double t2 = itx_now_ms();
+    times = itx_calloc((size_t)(repeat ? repeat : 1), sizeof(double));
+    if (!times)
+        goto out;
+    for (long long r = 0; r < repeat; r++) {
+        double a = itx_now_ms();
+        if (itx_nn_session_run(s, input, shape, rank, &d)) {
+            fprintf(stderr, "itx nn: %s\n", d.msg);
+            goto out;
+        }
+        times[r] = itx_now_ms() - a;
+    }
+    qsort(times, (size_t)repeat, sizeof(double), cmp_double);
+    double median = repeat ? (repeat % 2 ? times[repeat / 2]
+                                         : (times[repeat / 2 - 1] + times[repeat / 2]) / 2)
+                           : t2 - t1;
+    int64_t oshape[ITX_NN_MAX_DIMS];
+    int orank = 0;
+    const float *y = itx_nn_session_output(s, 0, oshape, &orank);
+    size_t on = 1;
+    double sum = 0;
+    for (int i = 0; i < orank; i++)
+        on *= (size_t)oshape[i];
+    for (size_t i = 0; i < on; i++)
+        sum += (double)y[i];
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    char os[128] = "";
+    for (int i = 0, k = 0; i < orank; i++)
+        k += snprintf(os + k, sizeof(os) - (size_t)k, "%s%lld", i ? "x" : "", (long long)oshape[i]);
+    if (json)
+        printf("{\"model\":\"%s\",\"load_ms\":%.3f,\"first_run_ms\":%.3f,\"median_ms\":%.3f,"
+               "\"min_ms\":%.3f,\"runs\":%lld,\"threads\":%d,\"output_shape\":\"%s\","
+               "\"output_sum\":%.6g,\"arena_bytes\":%zu,\"peak_rss_kb\":%ld,\"nodes\":%zu}\n",
+               model, t1 - t0, t2 - t1, median, repeat ? times[0] : t2 - t1, repeat, o.threads,
+               os, sum, itx_nn_session_arena_bytes(s), ru.ru_maxrss, itx_nn_model_n_nodes(m));
+    else
+        printf("model %s: %zu nodes after optimisation, loaded in %.1f ms\n"
+               "first run %.1f ms (plan + run), median of %lld runs %.2f ms (min %.2f), %d "
+               "thread(s)\noutput 0: %s, sum %.6g; activations %.1f MiB; peak RSS %.1f MiB\n",
+               model, itx_nn_model_n_nodes(m), t1 - t0, t2 - t1, repeat, median,
+               repeat ? times[0] : 0.0, o.threads, os, sum,
+               (double)itx_nn_session_arena_bytes(s) / 1048576.0, (double)ru.ru_maxrss / 1024.0);
+    if (out_path) {
+        FILE *f = fopen(out_path, "wb");
+        if (!f || fwrite(y, sizeof(float), on, f) != on) {
+            fprintf(stderr, "itx nn: cannot write '%s'\n", out_path);
+            if (f)
+                fclose(f);
+            goto out;
+        }
+        fclose(f);
+    }
+    rc = 0;
+out:
+    itx_free(times);
+    itx_free(input);
+    itx_nn_session_free(s);
+    itx_nn_model_free(m);
+    return rc;
+}
