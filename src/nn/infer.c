@@ -546,6 +546,12 @@ itx_nn_eval_ref(const struct itx_nn_node *n, const struct itx_nn_tinfo *in,
     case NN_OP_MATMUL:
         itx_nn_ref_matmul(x->data, x->shape, x->rank, in[1].data, in[1].shape, in[1].rank, y,
                           out->shape, out->rank);
+        if (n->n_in > 2 && n->in[2] >= 0) { /* a bias folded in by the optimiser */
+            int64_t cols = out->shape[out->rank - 1];
+            const float *b = in[2].data;
+            for (int64_t i = 0; i < ny; i++)
+                ((float *)y)[i] += b[i % cols];
+        }
         break;
     case NN_OP_GAP:
         itx_nn_ref_global_avg_pool(x->data, x->shape, y);
