@@ -146,4 +146,187 @@ enum itx_status itx_dict_translate(const struct itx_dict *dict,
                                    struct itx_buf *out, struct itx_dict_stats *stats,
                                    struct itx_diag *d);
 
+/* ---- protection ------------------------------------------------------------------------ */
+
+/* Why a segment was left untranslated (ITX_TR_SKIP_NONE: it was translated). */
+enum itx_tr_skip {
+    ITX_TR_SKIP_NONE = 0,
+    ITX_TR_SKIP_EMPTY,          /* nothing but spaces */
+    ITX_TR_SKIP_LATIN_ONLY,     /* no Chinese: already readable */
+    ITX_TR_SKIP_URL,            /* a web or shop address */
+    ITX_TR_SKIP_PRICE,          /* a price such as ¥39.9 or $12 */
+    ITX_TR_SKIP_NUMBER,         /* digits and signs only */
+    ITX_TR_SKIP_MODEL_NUMBER,   /* letters with digits, e.g. XR-2000 */
+    ITX_TR_SKIP_KEEP_TERM,      /* a glossary keep-as-is term (brand) */
+    ITX_TR_SKIP_LOW_CONFIDENCE, /* set by the caller for OCR results it does not trust */
+    ITX_TR_SKIP_COUNT
+};
+
+/* Stable lowercase name of a skip reason ("latin_only", "price", ...); "" for NONE. */
+const char *itx_tr_skip_str(enum itx_tr_skip s);
+
+/*
+ * Classifies one segment: the reason it must be left untouched, or ITX_TR_SKIP_NONE when it
+ * holds Chinese to translate. Keep-as-is terms come from either glossary (both may be NULL).
+ */
+enum itx_tr_skip itx_tr_protect(const char *text, const struct itx_glossary *glossary,
+                                const struct itx_glossary *req_glossary);
+
+/* Whether a target language code is supported by the LLM providers (en, es, fr, ...). */
+bool itx_tr_language_supported(const char *code);
+
+/* ---- cache ----------------------------------------------------------------------------- */
+
+/*
+ * Translation cache behind a small table of operations, so a shared backend (PostgreSQL)
+ * can sit next to the embedded SQLite one. Keys are hex SHA-256 strings built by
+ * itx_tr_cache_key; values are translations. Implementations must be thread-safe.
+ */
+struct itx_tr_cache_ops {
+    /* ITX_OK and *value (free with itx_free) on a hit, ITX_ERR_NOT_FOUND on a miss. */
+    enum itx_status (*get)(void *impl, const char *key, char **value, struct itx_diag *d);
+    enum itx_status (*put)(void *impl, const char *key, const char *value, struct itx_diag *d);
+    void (*close)(void *impl);
+};
+
+struct itx_tr_cache;
+
+/* Wraps a backend; the cache takes ownership of impl (closed by itx_tr_cache_free). */
+struct itx_tr_cache *itx_tr_cache_new(const struct itx_tr_cache_ops *ops, void *impl);
+void itx_tr_cache_free(struct itx_tr_cache *c);
+
+/*
+ * Opens (creating when needed) the SQLite cache at path, in WAL mode. ITX_ERR_IO with the
+ * SQLite message when the file cannot be opened or is not a cache.
+ */
+enum itx_status itx_tr_cache_open_sqlite(const char *path, struct itx_tr_cache **out,
+                                         struct itx_diag *d);
+
+/*
+ * The cache key: hex SHA-256 over provider, model, prompt version, source and target
+ * language, glossary version and the normalised source text (spaces collapsed and trimmed).
+ */
+void itx_tr_cache_key(const char *provider, const char *model, const char *prompt_version,
+                      const char *source_lang, const char *target_lang,
+                      const char *glossary_version, const char *text, char out[65]);
+
+/* Lookup and store that count hits and misses. get: ITX_ERR_NOT_FOUND on a miss. */
+enum itx_status itx_tr_cache_get(struct itx_tr_cache *c, const char *key, char **value,
+                                 struct itx_diag *d);
+enum itx_status itx_tr_cache_put(struct itx_tr_cache *c, const char *key, const char *value,
+                                 struct itx_diag *d);
+
+/* Hit and miss counters since the cache was opened (for metrics). */
+void itx_tr_cache_counters(const struct itx_tr_cache *c, uint64_t *hits, uint64_t *misses);
+
+/* ---- translator ------------------------------------------------------------------------ */
+
+enum itx_tr_provider { ITX_TR_DICT, ITX_TR_GEMINI, ITX_TR_OPENAI };
+
+/* "dict", "gemini", "openai". */
+const char *itx_tr_provider_str(enum itx_tr_provider p);
+/* Parses a provider name; false when unknown. */
+bool itx_tr_provider_parse(const char *name, enum itx_tr_provider *out);
+
+/*
+ * Translator settings. Strings are borrowed for the duration of itx_translator_new (the
+ * translator copies them). Zero or NULL means the default given.
+ */
+struct itx_tr_config {
+    enum itx_tr_provider provider;  /* default dict */
+    const char *model;              /* gemini: gemini-2.5-flash, openai: gpt-4o-mini */
+    const char *base_url;           /* gemini: https://generativelanguage.googleapis.com/v1beta,
+                                       openai: https://api.openai.com/v1 */
+    const char *api_key;            /* never logged */
+    long connect_timeout_ms;        /* 5000 */
+    long timeout_ms;                /* 30000, whole request */
+    int max_attempts;               /* 4 attempts per call, first one included */
+    long base_delay_ms;             /* 500: first backoff, doubled each retry, with jitter */
+    long max_delay_ms;              /* 30000: longest wait; a server asking more gives up */
+    int concurrency;                /* 4 calls in flight per translator */
+    double temperature;             /* 0: deterministic, so results are cached */
+    const char *glossary_path;      /* server glossary file, added after the built-in one */
+    bool no_builtin_glossary;       /* leave data/glossary-en.tsv out */
+    const char *dict_path;          /* NULL: $ITX_MODELS_DIR/cedict.idx */
+    struct itx_tr_cache *cache;     /* borrowed, may be NULL; must outlive the translator */
+    bool no_fallback;               /* do not fall back to the dictionary on LLM failure */
+};
+
+/*
+ * Fills c from the environment: ITX_TRANSLATE_PROVIDER, GEMINI_API_KEY, ITX_GEMINI_MODEL,
+ * ITX_GEMINI_BASE_URL, OPENAI_API_KEY, ITX_OPENAI_MODEL, ITX_OPENAI_BASE_URL,
+ * ITX_TRANSLATE_CONNECT_TIMEOUT_MS, ITX_TRANSLATE_TIMEOUT_MS, ITX_TRANSLATE_MAX_ATTEMPTS,
+ * ITX_TRANSLATE_CONCURRENCY, ITX_GLOSSARY_FILE. The strings point into the environment.
+ * ITX_ERR_INVALID naming the variable when a value is out of range. Settings already in c
+ * (non-zero) are kept.
+ */
+enum itx_status itx_tr_config_from_env(struct itx_tr_config *c, struct itx_diag *d);
+
+struct itx_translator;
+
+/*
+ * Creates a translator: loads the glossaries and maps the dictionary (needed by dict, and
+ * by the LLM providers for their English fallback; an LLM translator without an index works
+ * but cannot fall back). ITX_ERR_AUTH when an LLM provider has no key (openai accepts none
+ * with a non-default base URL, for local servers).
+ */
+enum itx_status itx_translator_new(const struct itx_tr_config *cfg, struct itx_translator **out,
+                                   struct itx_diag *d);
+void itx_translator_free(struct itx_translator *t);
+
+/* Result flags. */
+#define ITX_TR_FLAG_FALLBACK_DICT 0x1u /* the LLM failed this segment: dictionary used */
+#define ITX_TR_FLAG_CACHED 0x2u        /* from the cache, no provider call */
+#define ITX_TR_FLAG_RETRIED 0x4u       /* the first answer failed validation, retried */
+#define ITX_TR_FLAG_PARTIAL 0x8u       /* some Chinese has no dictionary entry and is left */
+
+struct itx_tr_segment {
+    int id;           /* unique within the request */
+    const char *text; /* UTF-8 */
+};
+
+struct itx_tr_result {
+    char *text;            /* translation, or the source when skipped; owned by the caller */
+    unsigned flags;        /* ITX_TR_FLAG_* */
+    enum itx_tr_skip skip; /* why it is untranslated, NONE when translated */
+};
+
+struct itx_tr_request {
+    const char *target; /* language code, default "en" */
+    const struct itx_tr_segment *segments;
+    size_t n_segments; /* at most ITX_TR_MAX_SEGMENTS */
+    const struct itx_glossary *glossary; /* per-request entries, may be NULL */
+};
+
+#define ITX_TR_MAX_SEGMENTS 512u
+#define ITX_TR_MAX_SEGMENT_BYTES 4096u
+
+/* What one itx_translate call did. */
+struct itx_tr_stats {
+    unsigned provider_calls; /* HTTP requests sent (attempts, retries included) */
+    unsigned retries;        /* of them, retries after an error */
+    unsigned cache_hits, cache_misses;
+    unsigned n_fallback;     /* segments translated by the dictionary as a fallback */
+    unsigned n_delays;
+    long delays_ms[8];       /* backoff waits before each retry, in order */
+    char provider_error[ITX_DIAG_MSG_SIZE]; /* last provider failure, "" when none */
+};
+
+/*
+ * Translates the segments of one request (one picture, or the pictures of one product) in
+ * one provider call, writing results[i] for segments[i] (n_segments entries). Protected
+ * segments are not sent. LLM answers are validated per segment; failed segments are sent
+ * once more and then translated by the dictionary (English only) with
+ * ITX_TR_FLAG_FALLBACK_DICT; when the provider fails outright the same fallback applies and
+ * stats->provider_error says why. Errors: ITX_ERR_INVALID (bad request: ids, UTF-8, sizes),
+ * ITX_ERR_UNSUPPORTED (language), or the provider's error when no fallback is possible.
+ * results are written only on success; release them with itx_tr_results_release.
+ * Thread-safe. stats may be NULL.
+ */
+enum itx_status itx_translate(struct itx_translator *t, const struct itx_tr_request *req,
+                              struct itx_tr_result *results, struct itx_tr_stats *stats,
+                              struct itx_diag *d);
+
+void itx_tr_results_release(struct itx_tr_result *results, size_t n);
+
 #endif
