@@ -620,7 +620,7 @@ gcs_url(struct itx_store *s, const char *key, long ttl_s, long long now, char **
         struct itx_diag *d)
 {
     struct itx_buf path, out, creq, sh, sts, qs;
-    char date[17], cred[600], ttl[24], hash[65], *host = NULL;
+    char date[17], cred[600], ttl[24], hash[65], *host = NULL, *hostport = NULL;
     unsigned char *sig = NULL;
     size_t sig_len = 0;
     enum itx_status st = ITX_OK;
@@ -659,6 +659,26 @@ gcs_url(struct itx_store *s, const char *key, long ttl_s, long long now, char **
         goto out;
     }
     {
+        /* The signed Host value carries the port when the base URL names one. */
+        char *port = NULL;
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port) {
+            size_t hl = strlen(host), pl = strlen(port);
+            char *hp = itx_malloc(hl + pl + 2);
+            if (!hp) {
+                curl_free(port);
+                st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            memcpy(hp, host, hl);
+            hp[hl] = ':';
+            memcpy(hp + hl + 1, port, pl + 1);
+            curl_free(host);
+            host = NULL;
+            hostport = hp;
+        }
+        curl_free(port);
+    }
+    {
         time_t t = now ? (time_t)now : time(NULL);
         struct tm tm;
         struct sigv4_kv q[5], h[1];
@@ -672,7 +692,7 @@ gcs_url(struct itx_store *s, const char *key, long ttl_s, long long now, char **
         q[2] = (struct sigv4_kv){"X-Goog-Date", date};
         q[3] = (struct sigv4_kv){"X-Goog-Expires", ttl};
         q[4] = (struct sigv4_kv){"X-Goog-SignedHeaders", "host"};
-        h[0] = (struct sigv4_kv){"host", host};
+        h[0] = (struct sigv4_kv){"host", hostport ? hostport : host};
         st = sigv4_canonical_request(&creq, "GET", path.data, q, 5, h, 1, "UNSIGNED-PAYLOAD",
                                      &sh);
     }
@@ -710,6 +730,7 @@ gcs_url(struct itx_store *s, const char *key, long ttl_s, long long now, char **
     *url = itx_buf_take(&out, NULL);
 out:
     itx_free(sig);
+    itx_free(hostport);
     curl_free(host);
     curl_url_cleanup(u);
     itx_buf_release(&path);
