@@ -14,6 +14,17 @@
 #include "core/alloc.h"
 #include "image/image.h"
 
+/*
+ * LeakSanitizer: libraries under libvips keep process-lifetime caches that they never free
+ * (fontconfig's and Pango's font caches, x265's encoder pools for HEIC); those are not ours.
+ */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libx265\nleak:libheif\n";
+}
+
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 static long

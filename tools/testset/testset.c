@@ -34,6 +34,17 @@
 #define MAX_LINES 96
 #define MAX_PHRASES 4096
 
+/*
+ * LeakSanitizer: libraries under libvips keep process-lifetime caches that they never free
+ * (fontconfig's and Pango's font caches, x265's encoder pools for HEIC); those are not ours.
+ */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libx265\nleak:libheif\n";
+}
+
 /* ---- deterministic randomness ----------------------------------------------------------- */
 
 struct rng {
