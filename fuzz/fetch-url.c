@@ -40,7 +40,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (again && strcmp(again, orig) == 0)
             abort();
         itx_free(again);
-        if (strlen(orig) > strlen(url) + 16)
+        /* curl percent-encodes raw bytes, so the rewrite may grow, but boundedly. */
+        if (strlen(orig) > 3 * strlen(url) + 16)
             abort();
     }
     itx_free(orig);
