@@ -15,14 +15,16 @@
 #include "image/image.h"
 
 /*
- * LeakSanitizer: libraries under libvips keep process-lifetime caches that they never free
- * (fontconfig's and Pango's font caches, x265's encoder pools for HEIC); those are not ours.
+ * LeakSanitizer: codec libraries under libvips/libheif leak on some corrupt streams or keep
+ * process-lifetime pools (dav1d, libde265, aom, x265) and font caches (fontconfig, Pango);
+ * those are not ours.
  */
 const char *__lsan_default_suppressions(void);
 const char *
 __lsan_default_suppressions(void)
 {
-    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libx265\nleak:libheif\n";
+    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libx265\nleak:libheif\n"
+           "leak:libdav1d\nleak:libde265\nleak:libaom\n";
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */

@@ -35,14 +35,16 @@
 #define MAX_PHRASES 4096
 
 /*
- * LeakSanitizer: libraries under libvips keep process-lifetime caches that they never free
- * (fontconfig's and Pango's font caches, x265's encoder pools for HEIC); those are not ours.
+ * LeakSanitizer: codec libraries under libvips/libheif leak on some corrupt streams or keep
+ * process-lifetime pools (dav1d, libde265, aom, x265) and font caches (fontconfig, Pango);
+ * those are not ours.
  */
 const char *__lsan_default_suppressions(void);
 const char *
 __lsan_default_suppressions(void)
 {
-    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libx265\nleak:libheif\n";
+    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libx265\nleak:libheif\n"
+           "leak:libdav1d\nleak:libde265\nleak:libaom\n";
 }
 
 /* ---- deterministic randomness ----------------------------------------------------------- */
@@ -343,6 +345,20 @@ draw_rrect(struct itx_image *img, double x0, double y0, double x1, double y1, do
             double a = rrect_cover(x, y, x0, y0, x1, y1, rad);
             if (a > 0)
                 blend_px(itx_image_at(img, x, y), c, a * alpha);
+        }
+}
+
+/* A rounded rectangle lit from the top-left: light to dark across the box. */
+static void
+draw_rrect_shaded(struct itx_image *img, double x0, double y0, double x1, double y1, double rad,
+                  struct rgb light, struct rgb dark)
+{
+    for (int y = (int)fmax(0, floor(y0)); y < (int)fmin(img->h, ceil(y1)); y++)
+        for (int x = (int)fmax(0, floor(x0)); x < (int)fmin(img->w, ceil(x1)); x++) {
+            double a = rrect_cover(x, y, x0, y0, x1, y1, rad);
+            double t = 0.65 * (y - y0) / (y1 - y0) + 0.35 * (x - x0) / (x1 - x0);
+            if (a > 0)
+                blend_px(itx_image_at(img, x, y), mix(light, dark, t), a);
         }
 }
 
@@ -833,7 +849,9 @@ draw_product(struct pic *p, struct rng *r, struct rect area)
     if (rng_unit(r) < 0.5)
         draw_ellipse(p->bg, cx, cy, rx * 0.8, ry * 0.85, c, mix(c, (struct rgb){0, 0, 0}, 0.6), 1);
     else
-        draw_rrect(p->bg, cx - rx * 0.6, cy - ry * 0.8, cx + rx * 0.6, cy + ry * 0.85, rx * 0.12, c, 1);
+        draw_rrect_shaded(p->bg, cx - rx * 0.6, cy - ry * 0.8, cx + rx * 0.6, cy + ry * 0.85,
+                          rx * 0.12, mix(c, (struct rgb){255, 255, 255}, 0.3),
+                          mix(c, (struct rgb){0, 0, 0}, 0.45));
     reserve(p, area);
 }
 
@@ -894,7 +912,8 @@ R(int x0, int y0, int x1, int y1)
 
 /* A badge (rounded rectangle or circle) in a vivid colour with white or yellow text. */
 static bool
-badge(struct pic *p, struct rng *r, const char *text, struct rect region, int size, bool circle)
+badge(struct pic *p, struct rng *r, const char *text, const char *markup, struct rect region,
+      int size, bool circle)
 {
     struct text_opts o = opts(font_bold(r), size);
     struct rgb bc = PICK(r, badge_cols), tc = rng_unit(r) < 0.8 ? (struct rgb){255, 255, 255} : (struct rgb){255, 236, 120};
@@ -903,15 +922,19 @@ badge(struct pic *p, struct rng *r, const char *text, struct rect region, int si
     int pad = size / 2, bw, bh, x, y;
 
     itx_buf_init(&mk, 4096);
-    markup_escape(&mk, text);
+    if (markup)
+        itx_buf_puts(&mk, markup);
+    else
+        markup_escape(&mk, text);
     m = render(mk.data, o.font, size, false);
-    itx_buf_release(&mk);
     bw = m->w + 2 * pad, bh = m->h + pad * 6 / 5;
     if (circle)
         bw = bh = (int)(fmax(m->w, m->h) * 1.35) + pad;
-    itx_image_free(m);
-    if (!find_spot(p, r, region, bw, bh, &x, &y))
+    if (!find_spot(p, r, region, bw, bh, &x, &y)) {
+        itx_image_free(m);
+        itx_buf_release(&mk);
         return false;
+    }
     if (circle)
         draw_ellipse(p->bg, x + bw / 2.0, y + bh / 2.0, bw / 2.0, bh / 2.0, bc, bc, 1);
     else
@@ -920,21 +943,15 @@ badge(struct pic *p, struct rng *r, const char *text, struct rect region, int si
     for (int yy = y; yy < y + bh && yy < p->h; yy++)
         memcpy(itx_image_at(p->img, x, yy), itx_image_at(p->bg, x, yy),
                (size_t)(x + bw <= p->w ? bw : p->w - x) * 3);
-    o.has_colour = true, o.colour = tc;
+    o.has_colour = true, o.colour = tc, o.markup = markup;
     {
-        struct itx_image *tm;
-        int tx, ty;
-        struct itx_buf b2;
-        itx_buf_init(&b2, 4096);
-        markup_escape(&b2, text);
-        tm = render(b2.data, o.font, size, false);
-        itx_buf_release(&b2);
-        tx = x + (bw - tm->w) / 2, ty = y + (bh - tm->h) / 2;
-        itx_image_free(tm);
+        int tx = x + (bw - m->w) / 2, ty = y + (bh - m->h) / 2;
         struct line *l = put_text(p, r, text, o, region, true, &tx, &ty, NULL, NULL);
         if (l)
             l->on_badge = true;
     }
+    itx_image_free(m);
+    itx_buf_release(&mk);
     reserve(p, R(x, y, x + bw, y + bh));
     return true;
 }
@@ -946,6 +963,8 @@ price(struct pic *p, struct rng *r, struct rect region, int size)
     struct text_opts o = opts(font_bold(r), size);
     price_text(r, text, sizeof(text), markup, sizeof(markup), size);
     o.markup = markup;
+    if (rng_unit(r) < 0.3 && badge(p, r, text, markup, region, size * 4 / 5, false))
+        return;
     if (rng_unit(r) < 0.6) {
         o.has_colour = true;
         o.colour = rng_unit(r) < 0.6 ? (struct rgb){226, 20, 30} : (struct rgb){255, 80, 0};
@@ -963,16 +982,35 @@ scene_hero(struct pic *p, struct rng *r)
     struct text_opts o;
     char two[160];
 
+    bool banner = rng_unit(r) < 0.4;
+    int band = 0;
+
     p->bg_kind = background(p, r, rng_unit(r) < 0.5 ? 3 : rng_int(r, 0, 4), 0, H);
     draw_product(p, r, R(W / 4, H * 2 / 5, W * 3 / 4, H * 4 / 5));
-    p->img = itx_image_clone(p->bg);
     o = opts(font_bold(r), rng_int(r, 52, 84));
-    o.shadow = strcmp(p->bg_kind, "photo") == 0 && rng_unit(r) < 0.5;
-    put_text(p, r, phrase(r), o, R(W / 16, H / 20, W - W / 16, H / 4), false, NULL, NULL, NULL, NULL);
+    if (banner) {
+        /* a full-width red or orange band across the top with the title in white */
+        band = o.size * 17 / 10;
+        draw_rrect(p->bg, 0, 0, W, band, 0, PICK(r, badge_cols), 1);
+        o.has_colour = true;
+        o.colour = rng_unit(r) < 0.8 ? (struct rgb){255, 255, 255} : (struct rgb){255, 236, 120};
+    }
+    p->img = itx_image_clone(p->bg);
+    o.shadow = !banner && strcmp(p->bg_kind, "photo") == 0 && rng_unit(r) < 0.5;
+    {
+        const char *title = phrase(r);
+        struct line *l = put_text(p, r, title, o, banner ? R(W / 16, o.size / 3, W - W / 16, band - o.size / 5)
+                                                        : R(W / 16, H / 20, W - W / 16, H / 4),
+                                  false, NULL, NULL, NULL, NULL);
+        if (l && banner)
+            l->on_badge = true;
+        if (banner)
+            reserve(p, R(0, 0, W, band));
+    }
     o = opts(font_any(r), rng_int(r, 28, 40));
     snprintf(two, sizeof(two), "%s %s", han_phrase(r, 2, 5), han_phrase(r, 2, 5));
     put_text(p, r, two, o, R(W / 16, H / 5, W - W / 16, H * 2 / 5), false, NULL, NULL, NULL, NULL);
-    badge(p, r, PICK(r, ((const char *[]){"包邮", "限时特价", "新品", "热卖", "买一送一", "爆款"})),
+    badge(p, r, PICK(r, ((const char *[]){"包邮", "限时特价", "新品", "热卖", "买一送一", "爆款"})), NULL,
           R(0, H * 3 / 4, W, H), rng_int(r, 30, 44), rng_unit(r) < 0.3);
     price(p, r, R(W / 20, H * 3 / 4, W - W / 20, H - H / 40), rng_int(r, 48, 72));
     o = opts(font_any(r), rng_int(r, 22, 28));
@@ -1007,7 +1045,7 @@ scene_points(struct pic *p, struct rng *r)
         y += size * 2;
     }
     price(p, r, R(W / 10, y + size, W - W / 10, H - H / 20), rng_int(r, 44, 64));
-    badge(p, r, phrase(r), R(W / 20, y, W - W / 20, H - H / 40), rng_int(r, 26, 36), false);
+    badge(p, r, phrase(r), NULL, R(W / 20, y, W - W / 20, H - H / 40), rng_int(r, 26, 36), false);
 }
 
 /* Vertical columns beside a product, like poster titles. */
@@ -1141,7 +1179,7 @@ scene_mixed(struct pic *p, struct rng *r)
     for (int i = 0; i < 3; i++)
         put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 26, 48)), R(W / 20, H / 20, W - W / 20, H - H / 20),
                  false, NULL, NULL, NULL, NULL);
-    badge(p, r, PICK(r, latin), R(0, 0, W, H), rng_int(r, 28, 40), rng_unit(r) < 0.4);
+    badge(p, r, PICK(r, latin), NULL, R(0, 0, W, H), rng_int(r, 28, 40), rng_unit(r) < 0.4);
     price(p, r, R(W / 20, H / 2, W - W / 20, H - H / 20), rng_int(r, 44, 64));
 }
 
@@ -1186,7 +1224,7 @@ scene_strip(struct pic *p, struct rng *r)
             price(p, r, R(W / 12, yy + 20, W - W / 12, y1 - 20), rng_int(r, 44, 64));
             break;
         case 1:
-            badge(p, r, han_phrase(r, 2, 5), R(W / 12, yy + 20, W - W / 12, y1 - 20), rng_int(r, 28, 40), false);
+            badge(p, r, han_phrase(r, 2, 5), NULL, R(W / 12, yy + 20, W - W / 12, y1 - 20), rng_int(r, 28, 40), false);
             break;
         default: {
             struct text_opts o = opts(font_bold(r), rng_int(r, 36, 52));
