@@ -44,11 +44,14 @@ const feeds = { [sess.inputNames[0]]: new ort.Tensor('float32', input, shape) };
 let out = await sess.run(feeds);
 const t2 = performance.now();
 const times = [];
+const cpu0 = process.cpuUsage();
 for (let r = 0; r < repeat; r++) {
   const a = performance.now();
   out = await sess.run(feeds);
   times.push(performance.now() - a);
 }
+const cpu1 = process.cpuUsage(cpu0);
+const cpuMs = repeat ? (cpu1.user + cpu1.system) / 1000 / repeat : 0;
 times.sort((a, b) => a - b);
 const median = repeat ? (repeat % 2 ? times[(repeat - 1) / 2] : (times[repeat / 2 - 1] + times[repeat / 2]) / 2) : t2 - t1;
 const y = out[sess.outputNames[0]];
@@ -56,7 +59,7 @@ if (opt('--output')) writeFileSync(opt('--output'), Buffer.from(y.data.buffer, y
 let sum = 0;
 for (const v of y.data) sum += v;
 console.log(JSON.stringify({
-  model, load_ms: t1 - t0, first_run_ms: t2 - t1, median_ms: median, min_ms: times[0] ?? t2 - t1,
+  model, load_ms: t1 - t0, first_run_ms: t2 - t1, median_ms: median, min_ms: times[0] ?? t2 - t1, cpu_ms: cpuMs,
   runs: repeat, threads, output_shape: y.dims.join('x'), output_sum: sum,
   peak_rss_kb: process.resourceUsage().maxRSS,
 }));

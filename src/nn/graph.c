@@ -12,6 +12,7 @@
  * topological (everything it absorbed consumed only its own chain and earlier values).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -556,6 +557,104 @@ move_node(struct itx_nn_model *m, int from, int to)
     m->values[m->nodes[to].out].producer = to;
 }
 
+/*
+ * A ConvTranspose whose stride equals its kernel, without padding, dilation or groups,
+ * writes disjoint k x k patches: it is a 1x1 Conv to k*k*M channels followed by a
+ * DepthToSpace (DCR). oneDNN's 1x1 convolutions are far faster than its deconvolution, and
+ * unary post ops commute with the shuffle. Node `i` becomes the Conv and a DepthToSpace is
+ * inserted after it.
+ */
+static enum itx_status
+rewrite_deconv(struct itx_nn_model *m, size_t i, struct itx_diag *d)
+{
+    struct itx_nn_node *n = &m->nodes[i];
+    const struct itx_nn_conv_params *cp = &n->attr.conv;
+    struct itx_nn_value *w = &m->values[n->in[1]];
+    int64_t k = w->shape[2], C = w->shape[0], M = w->shape[1], shape[4];
+    int nw, nb = -1, mid, out = n->out;
+    char name[160];
+
+    if (cp->group != 1 || w->rank != 4 || w->shape[3] != k || cp->stride[0] != k ||
+        cp->stride[1] != k || cp->dilation[0] != 1 || cp->dilation[1] != 1 ||
+        cp->pad[0] || cp->pad[1] || cp->pad[2] || cp->pad[3] || cp->output_padding[0] ||
+        cp->output_padding[1])
+        return ITX_OK;
+    for (int q = 0; q < n->n_post; q++)
+        if (n->post[q].kind != NN_POST_UNARY)
+            return ITX_OK;
+    if (m->n_nodes == m->cap_nodes) {
+        struct itx_nn_node *nn = itx_realloc_array(m->nodes, m->cap_nodes * 2, sizeof(*nn));
+        if (!nn)
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory optimising '%s'", m->name);
+        m->nodes = nn;
+        m->cap_nodes *= 2;
+        n = &m->nodes[i];
+    }
+    snprintf(name, sizeof(name), "%s.as_conv", m->values[out].name);
+    shape[0] = k * k * M;
+    shape[1] = C;
+    shape[2] = shape[3] = 1;
+    if ((nw = itx_nn_model_add_value(m, name, strlen(name))) < 0 ||
+        itx_nn_value_alloc(m, nw, ITX_NN_F32, 4, shape, d))
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory optimising '%s'", m->name);
+    w = &m->values[n->in[1]];
+    {
+        const float *src = w->data;
+        float *dst = m->values[nw].data;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t mm = 0; mm < M; mm++)
+                for (int64_t a = 0; a < k; a++)
+                    for (int64_t b = 0; b < k; b++)
+                        dst[((a * k + b) * M + mm) * C + c] = src[((c * M + mm) * k + a) * k + b];
+    }
+    m->values[nw].flags |= NN_VAL_CONST;
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        int64_t bn = k * k * M;
+        if ((nb = itx_nn_model_add_value(m, name, strlen(name))) < 0 ||
+            itx_nn_value_alloc(m, nb, ITX_NN_F32, 1, &bn, d))
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory optimising '%s'", m->name);
+        const float *src = m->values[n->in[2]].data;
+        float *dst = m->values[nb].data;
+        for (int64_t q = 0; q < bn; q++)
+            dst[q] = src[q % M];
+        m->values[nb].flags |= NN_VAL_CONST;
+    }
+    snprintf(name, sizeof(name), "%s.before_shuffle", m->values[out].name);
+    if ((mid = itx_nn_model_add_value(m, name, strlen(name))) < 0)
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory optimising '%s'", m->name);
+    /* make room for the DepthToSpace right after node i */
+    memmove(&m->nodes[i + 2], &m->nodes[i + 1], (m->n_nodes - i - 1) * sizeof(*m->nodes));
+    m->n_nodes++;
+    n = &m->nodes[i];
+    struct itx_nn_node *s2 = &m->nodes[i + 1];
+    memset(s2, 0, sizeof(*s2));
+    s2->op = NN_OP_DEPTH_TO_SPACE;
+    s2->attr.block = k;
+    s2->name = itx_strdup(n->name);
+    s2->in = itx_calloc(1, sizeof(int));
+    if (!s2->name || !s2->in)
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory optimising '%s'", m->name);
+    s2->n_in = 1;
+    s2->in[0] = mid;
+    s2->out = out;
+    n->op = NN_OP_CONV;
+    memset(&n->attr.conv, 0, sizeof(n->attr.conv));
+    n->attr.conv.stride[0] = n->attr.conv.stride[1] = 1;
+    n->attr.conv.dilation[0] = n->attr.conv.dilation[1] = 1;
+    n->attr.conv.group = 1;
+    n->attr.conv.kernel[0] = n->attr.conv.kernel[1] = 1;
+    n->in[1] = nw;
+    if (nb >= 0)
+        n->in[2] = nb;
+    n->out = mid;
+    for (size_t j = 0; j < m->n_values; j++)
+        m->values[j].producer = -1;
+    for (size_t j = 0; j < m->n_nodes; j++)
+        if (!m->nodes[j].dead)
+            m->values[m->nodes[j].out].producer = (int)j;
+    return ITX_OK;
+}
+
 enum itx_status
 itx_nn_graph_optimize(struct itx_nn_model *m, struct itx_diag *d)
 {
@@ -578,6 +677,10 @@ itx_nn_graph_optimize(struct itx_nn_model *m, struct itx_diag *d)
         if (last > (int)i)
             move_node(m, (int)i, last);
     }
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (!m->nodes[i].dead && m->nodes[i].op == NN_OP_CONV_T &&
+            (s = rewrite_deconv(m, i, d)))
+            return s;
     /* Dead-code elimination, last to first. */
     count_uses(m);
     for (size_t i = m->n_nodes; i-- > 0;) {

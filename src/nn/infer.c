@@ -451,6 +451,16 @@ itx_nn_infer_node(const struct itx_nn_model *m, const struct itx_nn_node *n,
     }
     case NN_OP_IDENTITY:
         return ITX_OK;
+    case NN_OP_DEPTH_TO_SPACE: {
+        int64_t b = n->attr.block;
+        if (x->rank != 4 || x->dtype != ITX_NN_F32 || x->shape[1] % (b * b))
+            return fail(d, m, n, "DepthToSpace needs a 4-D float input with channels divisible "
+                                 "by blocksize squared");
+        out->shape[1] = x->shape[1] / (b * b);
+        out->shape[2] = x->shape[2] * b;
+        out->shape[3] = x->shape[3] * b;
+        return ITX_OK;
+    }
     default:
         return fail(d, m, n, "unsupported operator");
     }
@@ -600,6 +610,21 @@ itx_nn_eval_ref(const struct itx_nn_node *n, const struct itx_nn_tinfo *in,
         if (slice_params(n, in, st, sp, ys))
             itx_nn_ref_slice(x->data, x->shape, x->rank, st, sp, itx_nn_dtype_size(x->dtype), y,
                              ys);
+        break;
+    }
+    case NN_OP_DEPTH_TO_SPACE: {
+        int64_t b = n->attr.block, N = out->shape[0], C = out->shape[1];
+        int64_t H = x->shape[2], W = x->shape[3];
+        const float *src = x->data;
+        float *dst = y;
+        for (int64_t nn = 0; nn < N; nn++)
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t yy = 0; yy < H * b; yy++)
+                    for (int64_t xx = 0; xx < W * b; xx++) {
+                        int64_t ci = ((yy % b) * b + xx % b) * C + c;
+                        dst[((nn * C + c) * H * b + yy) * W * b + xx] =
+                            src[((nn * C * b * b + ci) * H + yy / b) * W + xx / b];
+                    }
         break;
     }
     case NN_OP_SHAPE:

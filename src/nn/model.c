@@ -286,6 +286,6 @@ itx_nn_op_name(enum itx_nn_op op)
         "MatMul",  "GlobalAveragePool", "AveragePool",    "MaxPool",   "Resize",
         "Concat",  "Reshape",       "Flatten",            "Transpose", "Squeeze",
         "Unsqueeze", "Slice",       "Shape",              "Cast",      "ReduceMean",
-        "Identity"};
+        "Identity", "DepthToSpace"};
     return (unsigned)op < NN_OP_COUNT ? names[op] : "?";
 }

@@ -55,6 +55,7 @@ enum itx_nn_op {
     NN_OP_CAST,
     NN_OP_REDUCEMEAN,
     NN_OP_IDENTITY,
+    NN_OP_DEPTH_TO_SPACE, /* DCR mode: channel (a*bs + b)*C + c -> (c, y*bs + a, x*bs + b) */
     NN_OP_COUNT
 };
 
@@ -107,6 +108,7 @@ struct itx_nn_attr {
     enum itx_nn_coord_mode coord;
     enum itx_nn_nearest_mode nearest;
     enum itx_nn_dtype cast_to;
+    int64_t block; /* DepthToSpace block size */
     int scales_in; /* Resize: index of the scales input (1 before opset 11, else 2) */
 };
 

@@ -414,6 +414,7 @@ static const struct {
     {"ReduceMean", NN_OP_REDUCEMEAN, 0},
     {"Identity", NN_OP_IDENTITY, 0},
     {"Dropout", NN_OP_IDENTITY, 0},
+    {"DepthToSpace", NN_OP_DEPTH_TO_SPACE, 0},
 };
 
 static enum itx_status
@@ -563,6 +564,14 @@ node_attrs(struct parse *ps, struct itx_nn_node *n, const struct attr *as, int n
                 at->n_axes = a->n_ints;
             }
         }
+        return ITX_OK;
+    case NN_OP_DEPTH_TO_SPACE:
+        a = find_attr(as, na, "mode");
+        if (a && a->has_s && !span_eq(a->s, "DCR"))
+            return bad(ps, "DepthToSpace mode other than DCR is not supported");
+        at->block = attr_i(as, na, "blocksize", 0);
+        if (at->block < 1 || at->block > 64)
+            return bad(ps, "DepthToSpace blocksize out of range");
         return ITX_OK;
     case NN_OP_CAST:
         switch (attr_i(as, na, "to", 0)) {

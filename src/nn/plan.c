@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "core/alloc.h"
+#include "core/util.h"
 #include "nn/nn-impl.h"
 
 enum { LAYOUT_PLAIN = 0, LAYOUT_BLK = 1 };
@@ -48,6 +50,7 @@ enum step_kind {
     ST_GAP_BLK,
     ST_RESIZE_BLK,
     ST_CONCAT_BLK,
+    ST_D2S_BLK,
     ST_POST, /* post ops of a node that oneDNN could not fuse */
 };
 
@@ -102,6 +105,9 @@ struct itx_nn_session {
     int n_plans;
     struct plan *cur;
     uint64_t clock;
+    bool profile; /* ITX_NN_PROFILE=1: time per step kind, printed when the session ends */
+    double prof_ms[16];
+    int prof_n[16];
     bool trace; /* ITX_NN_TRACE=1: print a checksum of every step's output (debugging) */
     dnnl_engine_t eng;
     dnnl_stream_t stream;
@@ -288,11 +294,15 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
             if (n->post[k].kind == NN_POST_ADD &&
                 (adds[n_adds++] = in_layout(p, n->post[k].value, LAYOUT_BLK)) < 0)
                 return nomem(d);
+        /* oneDNN's fast kernels read plain NCHW only for the first layer (few channels). */
+        int x = in[0].shape[1] > 4 ? in_layout(p, n->in[0], LAYOUT_BLK) : n->in[0];
+        if (x < 0)
+            return nomem(d);
         p->pv[o].layout = LAYOUT_BLK;
         if (!(st = new_step(p, ST_CONV, ni, o)))
             return nomem(d);
         st->n_in = 1 + n_adds;
-        st->in[0] = n->in[0];
+        st->in[0] = x;
         memcpy(st->in + 1, adds, sizeof(int) * (size_t)n_adds);
     } else if (dnnl && n->op == NN_OP_MATMUL && n->in[1] >= 0 && p->pv[n->in[1]].known &&
                in[1].rank == 2 && in[0].rank >= 2) {
@@ -351,6 +361,12 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
                p->pv[n->in[0]].layout == LAYOUT_BLK) {
         p->pv[o].layout = LAYOUT_BLK;
         if (!(st = new_step(p, ST_RESIZE_BLK, ni, o)))
+            return nomem(d);
+        st->n_in = 1;
+        st->in[0] = n->in[0];
+    } else if (dnnl && n->op == NN_OP_DEPTH_TO_SPACE && p->pv[n->in[0]].layout == LAYOUT_BLK) {
+        p->pv[o].layout = LAYOUT_BLK;
+        if (!(st = new_step(p, ST_D2S_BLK, ni, o)))
             return nomem(d);
         st->n_in = 1;
         st->in[0] = n->in[0];
@@ -928,6 +944,33 @@ run_concat_blk(const struct plan *p, const struct step *st)
         }
 }
 
+static void
+run_d2s_blk(const struct itx_nn_model *m, const struct plan *p, const struct step *st, int nt)
+{
+    const struct pval *x = &p->pv[st->in[0]], *o = &p->pv[st->out];
+    const float *src = ptr_of(p, st->in[0]);
+    float *y = ptr_of(p, st->out);
+    int64_t b = m->nodes[st->node].attr.block, N = o->t.shape[0], C = o->t.shape[1];
+    int64_t OH = o->t.shape[2], OW = o->t.shape[3], H = x->t.shape[2], W = x->t.shape[3];
+    int64_t CB = pad8(C) / BLK, CBin = pad8(x->t.shape[1]) / BLK;
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
+    for (int64_t ncb = 0; ncb < N * CB; ncb++)
+        for (int64_t yy = 0; yy < OH; yy++) {
+            int64_t nn = ncb / CB, cb = ncb % CB;
+            float *yr = y + (ncb * OH + yy) * OW * BLK;
+            for (int64_t xx = 0; xx < OW; xx++) {
+                int64_t base = ((yy % b) * b + xx % b) * C;
+                for (int j = 0; j < BLK; j++) {
+                    int64_t c = cb * BLK + j, ci = base + c;
+                    yr[xx * BLK + j] =
+                        c < C ? src[(((nn * CBin + ci / BLK) * H + yy / b) * W + xx / b) * BLK +
+                                    ci % BLK]
+                              : 0.0f;
+                }
+            }
+        }
+}
+
 /* Post ops of a node that oneDNN could not fuse, applied in place on its output. */
 static void
 run_posts(const struct itx_nn_model *m, const struct plan *p, const struct step *st, int nt)
@@ -1253,6 +1296,7 @@ itx_nn_session_new(struct itx_nn_model *m, const struct itx_nn_session_opts *o,
     }
     s->m = itx_nn_model_ref(m);
     s->trace = getenv("ITX_NN_TRACE") != NULL;
+    s->profile = getenv("ITX_NN_PROFILE") != NULL;
     *out = s;
     return ITX_OK;
 }
@@ -1262,6 +1306,14 @@ itx_nn_session_free(struct itx_nn_session *s)
 {
     if (!s)
         return;
+    if (s->profile) {
+        static const char *const kinds[] = {"ref", "conv", "matmul", "reorder", "unary", "binary",
+                                            "gap", "resize", "concat", "d2s", "post"};
+        for (int k = 0; k < 11; k++)
+            if (s->prof_n[k])
+                fprintf(stderr, "profile %-8s %5d steps %10.2f ms\n", kinds[k], s->prof_n[k],
+                        s->prof_ms[k]);
+    }
     for (int i = 0; i < s->n_plans; i++)
         plan_free(s->plans[i]);
     itx_free(s->plans);
@@ -1269,6 +1321,14 @@ itx_nn_session_free(struct itx_nn_session *s)
     dnnl_engine_destroy(s->eng);
     itx_nn_model_free(s->m);
     itx_free(s);
+}
+
+static double
+thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Sum of the real (unpadded) elements of a value, for ITX_NN_TRACE. */
@@ -1297,8 +1357,15 @@ static enum itx_status
 execute(struct itx_nn_session *ss, struct plan *p, struct itx_diag *d)
 {
     int nt = ss->o.threads;
+    double t0 = ss->profile ? thread_cpu_ms() : 0.0;
     for (int i = 0; i < p->n_steps; i++) {
         struct step *st = &p->steps[i];
+        if (ss->profile && i > 0) {
+            double t = thread_cpu_ms();
+            ss->prof_ms[p->steps[i - 1].kind] += t - t0;
+            ss->prof_n[p->steps[i - 1].kind]++;
+            t0 = t;
+        }
         if (i > 0 && ss->trace && p->steps[i - 1].node >= 0)
             fprintf(stderr, "trace %s kind=%d sum=%.6g\n", ss->m->nodes[p->steps[i - 1].node].name,
                     (int)p->steps[i - 1].kind, trace_sum(p, p->steps[i - 1].out));
@@ -1335,6 +1402,9 @@ execute(struct itx_nn_session *ss, struct plan *p, struct itx_diag *d)
         case ST_CONCAT_BLK:
             run_concat_blk(p, st);
             break;
+        case ST_D2S_BLK:
+            run_d2s_blk(ss->m, p, st, nt);
+            break;
         case ST_REF:
             run_ref(ss->m, p, st);
             break;
@@ -1365,6 +1435,9 @@ itx_nn_session_run(struct itx_nn_session *s, const float *input, const int64_t *
         if (s->plans[i]->last_used < s->plans[victim]->last_used)
             victim = i;
     }
+    /* Before planning too: oneDNN reorders weights while planning, and an OpenMP team
+     * started with the default size would keep an idle spinning thread afterwards. */
+    omp_set_num_threads(s->o.threads);
     if (!p) {
         if ((st = plan_build(s, shape, rank, &p, d)))
             return st;
@@ -1379,7 +1452,6 @@ itx_nn_session_run(struct itx_nn_session *s, const float *input, const int64_t *
     }
     p->last_used = ++s->clock;
     memcpy(p->arena + p->pv[s->m->input].off, input, p->pv[s->m->input].bytes);
-    omp_set_num_threads(s->o.threads);
     s->cur = NULL;
     if ((st = execute(s, p, d)))
         return st;
