@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     url[size] = '\0';
     itx_diag_init(&d);
     if (itx_fetch_url_check(url, allow, 2, host, sizeof host, &d) == ITX_OK) {
-        if (!host[0] || !(itx_fetch_host_match(allow[0], host) ||
-                          itx_fetch_host_match(allow[1], host)))
+        if (!host[0] ||
+            !(itx_fetch_host_match(allow[0], host) || itx_fetch_host_match(allow[1], host)))
             abort();
     }
     orig = itx_fetch_alicdn_original(url);

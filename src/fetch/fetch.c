@@ -135,11 +135,9 @@ open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
         snprintf(x->refused_addr, sizeof x->refused_addr, "%s", text);
         if (v.via)
             snprintf(x->refused_why, sizeof x->refused_why, "%s, %s %u.%u.%u.%u",
-                     itx_fetch_addr_class_str(v.cls), v.via, v.v4[0], v.v4[1], v.v4[2],
-                     v.v4[3]);
+                     itx_fetch_addr_class_str(v.cls), v.via, v.v4[0], v.v4[1], v.v4[2], v.v4[3]);
         else
-            snprintf(x->refused_why, sizeof x->refused_why, "%s",
-                     itx_fetch_addr_class_str(v.cls));
+            snprintf(x->refused_why, sizeof x->refused_why, "%s", itx_fetch_addr_class_str(v.cls));
         return CURL_SOCKET_BAD;
     }
     s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -238,8 +236,7 @@ check_test_switch(const struct itx_fetch_opts *o, struct xfer *x, struct itx_dia
                                 "refusing to fetch: the test-only loopback switch (%s%s) is "
                                 "set, and this build of itx does not support it",
                                 env_on ? ITX_FETCH_TEST_LOOPBACK_ENV : "test_loopback_port",
-                                env_on && o->test_loopback_port ? " and test_loopback_port"
-                                                                : "");
+                                env_on && o->test_loopback_port ? " and test_loopback_port" : "");
         x->loopback_ok = false;
         return ITX_OK;
     }
@@ -348,8 +345,8 @@ itx_fetch(const struct itx_fetch_opts *opts, const char *url_in, struct itx_fetc
 
         if (x.refused) {
             st = itx_diag_set(d, ITX_ERR_FORBIDDEN,
-                              "refusing to connect to %s (%s address) for '%.200s'",
-                              x.refused_addr, x.refused_why, url);
+                              "refusing to connect to %s (%s address) for '%.200s'", x.refused_addr,
+                              x.refused_why, url);
             goto out;
         }
         if (x.nomem) {
@@ -363,8 +360,7 @@ itx_fetch(const struct itx_fetch_opts *opts, const char *url_in, struct itx_fetc
                                   x.announced, o->max_bytes);
             else
                 st = itx_diag_set(d, ITX_ERR_TOO_LARGE,
-                                  "'%.200s' sent more than the %zu-byte limit", url,
-                                  o->max_bytes);
+                                  "'%.200s' sent more than the %zu-byte limit", url, o->max_bytes);
             goto out;
         }
         if (rc == CURLE_OK && is_redirect(code)) {
@@ -384,8 +380,7 @@ itx_fetch(const struct itx_fetch_opts *opts, const char *url_in, struct itx_fetc
                 goto out;
             }
             itx_diag_init(&hd);
-            st = itx_fetch_url_check(loc, o->allow_hosts, o->n_allow_hosts, host, sizeof host,
-                                     &hd);
+            st = itx_fetch_url_check(loc, o->allow_hosts, o->n_allow_hosts, host, sizeof host, &hd);
             if (st) {
                 st = itx_diag_set(d, st, "redirect %d from '%.150s': %s", hops, url, hd.msg);
                 goto out;

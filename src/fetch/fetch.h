@@ -33,17 +33,17 @@
 enum itx_fetch_addr_class {
     ITX_ADDR_PUBLIC = 0,
     ITX_ADDR_LOOPBACK,
-    ITX_ADDR_UNSPECIFIED,    /* 0.0.0.0/8, :: */
-    ITX_ADDR_PRIVATE,        /* RFC 1918, NAT64 local-use 64:ff9b:1::/48 */
-    ITX_ADDR_CGNAT,          /* 100.64.0.0/10 */
-    ITX_ADDR_LINK_LOCAL,     /* 169.254.0.0/16, fe80::/10 */
-    ITX_ADDR_MULTICAST,      /* 224.0.0.0/4, ff00::/8 */
-    ITX_ADDR_BROADCAST,      /* 255.255.255.255 */
-    ITX_ADDR_RESERVED,       /* 240.0.0.0/4, IETF blocks, IPv6 outside 2000::/3 ... */
-    ITX_ADDR_BENCHMARKING,   /* 198.18.0.0/15, 2001:2::/48 */
-    ITX_ADDR_DOCUMENTATION,  /* TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20 */
-    ITX_ADDR_UNIQUE_LOCAL,   /* fc00::/7 (and deprecated site-local fec0::/10) */
-    ITX_ADDR_INVALID,        /* not an IPv4 or IPv6 address */
+    ITX_ADDR_UNSPECIFIED,   /* 0.0.0.0/8, :: */
+    ITX_ADDR_PRIVATE,       /* RFC 1918, NAT64 local-use 64:ff9b:1::/48 */
+    ITX_ADDR_CGNAT,         /* 100.64.0.0/10 */
+    ITX_ADDR_LINK_LOCAL,    /* 169.254.0.0/16, fe80::/10 */
+    ITX_ADDR_MULTICAST,     /* 224.0.0.0/4, ff00::/8 */
+    ITX_ADDR_BROADCAST,     /* 255.255.255.255 */
+    ITX_ADDR_RESERVED,      /* 240.0.0.0/4, IETF blocks, IPv6 outside 2000::/3 ... */
+    ITX_ADDR_BENCHMARKING,  /* 198.18.0.0/15, 2001:2::/48 */
+    ITX_ADDR_DOCUMENTATION, /* TEST-NET-1/2/3, 2001:db8::/32, 3fff::/20 */
+    ITX_ADDR_UNIQUE_LOCAL,  /* fc00::/7 (and deprecated site-local fec0::/10) */
+    ITX_ADDR_INVALID,       /* not an IPv4 or IPv6 address */
     ITX_ADDR_CLASS_COUNT
 };
 
@@ -117,13 +117,13 @@ struct itx_fetch_opts {
 void itx_fetch_opts_init(struct itx_fetch_opts *o);
 
 struct itx_fetch_result {
-    uint8_t *data;      /* body, NUL-terminated (not counted in len); owned */
+    uint8_t *data; /* body, NUL-terminated (not counted in len); owned */
     size_t len;
     char *content_type; /* Content-Type header or NULL; owned */
     char *final_url;    /* URL of the answer after redirects and rewrite; owned */
     long http_status;
     int n_redirects;
-    int n_attempts;     /* attempts of the last hop, retries included */
+    int n_attempts; /* attempts of the last hop, retries included */
 };
 
 /* Frees what a result owns and zeroes it; safe on a zeroed result. */

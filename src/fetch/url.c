@@ -84,8 +84,8 @@ itx_fetch_url_check(const char *url, const char *const *allow_hosts, size_t n_al
         goto out;
     }
     if (strlen(h) >= host_size) {
-        st = itx_diag_set(d, ITX_ERR_INVALID, "host of url '%.200s' is longer than %zu bytes",
-                          url, host_size - 1);
+        st = itx_diag_set(d, ITX_ERR_INVALID, "host of url '%.200s' is longer than %zu bytes", url,
+                          host_size - 1);
         goto out;
     }
     for (char *p = h; *p; p++)
@@ -95,8 +95,7 @@ itx_fetch_url_check(const char *url, const char *const *allow_hosts, size_t n_al
         for (size_t i = 0; i < n_allow_hosts && !ok; i++)
             ok = itx_fetch_host_match(allow_hosts[i], h);
         if (!ok) {
-            st = itx_diag_set(d, ITX_ERR_FORBIDDEN, "host '%s' is not in the fetch allow-list",
-                              h);
+            st = itx_diag_set(d, ITX_ERR_FORBIDDEN, "host '%s' is not in the fetch allow-list", h);
             goto out;
         }
     }
@@ -124,8 +123,7 @@ itx_fetch_alicdn_original(const char *url)
     if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
         goto out;
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        !(itx_fetch_host_match("*.alicdn.com", host) ||
-          itx_fetch_host_match("alicdn.com", host)))
+        !(itx_fetch_host_match("*.alicdn.com", host) || itx_fetch_host_match("alicdn.com", host)))
         goto out;
     if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
         goto out;

@@ -51,8 +51,7 @@ load(const char *json, size_t len, const char *what, struct itx_diag *d)
 }
 
 enum itx_status
-gcs_parse_token(const char *json, size_t len, char **token, long *expires_in,
-                struct itx_diag *d)
+gcs_parse_token(const char *json, size_t len, char **token, long *expires_in, struct itx_diag *d)
 {
     json_t *j = load(json, len, "token answer", d), *t, *e, *ty;
     enum itx_status st = ITX_OK;
@@ -73,7 +72,8 @@ gcs_parse_token(const char *json, size_t len, char **token, long *expires_in,
     }
     for (const char *p = tok; *p; p++) {
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
-            st = itx_diag_set(d, ITX_ERR_UPSTREAM, "access_token has a byte not allowed in a header");
+            st = itx_diag_set(d, ITX_ERR_UPSTREAM,
+                              "access_token has a byte not allowed in a header");
             goto out;
         }
     }
@@ -139,7 +139,9 @@ gcs_parse_key(const char *json, size_t len, struct gcs_key *k, struct itx_diag *
     }
     if (!email || !pk || !uri) {
         st = itx_diag_set(d, ITX_ERR_INVALID, "service-account key lacks %s",
-                          !email ? "client_email" : !pk ? "private_key" : "token_uri");
+                          !email ? "client_email"
+                          : !pk  ? "private_key"
+                                 : "token_uri");
         goto out;
     }
     if (strncmp(uri, "https://", 8) != 0 && strncmp(uri, "http://", 7) != 0) {
@@ -201,8 +203,7 @@ gcs_parse_error(const char *json, size_t len, char *msg, size_t msg_size)
     } else if (json_is_string(e)) {
         /* OAuth errors: {"error": "invalid_grant", "error_description": "..."} */
         const char *desc = str_member(j, "error_description");
-        snprintf(msg, msg_size, "%s%s%s", json_string_value(e), desc ? ": " : "",
-                 desc ? desc : "");
+        snprintf(msg, msg_size, "%s%s%s", json_string_value(e), desc ? ": " : "", desc ? desc : "");
         for (char *p = msg; *p; p++)
             if ((unsigned char)*p < 0x20)
                 *p = ' ';
@@ -215,8 +216,7 @@ gcs_parse_error(const char *json, size_t len, char *msg, size_t msg_size)
 enum itx_status
 store_base64url(struct itx_buf *b, const void *p, size_t n)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const uint8_t *s = p;
     enum itx_status st = ITX_OK;
     size_t i = 0;
@@ -352,8 +352,8 @@ fetch_token(struct itx_store *s, char **token, long *expires_in, struct itx_diag
         goto out;
     }
     {
-        struct store_http_req q = {s->have_key ? "POST" : "GET", url, h, body.data, body.len,
-                                   65536};
+        struct store_http_req q = {
+            s->have_key ? "POST" : "GET", url, h, body.data, body.len, 65536};
         long backoff = s->cfg.retry_backoff_ms;
         for (int attempt = 0;; attempt++) {
             struct itx_diag td;
@@ -371,9 +371,10 @@ fetch_token(struct itx_store *s, char **token, long *expires_in, struct itx_diag
                 goto out;
             }
             gcs_parse_error(r.body.data, r.body.len, emsg, sizeof emsg);
-            st = itx_diag_set(d, r.status == 400 || r.status == 401 || r.status == 403
-                                     ? ITX_ERR_AUTH
-                                     : ITX_ERR_UPSTREAM,
+            st = itx_diag_set(d,
+                              r.status == 400 || r.status == 401 || r.status == 403
+                                  ? ITX_ERR_AUTH
+                                  : ITX_ERR_UPSTREAM,
                               "token endpoint '%.150s' answered HTTP %ld%s%s", url, r.status,
                               emsg[0] ? ": " : "", emsg);
             goto out;
@@ -407,8 +408,7 @@ get_token(struct itx_store *s, char **out, struct itx_diag *d)
             itx_free(s->token);
             s->token = tok;
             /* Renew a minute early, or at half-life for very short tokens. */
-            s->token_expires_ms =
-                itx_now_ms() + 1000.0 * (double)(exp > 120 ? exp - 60 : exp / 2);
+            s->token_expires_ms = itx_now_ms() + 1000.0 * (double)(exp > 120 ? exp - 60 : exp / 2);
             s->n_token_fetches++;
         }
     }
@@ -490,8 +490,8 @@ gcs_request(struct itx_store *s, const char *method, const char *url, const char
             continue;
         }
         if (st)
-            return itx_diag_set(d, st, "gcs %s '%s' (%d attempt%s): %s", method, key,
-                                attempt + 1, attempt ? "s" : "", td.msg);
+            return itx_diag_set(d, st, "gcs %s '%s' (%d attempt%s): %s", method, key, attempt + 1,
+                                attempt ? "s" : "", td.msg);
         if (r->status == 404)
             return itx_diag_set(d, ITX_ERR_NOT_FOUND, "object '%s' does not exist", key);
         if (r->status == 412)
@@ -693,8 +693,7 @@ gcs_url(struct itx_store *s, const char *key, long ttl_s, long long now, char **
         q[3] = (struct sigv4_kv){"X-Goog-Expires", ttl};
         q[4] = (struct sigv4_kv){"X-Goog-SignedHeaders", "host"};
         h[0] = (struct sigv4_kv){"host", hostport ? hostport : host};
-        st = sigv4_canonical_request(&creq, "GET", path.data, q, 5, h, 1, "UNSIGNED-PAYLOAD",
-                                     &sh);
+        st = sigv4_canonical_request(&creq, "GET", path.data, q, 5, h, 1, "UNSIGNED-PAYLOAD", &sh);
     }
     if (st) {
         st = itx_diag_set(d, st, "cannot build a signed url for '%s'", key);

@@ -63,8 +63,8 @@ read_cb(char *p, size_t size, size_t n, void *clientp)
 }
 
 enum itx_status
-store_http_do(const struct itx_store *s, const struct store_http_req *q,
-              struct store_http_resp *r, struct itx_diag *d)
+store_http_do(const struct itx_store *s, const struct store_http_req *q, struct store_http_resp *r,
+              struct itx_diag *d)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *resolve = NULL;

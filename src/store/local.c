@@ -25,8 +25,8 @@ static enum itx_status
 io_error(struct itx_diag *d, int err, const char *what, const char *key)
 {
     if (err == ENOSPC || err == EDQUOT)
-        return itx_diag_set(d, ITX_ERR_IO, "cannot %s '%s': %s (the store directory is full)",
-                            what, key, strerror(err));
+        return itx_diag_set(d, ITX_ERR_IO, "cannot %s '%s': %s (the store directory is full)", what,
+                            key, strerror(err));
     if (err == EFBIG)
         return itx_diag_set(d, ITX_ERR_IO, "cannot %s '%s': %s (over the process file-size limit)",
                             what, key, strerror(err));

@@ -80,8 +80,8 @@ header_value_trim(const char *v)
 enum itx_status
 sigv4_canonical_request(struct itx_buf *out, const char *method, const char *canonical_uri,
                         const struct sigv4_kv *query, size_t n_query,
-                        const struct sigv4_kv *headers, size_t n_headers,
-                        const char *payload_hash, struct itx_buf *signed_headers)
+                        const struct sigv4_kv *headers, size_t n_headers, const char *payload_hash,
+                        struct itx_buf *signed_headers)
 {
     struct kv_enc *q = NULL, *h = NULL;
     enum itx_status st = ITX_ERR_NOMEM;
@@ -156,8 +156,8 @@ to_hex(const unsigned char *p, size_t n, char *out)
 }
 
 enum itx_status
-sigv4_signature(const char *secret, const char *amz_date, const char *region,
-                const char *service, const char *canonical_request, char sig[65])
+sigv4_signature(const char *secret, const char *amz_date, const char *region, const char *service,
+                const char *canonical_request, char sig[65])
 {
     unsigned char k[32], tmp[32];
     char date[9], hash[65], scope[128];
@@ -175,9 +175,9 @@ sigv4_signature(const char *secret, const char *amz_date, const char *region,
     st = itx_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, hash);
     if (!st)
         st = itx_buf_printf(&ks, "AWS4%s", secret);
-    if (!st && !(hmac(ks.data, ks.len, date, k) && hmac(k, 32, region, tmp) &&
-                 hmac(tmp, 32, service, k) && hmac(k, 32, "aws4_request", tmp) &&
-                 hmac(tmp, 32, sts.data, k)))
+    if (!st &&
+        !(hmac(ks.data, ks.len, date, k) && hmac(k, 32, region, tmp) && hmac(tmp, 32, service, k) &&
+          hmac(k, 32, "aws4_request", tmp) && hmac(tmp, 32, sts.data, k)))
         st = ITX_ERR_INTERNAL;
     if (!st)
         to_hex(k, 32, sig);
@@ -201,8 +201,8 @@ xml_text(const char *p, const char *end, char *out, size_t out_size)
             static const struct {
                 const char *ent;
                 char c;
-            } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
-                        {"&apos;", '\''}};
+            } ents[] = {
+                {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
             bool done = false;
             for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
                 size_t el = strlen(ents[i].ent);
@@ -305,9 +305,8 @@ s3_target(const struct itx_store *s, struct s3_target *t, struct itx_diag *d)
     curl_url_get(u, CURLUPART_PORT, &port, 0);
     snprintf(t->scheme, sizeof t->scheme, "%s", scheme);
     {
-        int n = snprintf(t->host, sizeof t->host, "%s%s%s%s%s",
-                         s->cfg.path_style ? "" : s->bucket, s->cfg.path_style ? "" : ".", host,
-                         port ? ":" : "", port ? port : "");
+        int n = snprintf(t->host, sizeof t->host, "%s%s%s%s%s", s->cfg.path_style ? "" : s->bucket,
+                         s->cfg.path_style ? "" : ".", host, port ? ":" : "", port ? port : "");
         int m = n < 0 || (size_t)n >= sizeof t->host
                     ? -1
                     : snprintf(t->base, sizeof t->base, "%s://%s", scheme, t->host);
@@ -377,8 +376,8 @@ map_error(const char *op, const char *key, long status, const char *code, const 
 /* Signs and performs one request with retries. r receives the last answer. */
 static enum itx_status
 s3_request(struct itx_store *s, const char *method, const char *key, const void *body,
-           size_t body_len, const char *content_type, bool create_only,
-           struct store_http_resp *r, struct itx_diag *d)
+           size_t body_len, const char *content_type, bool create_only, struct store_http_resp *r,
+           struct itx_diag *d)
 {
     struct s3_target t;
     struct itx_buf path, url, creq, signed_h, auth;
@@ -408,8 +407,8 @@ s3_request(struct itx_store *s, const char *method, const char *key, const void 
         struct sigv4_kv h[6];
         size_t nh = 0;
         struct curl_slist *hl = NULL, *n;
-        struct store_http_req q = {method, url.data, NULL, body, body_len,
-                                   s->cfg.max_object_size + 65536};
+        struct store_http_req q = {method, url.data, NULL,
+                                   body,   body_len, s->cfg.max_object_size + 65536};
         char line[4200];
         struct itx_diag td;
 
@@ -426,8 +425,7 @@ s3_request(struct itx_store *s, const char *method, const char *key, const void 
         itx_buf_reset(&creq);
         itx_buf_reset(&signed_h);
         itx_buf_reset(&auth);
-        st = sigv4_canonical_request(&creq, method, path.data, NULL, 0, h, nh, payload,
-                                     &signed_h);
+        st = sigv4_canonical_request(&creq, method, path.data, NULL, 0, h, nh, payload, &signed_h);
         if (!st)
             st = sigv4_signature(s->secret_key, date, s->region, "s3", creq.data, sig);
         if (!st)
@@ -492,8 +490,8 @@ out:
 }
 
 static enum itx_status
-s3_put(struct itx_store *s, const char *key, const void *data, size_t len,
-       const char *content_type, struct itx_diag *d)
+s3_put(struct itx_store *s, const char *key, const void *data, size_t len, const char *content_type,
+       struct itx_diag *d)
 {
     struct store_http_resp r;
     enum itx_status st;

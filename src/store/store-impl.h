@@ -36,9 +36,8 @@ struct gcs_key {
 struct itx_store {
     const struct store_ops *ops;
     struct itx_store_config cfg; /* strings below own the copies */
-    char *prefix, *dir, *public_base_url, *bucket, *region, *endpoint, *access_key,
-        *secret_key, *session_token, *credentials_file, *gcs_endpoint, *metadata_url,
-        *gcs_public_base;
+    char *prefix, *dir, *public_base_url, *bucket, *region, *endpoint, *access_key, *secret_key,
+        *session_token, *credentials_file, *gcs_endpoint, *metadata_url, *gcs_public_base;
     char **resolve;
     int dir_fd; /* local */
     /* gcs */
@@ -105,8 +104,7 @@ enum itx_status sigv4_canonical_request(struct itx_buf *out, const char *method,
 
 /* Signature (hex) of a canonical request. amz_date is "YYYYMMDDTHHMMSSZ". */
 enum itx_status sigv4_signature(const char *secret, const char *amz_date, const char *region,
-                                const char *service, const char *canonical_request,
-                                char sig[65]);
+                                const char *service, const char *canonical_request, char sig[65]);
 
 /* S3 error document: <Error><Code>..</Code><Message>..</Message></Error>. Writes the
  * (entity-decoded, truncated) code and message; false when the text is not one. */
@@ -119,12 +117,10 @@ bool s3_parse_error(const char *xml, size_t len, char *code, size_t code_size, c
 enum itx_status gcs_parse_token(const char *json, size_t len, char **token, long *expires_in,
                                 struct itx_diag *d);
 /* Service-account key file (type service_account, client_email, private_key, token_uri). */
-enum itx_status gcs_parse_key(const char *json, size_t len, struct gcs_key *k,
-                              struct itx_diag *d);
+enum itx_status gcs_parse_key(const char *json, size_t len, struct gcs_key *k, struct itx_diag *d);
 void gcs_key_release(struct gcs_key *k);
 /* Object resource: {"size": "123", ...}. */
-enum itx_status gcs_parse_object(const char *json, size_t len, size_t *size,
-                                 struct itx_diag *d);
+enum itx_status gcs_parse_object(const char *json, size_t len, size_t *size, struct itx_diag *d);
 /* Error answer {"error": {"code": N, "message": "..."}}; false when not one. */
 bool gcs_parse_error(const char *json, size_t len, char *msg, size_t msg_size);
 /* base64url without padding. */

@@ -112,8 +112,7 @@ itx_store_name_check(const char *name, struct itx_diag *d)
                                     "object name '%.100s' has an empty path component", name);
             if (name[i - comp] == '.')
                 return itx_diag_set(d, ITX_ERR_INVALID,
-                                    "object name '%.100s' has a component starting with '.'",
-                                    name);
+                                    "object name '%.100s' has a component starting with '.'", name);
             comp = 0;
             continue;
         }
@@ -210,17 +209,15 @@ itx_store_open(const struct itx_store_config *c, struct itx_store **out, struct 
     s->secret_key = dup_or_null(c->secret_key, &fail);
     s->session_token = dup_or_null(c->session_token, &fail);
     s->credentials_file = dup_or_null(c->credentials_file, &fail);
-    s->gcs_endpoint = dup_or_null(c->gcs_endpoint ? c->gcs_endpoint
-                                                  : "https://storage.googleapis.com",
-                                  &fail);
-    s->metadata_url = dup_or_null(
-        c->metadata_url ? c->metadata_url
-                        : "http://metadata.google.internal/computeMetadata/v1/instance/"
-                          "service-accounts/default/token",
-        &fail);
-    s->gcs_public_base = dup_or_null(c->gcs_public_base ? c->gcs_public_base
-                                                        : "https://storage.googleapis.com",
-                                     &fail);
+    s->gcs_endpoint =
+        dup_or_null(c->gcs_endpoint ? c->gcs_endpoint : "https://storage.googleapis.com", &fail);
+    s->metadata_url =
+        dup_or_null(c->metadata_url ? c->metadata_url
+                                    : "http://metadata.google.internal/computeMetadata/v1/instance/"
+                                      "service-accounts/default/token",
+                    &fail);
+    s->gcs_public_base = dup_or_null(
+        c->gcs_public_base ? c->gcs_public_base : "https://storage.googleapis.com", &fail);
     if (c->n_resolve) {
         s->resolve = itx_calloc(c->n_resolve, sizeof *s->resolve);
         if (!s->resolve)
@@ -278,8 +275,7 @@ full_key(const struct itx_store *s, const char *name, char *key, size_t key_size
         return st;
     if (s->prefix && *s->prefix) {
         size_t pl = strlen(s->prefix);
-        n = snprintf(key, key_size, "%s%s%s", s->prefix, s->prefix[pl - 1] == '/' ? "" : "/",
-                     name);
+        n = snprintf(key, key_size, "%s%s%s", s->prefix, s->prefix[pl - 1] == '/' ? "" : "/", name);
     } else {
         n = snprintf(key, key_size, "%s", name);
     }

@@ -39,26 +39,26 @@ enum itx_store_kind { ITX_STORE_LOCAL, ITX_STORE_S3, ITX_STORE_GCS };
 /* Settings; strings are borrowed for the duration of itx_store_open (which copies them). */
 struct itx_store_config {
     enum itx_store_kind kind;
-    const char *prefix;          /* prepended to every name, e.g. "itx/"; may be NULL */
-    bool signed_urls;            /* itx_store_url gives signed URLs (s3, gcs with key file) */
-    long url_ttl_s;              /* lifetime of signed URLs; default 3600, at most 604800 */
-    size_t max_object_size;      /* largest object put or got; default 64 MiB */
-    int max_retries;             /* retries on 5xx, SlowDown, 429 and timeouts; default 3 */
-    long retry_backoff_ms;       /* first backoff, doubled each retry; default 200 */
-    long timeout_ms;             /* per request; default 30000 */
+    const char *prefix;     /* prepended to every name, e.g. "itx/"; may be NULL */
+    bool signed_urls;       /* itx_store_url gives signed URLs (s3, gcs with key file) */
+    long url_ttl_s;         /* lifetime of signed URLs; default 3600, at most 604800 */
+    size_t max_object_size; /* largest object put or got; default 64 MiB */
+    int max_retries;        /* retries on 5xx, SlowDown, 429 and timeouts; default 3 */
+    long retry_backoff_ms;  /* first backoff, doubled each retry; default 200 */
+    long timeout_ms;        /* per request; default 30000 */
 
     /* local */
     const char *dir;             /* default "data/files" */
     const char *public_base_url; /* default "/files/" */
 
     /* s3 */
-    const char *bucket;          /* s3 and gcs */
-    const char *region;          /* default "us-east-1" ("auto" for R2) */
-    const char *endpoint;        /* default "https://s3.<region>.amazonaws.com" */
-    bool path_style;             /* endpoint/bucket/key instead of bucket.endpoint/key */
+    const char *bucket;   /* s3 and gcs */
+    const char *region;   /* default "us-east-1" ("auto" for R2) */
+    const char *endpoint; /* default "https://s3.<region>.amazonaws.com" */
+    bool path_style;      /* endpoint/bucket/key instead of bucket.endpoint/key */
     const char *access_key;
     const char *secret_key;
-    const char *session_token;   /* optional */
+    const char *session_token; /* optional */
 
     /* gcs */
     const char *credentials_file; /* service-account JSON key; NULL: metadata server */
@@ -101,25 +101,25 @@ enum itx_status itx_store_name_check(const char *name, struct itx_diag *d);
  * (local: disk full, permissions), ITX_ERR_AUTH / ITX_ERR_FORBIDDEN (credentials),
  * ITX_ERR_UPSTREAM (remote failure after retries), ITX_ERR_TIMEOUT.
  */
-enum itx_status itx_store_put(struct itx_store *s, const char *name, const void *data,
-                              size_t len, const char *content_type, struct itx_diag *d);
+enum itx_status itx_store_put(struct itx_store *s, const char *name, const void *data, size_t len,
+                              const char *content_type, struct itx_diag *d);
 
 /* Whether name exists; *size (may be NULL) gets its size. Written only on success. */
-enum itx_status itx_store_head(struct itx_store *s, const char *name, bool *exists,
-                               size_t *size, struct itx_diag *d);
+enum itx_status itx_store_head(struct itx_store *s, const char *name, bool *exists, size_t *size,
+                               struct itx_diag *d);
 
 /* Reads an object (at most max_object_size) into a new buffer (free with itx_free).
  * ITX_ERR_NOT_FOUND when it does not exist. */
-enum itx_status itx_store_get(struct itx_store *s, const char *name, uint8_t **data,
-                              size_t *len, struct itx_diag *d);
+enum itx_status itx_store_get(struct itx_store *s, const char *name, uint8_t **data, size_t *len,
+                              struct itx_diag *d);
 
 /*
  * A URL for name (free with itx_free): public, or signed for ttl_s seconds (<= 0: the
  * configured TTL) when the store is configured with signed_urls. now_unix is the signing
  * time in seconds since the epoch (0: the current time).
  */
-enum itx_status itx_store_url(struct itx_store *s, const char *name, long ttl_s,
-                              long long now_unix, char **url, struct itx_diag *d);
+enum itx_status itx_store_url(struct itx_store *s, const char *name, long ttl_s, long long now_unix,
+                              char **url, struct itx_diag *d);
 
 /* One output-affecting setting for itx_store_cache_key. */
 struct itx_store_setting {
@@ -135,7 +135,7 @@ struct itx_store_setting {
  * settings are an error (ITX_ERR_INVALID).
  */
 enum itx_status itx_store_cache_key(const void *src, size_t src_len,
-                                    const struct itx_store_setting *settings,
-                                    size_t n_settings, char out[65], struct itx_diag *d);
+                                    const struct itx_store_setting *settings, size_t n_settings,
+                                    char out[65], struct itx_diag *d);
 
 #endif

@@ -151,8 +151,7 @@ test_redirect_to_private(void)
     /* The switch's own port, but through an embedded or other loopback form: refused. */
     {
         static const char *const forms[] = {"http://[::ffff:127.0.0.1]:%u/image",
-                                            "http://127.0.0.2:%u/image",
-                                            "http://0.0.0.0:%u/image"};
+                                            "http://127.0.0.2:%u/image", "http://0.0.0.0:%u/image"};
         for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
             char target[256];
             with_port(target, sizeof target, forms[i], srv.port);
@@ -192,8 +191,8 @@ test_size_caps(void)
     o.max_bytes = 1024 * 1024;
     srv.big_len = o.max_bytes;
     CHECK(get(&o, "/big", &r, &d) == ITX_ERR_TOO_LARGE);
-    CHECK_MSG(strstr(d.msg, "announces 1048577 bytes") && strstr(d.msg, "1048576-byte limit"),
-              "%s", d.msg);
+    CHECK_MSG(strstr(d.msg, "announces 1048577 bytes") && strstr(d.msg, "1048576-byte limit"), "%s",
+              d.msg);
 
     rss0 = max_rss_kib();
     atomic_store(&srv.bytes_sent, 0);

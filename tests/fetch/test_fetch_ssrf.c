@@ -21,8 +21,8 @@ expect_refused(const struct itx_fetch_opts *o, const char *url, const char *why)
     itx_diag_init(&d);
     st = itx_fetch(o, url, &r, &d);
     CHECK_MSG(st == ITX_ERR_FORBIDDEN, "%s: status %s (%s)", url, itx_err_str(st), d.msg);
-    CHECK_MSG(strstr(d.msg, "refusing to connect") && strstr(d.msg, why), "%s: message '%s'",
-              url, d.msg);
+    CHECK_MSG(strstr(d.msg, "refusing to connect") && strstr(d.msg, why), "%s: message '%s'", url,
+              d.msg);
     itx_fetch_result_release(&r);
 }
 
@@ -116,8 +116,8 @@ main(void)
         const char *host;
         const char *why;
     } names[] = {
-        {"internal.example", "loopback"}, {"metadata.example", "link-local"},
-        {"corp.example", "private"},      {"six.example", "loopback"},
+        {"internal.example", "loopback"},  {"metadata.example", "link-local"},
+        {"corp.example", "private"},       {"six.example", "loopback"},
         {"mapped.example", "ipv4-mapped"}, {"multi.example", "refusing"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -90,8 +90,7 @@ sink_cb(char *ptr, size_t size, size_t n, void *ud)
 }
 
 long
-node_proc_http(unsigned port, const char *method, const char *path, char *out,
-               size_t out_size)
+node_proc_http(unsigned port, const char *method, const char *path, char *out, size_t out_size)
 {
     CURL *c = curl_easy_init();
     char url[1024];

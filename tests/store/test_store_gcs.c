@@ -58,8 +58,8 @@ test_parsers(void)
     CHECK_INT(size, 123);
     CHECK(gcs_parse_object(L("{\"size\":123}"), &size, &d) == ITX_ERR_UPSTREAM);
     CHECK(gcs_parse_object(L("{\"size\":\"-1\"}"), &size, &d) == ITX_ERR_UPSTREAM);
-    CHECK(gcs_parse_error(L("{\"error\":{\"code\":404,\"message\":\"No such object: b/x\"}}"),
-                          msg, sizeof msg));
+    CHECK(gcs_parse_error(L("{\"error\":{\"code\":404,\"message\":\"No such object: b/x\"}}"), msg,
+                          sizeof msg));
     CHECK_STR(msg, "No such object: b/x");
     CHECK(gcs_parse_error(L("{\"error\":\"invalid_grant\",\"error_description\":\"bad\"}"), msg,
                           sizeof msg));
@@ -125,8 +125,8 @@ test_key_file(const char *key_file)
     tokens0 = stat_of("token_requests");
     CHECK(itx_store_head(s, "ab/cd/x.gif", &exists, &size, &d) == ITX_OK);
     CHECK(!exists);
-    CHECK_MSG(itx_store_put(s, "ab/cd/x.gif", img, sizeof img - 1, "image/gif", &d) == ITX_OK,
-              "%s", d.msg);
+    CHECK_MSG(itx_store_put(s, "ab/cd/x.gif", img, sizeof img - 1, "image/gif", &d) == ITX_OK, "%s",
+              d.msg);
     CHECK(itx_store_head(s, "ab/cd/x.gif", &exists, &size, &d) == ITX_OK);
     CHECK(exists);
     CHECK_INT(size, sizeof img - 1);
@@ -144,11 +144,11 @@ test_key_file(const char *key_file)
     CHECK_INT(stat_of("token_requests") - tokens0, 2);
 
     /* 503 twice, then success (retries); 503 four times: reported. */
-    CHECK(node_proc_http(srv.port, "POST", "/__fake/fail?count=2&status=503", body,
-                         sizeof body) == 200);
+    CHECK(node_proc_http(srv.port, "POST", "/__fake/fail?count=2&status=503", body, sizeof body) ==
+          200);
     CHECK_MSG(itx_store_put(s, "ab/cd/z.gif", img, 4, "image/gif", &d) == ITX_OK, "%s", d.msg);
-    CHECK(node_proc_http(srv.port, "POST", "/__fake/fail?count=4&status=503", body,
-                         sizeof body) == 200);
+    CHECK(node_proc_http(srv.port, "POST", "/__fake/fail?count=4&status=503", body, sizeof body) ==
+          200);
     CHECK(itx_store_put(s, "ab/cd/w.gif", img, 4, "image/gif", &d) == ITX_ERR_UPSTREAM);
     CHECK_MSG(strstr(d.msg, "HTTP 503") && strstr(d.msg, "injected failure"), "%s", d.msg);
 
@@ -156,8 +156,7 @@ test_key_file(const char *key_file)
     CHECK(itx_store_url(s, "ab/cd/x.gif", 600, 0, &url, &d) == ITX_OK);
     if (url) {
         code = node_proc_http(srv.port, "GET", url, body, sizeof body);
-        CHECK_MSG(code == 200 && memcmp(body, "GIF89a", 6) == 0, "signed GET: %ld %s", code,
-                  body);
+        CHECK_MSG(code == 200 && memcmp(body, "GIF89a", 6) == 0, "signed GET: %ld %s", code, body);
         char *p = strstr(url, "X-Goog-Expires=600");
         if (p) {
             p[15] = '7';

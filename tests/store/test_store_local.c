@@ -24,9 +24,9 @@ test_names(void)
 {
     static const char *const good[] = {"a", "a.png", "ab/cd/ef.png", "x-y_z.0/1",
                                        "0123456789abcdef/final.webp"};
-    static const char *const bad[] = {"",          "/abs",     "a//b",   "a/",     "..",
-                                      "../etc",    "a/../b",   "a/./b",  ".hidden", "a/.tmp-1",
-                                      "a b",       "a\\b",     "a%2fb",  "é.png",   "a\n"};
+    static const char *const bad[] = {"",       "/abs",   "a//b",  "a/",      "..",
+                                      "../etc", "a/../b", "a/./b", ".hidden", "a/.tmp-1",
+                                      "a b",    "a\\b",   "a%2fb", "é.png",   "a\n"};
     struct itx_diag d;
     char longname[600];
 

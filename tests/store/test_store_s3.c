@@ -195,8 +195,7 @@ test_against_s3rver(struct node_proc *srv, bool path_style)
     snprintf(name, sizeof name, "%s/ab/cd/result.png", path_style ? "path" : "vhost");
     CHECK(itx_store_head(s, name, &exists, &size, &d) == ITX_OK);
     CHECK(!exists);
-    CHECK_MSG(itx_store_put(s, name, img, sizeof img - 1, "image/png", &d) == ITX_OK, "%s",
-              d.msg);
+    CHECK_MSG(itx_store_put(s, name, img, sizeof img - 1, "image/png", &d) == ITX_OK, "%s", d.msg);
     CHECK(itx_store_head(s, name, &exists, &size, &d) == ITX_OK);
     CHECK(exists);
     CHECK_INT(size, sizeof img - 1);
@@ -271,8 +270,8 @@ test_retries(struct node_proc *srv)
     CHECK(itx_store_put(s, "retry/b.png", "abc", 3, "image/png", &d) == ITX_ERR_UPSTREAM);
     CHECK_MSG(strstr(d.msg, "HTTP 500 InternalError") != NULL, "%s", d.msg);
     /* Not retried: 403. */
-    CHECK(node_proc_http(srv->port, "POST", "/__itx/fail?count=1&status=403&code=AccessDenied",
-                         out, sizeof out) == 200);
+    CHECK(node_proc_http(srv->port, "POST", "/__itx/fail?count=1&status=403&code=AccessDenied", out,
+                         sizeof out) == 200);
     CHECK(itx_store_put(s, "retry/c.png", "abc", 3, "image/png", &d) == ITX_ERR_FORBIDDEN);
     CHECK(strstr(d.msg, "AccessDenied") != NULL);
     CHECK_MSG(itx_store_put(s, "retry/c.png", "abc", 3, "image/png", &d) == ITX_OK, "%s", d.msg);
