@@ -123,6 +123,12 @@ itx_tr_protect(const char *text, const struct itx_glossary *glossary,
         else
             other++;
     }
+    {
+        static const char *const codes[] = {"RMB", "CNY", "USD", "EUR", "GBP", "HKD"};
+        for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++)
+            if (letters == 3 && memmem(text + start, n - start, codes[k], 3))
+                currency++;
+    }
     if (digits && currency && letters <= 3) /* ¥39.9, $12, 99 USD, RMB 39 */
         return ITX_TR_SKIP_PRICE;
     if (digits && !letters)
@@ -219,16 +225,14 @@ itx_tr_check_output(const char *source, const char *out, const char *target,
     }
     if (han && want != ITX_TR_SCRIPT_JAPANESE)
         return "Chinese left in the translation";
-    /* Latin words (brands, sizes) are normal in any language; the rest must be the target's. */
-    if (letters && want != ITX_TR_SCRIPT_LATIN) {
-        unsigned latin = 0;
-        for (size_t j = 0; j < m; j++)
-            latin += script_of(cps[j]) == ITX_TR_SCRIPT_LATIN;
-        if (in_script == 0 && latin < letters)
-            return "translation is not in the target script";
-    } else if (letters && in_script * 2 < letters) {
+    /*
+     * Latin words (brands, sizes) are normal in any language, but a segment that held
+     * Chinese must come back with some text in the target's own script.
+     */
+    if (letters && want != ITX_TR_SCRIPT_LATIN && in_script == 0)
         return "translation is not in the target script";
-    }
+    if (letters && want == ITX_TR_SCRIPT_LATIN && in_script * 2 < letters)
+        return "translation is not in the target script";
     if (runaway(cps, m))
         return "runaway repetition in the translation";
     return NULL;

@@ -544,13 +544,14 @@ itx_translate(struct itx_translator *t, const struct itx_tr_request *req,
             itx_diag_init(&cd);
             itx_tr_cache_key(itx_tr_provider_str(t->provider), t->model, ITX_TR_PROMPT_VERSION,
                              "zh", target, gver, text, keys[i]);
-            if (itx_tr_cache_get(t->cache, keys[i], &v, &cd) == ITX_OK) {
+            enum itx_status cs = itx_tr_cache_get(t->cache, keys[i], &v, &cd);
+            if (cs == ITX_OK) {
                 res[i].text = v;
                 res[i].flags |= ITX_TR_FLAG_CACHED;
                 st.cache_hits++;
                 continue;
             }
-            if (cd.code != ITX_ERR_NOT_FOUND)
+            if (cs != ITX_ERR_NOT_FOUND)
                 itx_log(ITX_LOG_WARNING, NULL, NULL, "%s", cd.msg);
             st.cache_misses++;
         }
