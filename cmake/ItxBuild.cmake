@@ -11,6 +11,13 @@ if(ITX_WERROR)
   list(APPEND ITX_WARNINGS -Werror)
 endif()
 
+# Where tests find the models: $ITX_MODELS_DIR at configure time, else models/ in the tree.
+if(DEFINED ENV{ITX_MODELS_DIR} AND NOT "$ENV{ITX_MODELS_DIR}" STREQUAL "")
+  set(ITX_TEST_MODELS_DIR $ENV{ITX_MODELS_DIR})
+else()
+  set(ITX_TEST_MODELS_DIR ${CMAKE_SOURCE_DIR}/models)
+endif()
+
 # The modules linked into the itx binary, in dependency order (appended by itx_add_module).
 set_property(GLOBAL PROPERTY ITX_MODULES "")
 
@@ -46,7 +53,7 @@ function(itx_add_test name)
     set(A_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-    ENVIRONMENT "ITX_SOURCE_DIR=${CMAKE_SOURCE_DIR};ITX_BUILD_DIR=${CMAKE_BINARY_DIR};ITX_MODELS_DIR=$ENV{ITX_MODELS_DIR}")
+    ENVIRONMENT "ITX_SOURCE_DIR=${CMAKE_SOURCE_DIR};ITX_BUILD_DIR=${CMAKE_BINARY_DIR};ITX_MODELS_DIR=${ITX_TEST_MODELS_DIR}")
 endfunction()
 
 # itx_add_script_test(NAME COMMAND ... [LABELS ...] [TIMEOUT s]): a test that is a script
@@ -61,7 +68,7 @@ function(itx_add_script_test name)
     set(A_TIMEOUT 600)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-    ENVIRONMENT "ITX_SOURCE_DIR=${CMAKE_SOURCE_DIR};ITX_BUILD_DIR=${CMAKE_BINARY_DIR};ITX_BIN=$<TARGET_FILE:itx>;ITX_MODELS_DIR=$ENV{ITX_MODELS_DIR}")
+    ENVIRONMENT "ITX_SOURCE_DIR=${CMAKE_SOURCE_DIR};ITX_BUILD_DIR=${CMAKE_BINARY_DIR};ITX_BIN=$<TARGET_FILE:itx>;ITX_MODELS_DIR=${ITX_TEST_MODELS_DIR}")
 endfunction()
 
 # itx_add_fuzz(NAME SOURCE file.c LIBS ... [CORPUS dir])
@@ -78,7 +85,7 @@ function(itx_add_fuzz name)
     add_test(NAME fuzz-${name}-replay
       COMMAND fuzz-${name}-replay ${CMAKE_SOURCE_DIR}/fuzz/corpus/${name})
     set_tests_properties(fuzz-${name}-replay PROPERTIES LABELS fuzz TIMEOUT 600
-      ENVIRONMENT "ITX_SOURCE_DIR=${CMAKE_SOURCE_DIR};ITX_MODELS_DIR=$ENV{ITX_MODELS_DIR}")
+      ENVIRONMENT "ITX_SOURCE_DIR=${CMAKE_SOURCE_DIR};ITX_MODELS_DIR=${ITX_TEST_MODELS_DIR}")
   endif()
   if(ITX_FUZZ)
     add_executable(fuzz-${name} ${A_SOURCE})
