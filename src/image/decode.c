@@ -96,13 +96,20 @@ const char *
 itx_image_format_name(enum itx_image_format f)
 {
     switch (f) {
-    case ITX_IMAGE_FORMAT_JPEG: return "jpeg";
-    case ITX_IMAGE_FORMAT_PNG: return "png";
-    case ITX_IMAGE_FORMAT_WEBP: return "webp";
-    case ITX_IMAGE_FORMAT_GIF: return "gif";
-    case ITX_IMAGE_FORMAT_HEIF: return "heif";
-    case ITX_IMAGE_FORMAT_AVIF: return "avif";
-    default: return "unknown";
+    case ITX_IMAGE_FORMAT_JPEG:
+        return "jpeg";
+    case ITX_IMAGE_FORMAT_PNG:
+        return "png";
+    case ITX_IMAGE_FORMAT_WEBP:
+        return "webp";
+    case ITX_IMAGE_FORMAT_GIF:
+        return "gif";
+    case ITX_IMAGE_FORMAT_HEIF:
+        return "heif";
+    case ITX_IMAGE_FORMAT_AVIF:
+        return "avif";
+    default:
+        return "unknown";
     }
 }
 
@@ -110,13 +117,20 @@ const char *
 itx_image_format_mime(enum itx_image_format f)
 {
     switch (f) {
-    case ITX_IMAGE_FORMAT_JPEG: return "image/jpeg";
-    case ITX_IMAGE_FORMAT_PNG: return "image/png";
-    case ITX_IMAGE_FORMAT_WEBP: return "image/webp";
-    case ITX_IMAGE_FORMAT_GIF: return "image/gif";
-    case ITX_IMAGE_FORMAT_HEIF: return "image/heif";
-    case ITX_IMAGE_FORMAT_AVIF: return "image/avif";
-    default: return "application/octet-stream";
+    case ITX_IMAGE_FORMAT_JPEG:
+        return "image/jpeg";
+    case ITX_IMAGE_FORMAT_PNG:
+        return "image/png";
+    case ITX_IMAGE_FORMAT_WEBP:
+        return "image/webp";
+    case ITX_IMAGE_FORMAT_GIF:
+        return "image/gif";
+    case ITX_IMAGE_FORMAT_HEIF:
+        return "image/heif";
+    case ITX_IMAGE_FORMAT_AVIF:
+        return "image/avif";
+    default:
+        return "application/octet-stream";
     }
 }
 
@@ -149,9 +163,12 @@ itx_image_output_format(enum itx_image_format input)
 {
     switch (input) {
     case ITX_IMAGE_FORMAT_PNG:
-    case ITX_IMAGE_FORMAT_GIF: return ITX_IMAGE_FORMAT_PNG;
-    case ITX_IMAGE_FORMAT_WEBP: return ITX_IMAGE_FORMAT_WEBP;
-    default: return ITX_IMAGE_FORMAT_JPEG;
+    case ITX_IMAGE_FORMAT_GIF:
+        return ITX_IMAGE_FORMAT_PNG;
+    case ITX_IMAGE_FORMAT_WEBP:
+        return ITX_IMAGE_FORMAT_WEBP;
+    default:
+        return ITX_IMAGE_FORMAT_JPEG;
     }
 }
 
@@ -241,8 +258,8 @@ itx_image_sniff(const uint8_t *p, size_t len, const char **what)
     } else if (looks_like_text(p, len)) {
         if (starts(p, len, "\xef\xbb\xbf", 3))
             skip = 3;
-        while (skip < len && (p[skip] == ' ' || p[skip] == '\t' || p[skip] == '\r' ||
-                              p[skip] == '\n'))
+        while (skip < len &&
+               (p[skip] == ' ' || p[skip] == '\t' || p[skip] == '\r' || p[skip] == '\n'))
             skip++;
         if (text_has(p, len, "<svg"))
             w = "an SVG image";
@@ -375,8 +392,8 @@ check_dims(uint64_t w, uint64_t h, const struct itx_image_limits *lim, struct it
     if (w * h > lim->max_pixels)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE,
                             "image is %llux%llu (%.1f MP), over the %.1f MP pixel limit",
-                            (unsigned long long)w, (unsigned long long)h,
-                            (double)(w * h) / 1e6, (double)lim->max_pixels / 1e6);
+                            (unsigned long long)w, (unsigned long long)h, (double)(w * h) / 1e6,
+                            (double)lim->max_pixels / 1e6);
     if (shorter < (uint64_t)lim->min_side)
         return itx_diag_set(d, ITX_ERR_UNDECODABLE,
                             "image is %llux%llu, under the %d-pixel minimum side",
@@ -400,15 +417,12 @@ open_lazy(enum itx_image_format f, const uint8_t *data, size_t len, VipsImage **
     case ITX_IMAGE_FORMAT_PNG:
         return vips_pngload_buffer(buf, len, out, "access", acc, "fail_on", fail, NULL);
     case ITX_IMAGE_FORMAT_WEBP:
-        return vips_webpload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1,
-                                    NULL);
+        return vips_webpload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1, NULL);
     case ITX_IMAGE_FORMAT_GIF:
-        return vips_gifload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1,
-                                   NULL);
+        return vips_gifload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1, NULL);
     case ITX_IMAGE_FORMAT_HEIF:
     case ITX_IMAGE_FORMAT_AVIF:
-        return vips_heifload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1,
-                                    NULL);
+        return vips_heifload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1, NULL);
     default:
         return -1;
     }
@@ -428,8 +442,7 @@ to_srgb8(VipsImage *in, VipsImage **t, VipsImage **out, bool *cmyk)
     if (interp == VIPS_INTERPRETATION_CMYK) {
         *cmyk = true;
         /* The picture's own profile when it has one, else libvips's built-in CMYK one. */
-        if (vips_icc_transform(x, &t[n], "srgb", "input_profile", "cmyk", "embedded", TRUE,
-                               NULL))
+        if (vips_icc_transform(x, &t[n], "srgb", "input_profile", "cmyk", "embedded", TRUE, NULL))
             return -1;
         x = t[n++];
     } else if (interp != VIPS_INTERPRETATION_sRGB ||
@@ -474,8 +487,8 @@ compute_into(VipsImage *x, struct itx_image *img)
         VipsRect rect = {0, y, img->w, VIPS_MIN(step, img->h - y)};
         r = vips_region_prepare(reg, &rect);
         for (int k = 0; r == 0 && k < rect.height; k++)
-            memcpy(img->px + (size_t)(y + k) * img->stride,
-                   VIPS_REGION_ADDR(reg, 0, y + k), img->stride);
+            memcpy(img->px + (size_t)(y + k) * img->stride, VIPS_REGION_ADDR(reg, 0, y + k),
+                   img->stride);
     }
     g_object_unref(reg);
     return r;
@@ -501,8 +514,8 @@ itx_image_decode(const uint8_t *data, size_t len, const struct itx_image_limits 
     if ((st = itx_image_init(d)) != ITX_OK)
         return st;
     if (len > lim.max_bytes)
-        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "image data is %zu bytes, over the %zu-byte limit",
-                            len, lim.max_bytes);
+        return itx_diag_set(d, ITX_ERR_TOO_LARGE,
+                            "image data is %zu bytes, over the %zu-byte limit", len, lim.max_bytes);
     inf.format = itx_image_sniff(data, len, &what);
     if (len == 0)
         return itx_diag_set(d, ITX_ERR_UNDECODABLE, "image data is empty (0 bytes)");
@@ -537,8 +550,7 @@ itx_image_decode(const uint8_t *data, size_t len, const struct itx_image_limits 
     }
     img = itx_image_new(x->Xsize, x->Ysize, 3);
     if (!img) {
-        st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a %dx%d image", x->Xsize,
-                          x->Ysize);
+        st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a %dx%d image", x->Xsize, x->Ysize);
         goto out;
     }
     if (compute_into(x, img)) {
@@ -553,8 +565,8 @@ itx_image_decode(const uint8_t *data, size_t len, const struct itx_image_limits 
     if (inf.orientation != 1) {
         rot = itx_image_orient(img, inf.orientation);
         if (!rot) {
-            st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a rotated %dx%d image",
-                              img->h, img->w);
+            st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a rotated %dx%d image", img->h,
+                              img->w);
             goto out;
         }
         itx_image_free(img);
@@ -576,8 +588,8 @@ out:
 }
 
 enum itx_status
-itx_image_load_file(const char *path, const struct itx_image_limits *lim_in,
-                    struct itx_image **out, struct itx_image_info *info, struct itx_diag *d)
+itx_image_load_file(const char *path, const struct itx_image_limits *lim_in, struct itx_image **out,
+                    struct itx_image_info *info, struct itx_diag *d)
 {
     struct itx_image_limits lim;
     uint8_t *data = NULL;

@@ -19,7 +19,8 @@ rd_le32(const uint8_t *p)
 static void
 wr_le32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
+    p[3] = (uint8_t)(v >> 24);
 }
 
 /*
@@ -45,7 +46,7 @@ strip_webp_metadata(uint8_t *p, size_t len)
             continue;
         }
         if (!memcmp(p + in, "VP8X", 4) && n >= 1)
-            p[in + 8] &= (uint8_t)~(0x20 | 0x08 | 0x04);
+            p[in + 8] &= (uint8_t) ~(0x20 | 0x08 | 0x04);
         memmove(p + out, p + in, whole);
         in += whole;
         out += whole;
@@ -80,8 +81,8 @@ itx_image_encode(const struct itx_image *img, enum itx_image_format format, int 
         return st;
     switch (format) {
     case ITX_IMAGE_FORMAT_JPEG:
-        r = vips_jpegsave_buffer(v, &buf, &size, "Q", quality, "strip", TRUE,
-                                 "optimize_coding", TRUE, NULL);
+        r = vips_jpegsave_buffer(v, &buf, &size, "Q", quality, "strip", TRUE, "optimize_coding",
+                                 TRUE, NULL);
         break;
     case ITX_IMAGE_FORMAT_PNG:
         r = vips_pngsave_buffer(v, &buf, &size, "compression", 6, "strip", TRUE, NULL);

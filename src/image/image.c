@@ -63,14 +63,38 @@ static inline void
 orient_src(int o, int W, int H, int x, int y, int *sx, int *sy)
 {
     switch (o) {
-    case 2: *sx = W - 1 - x; *sy = y; break;
-    case 3: *sx = W - 1 - x; *sy = H - 1 - y; break;
-    case 4: *sx = x; *sy = H - 1 - y; break;
-    case 5: *sx = y; *sy = x; break;
-    case 6: *sx = y; *sy = H - 1 - x; break;
-    case 7: *sx = W - 1 - y; *sy = H - 1 - x; break;
-    case 8: *sx = W - 1 - y; *sy = x; break;
-    default: *sx = x; *sy = y; break;
+    case 2:
+        *sx = W - 1 - x;
+        *sy = y;
+        break;
+    case 3:
+        *sx = W - 1 - x;
+        *sy = H - 1 - y;
+        break;
+    case 4:
+        *sx = x;
+        *sy = H - 1 - y;
+        break;
+    case 5:
+        *sx = y;
+        *sy = x;
+        break;
+    case 6:
+        *sx = y;
+        *sy = H - 1 - x;
+        break;
+    case 7:
+        *sx = W - 1 - y;
+        *sy = H - 1 - x;
+        break;
+    case 8:
+        *sx = W - 1 - y;
+        *sy = x;
+        break;
+    default:
+        *sx = x;
+        *sy = y;
+        break;
     }
 }
 
@@ -117,8 +141,8 @@ itx_image_crop(const struct itx_image *src, int x, int y, int w, int h, struct i
 
     if (w <= 0 || h <= 0 || x < 0 || y < 0 || x > src->w - w || y > src->h - h)
         return itx_diag_set(d, ITX_ERR_INVALID,
-                            "crop %dx%d at (%d,%d) does not lie inside the %dx%d image", w, h, x,
-                            y, src->w, src->h);
+                            "crop %dx%d at (%d,%d) does not lie inside the %dx%d image", w, h, x, y,
+                            src->w, src->h);
     c = itx_image_new(w, h, src->channels);
     if (!c)
         return itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a %dx%d image", w, h);

@@ -103,10 +103,10 @@ enum itx_image_format itx_image_output_format(enum itx_image_format input);
 /* ---- decoding --------------------------------------------------------------------------- */
 
 /* Defaults, safe for untrusted input. */
-#define ITX_IMAGE_MAX_PIXELS_DEFAULT 40000000ULL   /* 40 MP */
-#define ITX_IMAGE_MAX_SIDE_DEFAULT 30000           /* px, lets 790x8000+ detail strips pass */
-#define ITX_IMAGE_MIN_SIDE_DEFAULT 8               /* px */
-#define ITX_IMAGE_MAX_BYTES_DEFAULT (64u << 20)    /* encoded input, bytes */
+#define ITX_IMAGE_MAX_PIXELS_DEFAULT 40000000ULL /* 40 MP */
+#define ITX_IMAGE_MAX_SIDE_DEFAULT 30000         /* px, lets 790x8000+ detail strips pass */
+#define ITX_IMAGE_MIN_SIDE_DEFAULT 8             /* px */
+#define ITX_IMAGE_MAX_BYTES_DEFAULT (64u << 20)  /* encoded input, bytes */
 
 struct itx_image_limits {
     uint64_t max_pixels; /* width * height of the decoded picture */
@@ -121,13 +121,13 @@ void itx_image_limits_default(struct itx_image_limits *lim);
 /* What the decoder saw, for logs and for choosing the output format. */
 struct itx_image_info {
     enum itx_image_format format;
-    int src_w, src_h;    /* as stored, before EXIF rotation */
-    int orientation;     /* EXIF orientation 1..8 (1 when absent) */
-    int n_pages;         /* frames in an animation, 1 otherwise; only the first is decoded */
-    int src_bands;       /* bands as stored, alpha included */
-    int bits;            /* bits per sample as stored: 8 or 16 */
-    bool had_alpha;      /* an alpha channel was flattened on white */
-    bool cmyk;           /* converted from CMYK */
+    int src_w, src_h; /* as stored, before EXIF rotation */
+    int orientation;  /* EXIF orientation 1..8 (1 when absent) */
+    int n_pages;      /* frames in an animation, 1 otherwise; only the first is decoded */
+    int src_bands;    /* bands as stored, alpha included */
+    int bits;         /* bits per sample as stored: 8 or 16 */
+    bool had_alpha;   /* an alpha channel was flattened on white */
+    bool cmyk;        /* converted from CMYK */
 };
 
 /*
@@ -168,16 +168,14 @@ enum itx_status itx_image_load_file(const char *path, const struct itx_image_lim
  * (and for 4 channels as JPEG), ITX_ERR_INVALID for a bad quality.
  */
 enum itx_status itx_image_encode(const struct itx_image *img, enum itx_image_format format,
-                                 int quality, uint8_t **out, size_t *out_len,
-                                 struct itx_diag *d);
+                                 int quality, uint8_t **out, size_t *out_len, struct itx_diag *d);
 
 /*
  * Encodes and writes to path (replaced atomically through a temporary file in the same
  * directory). format UNKNOWN means: from the file name's extension.
  */
 enum itx_status itx_image_save_file(const struct itx_image *img, const char *path,
-                                    enum itx_image_format format, int quality,
-                                    struct itx_diag *d);
+                                    enum itx_image_format format, int quality, struct itx_diag *d);
 
 /* ---- geometry --------------------------------------------------------------------------- */
 
@@ -241,8 +239,8 @@ extern const struct itx_image_norm itx_image_norm_ppocr_rec;
  * to pad (PaddleOCR pads rec batches with 0). img must have 3 channels and fit
  * (w <= dst_w, h <= dst_h); both are programmer errors otherwise (asserted).
  */
-void itx_image_to_tensor(const struct itx_image *img, const struct itx_image_norm *norm,
-                         float *dst, int dst_w, int dst_h, float pad);
+void itx_image_to_tensor(const struct itx_image *img, const struct itx_image_norm *norm, float *dst,
+                         int dst_w, int dst_h, float pad);
 
 /* ---- libvips bridge (for modules that draw with libvips) ------------------------------- */
 

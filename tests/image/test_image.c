@@ -55,8 +55,8 @@ near_px(const struct itx_image *img, int x, int y, int r, int g, int b, int tol)
     const uint8_t *p = itx_image_at(img, x, y);
     bool ok = abs(p[0] - r) <= tol && abs(p[1] - g) <= tol && abs(p[2] - b) <= tol;
     if (!ok)
-        fprintf(stderr, "  pixel (%d,%d) is %d,%d,%d, expected %d,%d,%d +-%d\n", x, y, p[0],
-                p[1], p[2], r, g, b, tol);
+        fprintf(stderr, "  pixel (%d,%d) is %d,%d,%d, expected %d,%d,%d +-%d\n", x, y, p[0], p[1],
+                p[2], r, g, b, tol);
     return ok;
 }
 
@@ -196,8 +196,9 @@ static void
 test_bad_inputs(void)
 {
     static const char html[] = "<!DOCTYPE html>\n<html><head><title>404</title></head></html>";
-    static const char svg[] = "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                              "width=\"100\" height=\"100\"><rect width=\"100\" height=\"100\"/></svg>";
+    static const char svg[] =
+        "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+        "width=\"100\" height=\"100\"><rect width=\"100\" height=\"100\"/></svg>";
     uint8_t rnd[4096];
     struct itx_image *img;
     struct itx_diag d;
@@ -284,9 +285,12 @@ test_formats(void)
         enum itx_image_format f;
         int tol;
     } cases[] = {
-        {".png", ITX_IMAGE_FORMAT_PNG, 0},     {".jpg[Q=95]", ITX_IMAGE_FORMAT_JPEG, 12},
-        {".webp[lossless]", ITX_IMAGE_FORMAT_WEBP, 0}, {".webp[Q=90]", ITX_IMAGE_FORMAT_WEBP, 16},
-        {".gif", ITX_IMAGE_FORMAT_GIF, 16},    {".jpg[interlace]", ITX_IMAGE_FORMAT_JPEG, 12},
+        {".png", ITX_IMAGE_FORMAT_PNG, 0},
+        {".jpg[Q=95]", ITX_IMAGE_FORMAT_JPEG, 12},
+        {".webp[lossless]", ITX_IMAGE_FORMAT_WEBP, 0},
+        {".webp[Q=90]", ITX_IMAGE_FORMAT_WEBP, 16},
+        {".gif", ITX_IMAGE_FORMAT_GIF, 16},
+        {".jpg[interlace]", ITX_IMAGE_FORMAT_JPEG, 12},
     };
     struct itx_image *img;
     struct itx_image_info info;
@@ -321,8 +325,7 @@ test_formats(void)
         void *buf = NULL;
         itx_image_to_vips(q, &v, NULL);
         if (vips_image_write_to_buffer(v, heif[i].suffix, &buf, &len, NULL) == 0) {
-            CHECK_MSG(decode(buf, len, &img, &info, &d) == ITX_OK, "%s: %s", heif[i].suffix,
-                      d.msg);
+            CHECK_MSG(decode(buf, len, &img, &info, &d) == ITX_OK, "%s: %s", heif[i].suffix, d.msg);
             if (img) {
                 CHECK_INT(info.format, heif[i].f);
                 CHECK_MSG(check_quadrants(img, 24), "%s", heif[i].suffix);
@@ -568,11 +571,17 @@ static void
 test_sniff(void)
 {
     const char *w;
-    CHECK_INT(itx_image_sniff((const uint8_t *)"\0\0\0\x1c" "ftypavif", 12, &w),
+    CHECK_INT(itx_image_sniff((const uint8_t *)"\0\0\0\x1c"
+                                               "ftypavif",
+                              12, &w),
               ITX_IMAGE_FORMAT_AVIF);
-    CHECK_INT(itx_image_sniff((const uint8_t *)"\0\0\0\x18" "ftypheic", 12, &w),
+    CHECK_INT(itx_image_sniff((const uint8_t *)"\0\0\0\x18"
+                                               "ftypheic",
+                              12, &w),
               ITX_IMAGE_FORMAT_HEIF);
-    CHECK_INT(itx_image_sniff((const uint8_t *)"\0\0\0\x18" "ftypisom", 12, &w),
+    CHECK_INT(itx_image_sniff((const uint8_t *)"\0\0\0\x18"
+                                               "ftypisom",
+                              12, &w),
               ITX_IMAGE_FORMAT_UNKNOWN);
     CHECK_STR(w, "an MP4 or other ISO media file");
     itx_image_sniff((const uint8_t *)"  <HTML>", 8, &w);

@@ -145,14 +145,16 @@ check_picture(const char *dir, const char *json_name, struct coverage *cov)
         if (!text || !orient || json_array_size(q) != 8)
             continue;
         if (have_dict)
-            CHECK_MSG(in_dict(text, bad, sizeof(bad)), "'%s' has '%s', not in the dictionary", text, bad);
+            CHECK_MSG(in_dict(text, bad, sizeof(bad)), "'%s' has '%s', not in the dictionary", text,
+                      bad);
         for (int k = 0; k < 4; k++) {
             double x = json_number_value(json_array_get(q, 2 * k));
             double y = json_number_value(json_array_get(q, 2 * k + 1));
             minx = x < minx ? x : minx, maxx = x > maxx ? x : maxx;
             miny = y < miny ? y : miny, maxy = y > maxy ? y : maxy;
         }
-        CHECK_MSG(minx >= 0 && miny >= 0 && maxx <= w && maxy <= h, "%s: '%s' box outside", json_name, text);
+        CHECK_MSG(minx >= 0 && miny >= 0 && maxx <= w && maxy <= h, "%s: '%s' box outside",
+                  json_name, text);
         box[4 * i] = (int)minx, box[4 * i + 1] = (int)miny;
         box[4 * i + 2] = (int)maxx + 1, box[4 * i + 3] = (int)maxy + 1;
         /* shadows reach a little further down-right */
@@ -162,7 +164,8 @@ check_picture(const char *dir, const char *json_name, struct coverage *cov)
             for (int x = (int)minx; x < (int)maxx && x < w; x++)
                 ink += *itx_image_at(mask, x, y) > 127;
         area = (long)((maxx - minx) * (maxy - miny)) + 1;
-        CHECK_MSG(ink * 20 > area, "%s: '%s' has %ld mask pixels in a box of %ld", json_name, text, ink, area);
+        CHECK_MSG(ink * 20 > area, "%s: '%s' has %ld mask pixels in a box of %ld", json_name, text,
+                  ink, area);
 
         cov->horizontal += !strcmp(orient, "horizontal");
         cov->vertical += !strcmp(orient, "vertical");
@@ -192,8 +195,8 @@ check_picture(const char *dir, const char *json_name, struct coverage *cov)
                 if (m) {
                     bool owned = false;
                     for (size_t i = 0; i < n_lines && !owned; i++)
-                        owned = x >= box[4 * i] - 1 && x <= box[4 * i + 2] && y >= box[4 * i + 1] - 1 &&
-                                y <= box[4 * i + 3];
+                        owned = x >= box[4 * i] - 1 && x <= box[4 * i + 2] &&
+                                y >= box[4 * i + 1] - 1 && y <= box[4 * i + 3];
                     stray += !owned;
                     changed_inside += !same;
                 } else {
@@ -201,8 +204,9 @@ check_picture(const char *dir, const char *json_name, struct coverage *cov)
                 }
             }
         CHECK_MSG(stray == 0, "%s: %ld mask pixels outside every line box", json_name, stray);
-        CHECK_MSG(changed_outside == 0, "%s: %ld pixels differ from the background outside the mask",
-                  json_name, changed_outside);
+        CHECK_MSG(changed_outside == 0,
+                  "%s: %ld pixels differ from the background outside the mask", json_name,
+                  changed_outside);
         CHECK_MSG(changed_inside > 0, "%s: text changed nothing", json_name);
     }
     itx_free(box);
@@ -218,7 +222,8 @@ generate(const char *dir, int count, int seed)
 {
     char cmd[8192];
     const char *build = getenv("ITX_BUILD_DIR");
-    snprintf(cmd, sizeof(cmd), "'%s/tools/testset/itx-testset' -o '%s' --count %d --seed %d >/dev/null",
+    snprintf(cmd, sizeof(cmd),
+             "'%s/tools/testset/itx-testset' -o '%s' --count %d --seed %d >/dev/null",
              build ? build : ".", dir, count, seed);
     return system(cmd);
 }
@@ -229,7 +234,8 @@ same_file(const char *a, const char *b)
     uint8_t *x = NULL, *y = NULL;
     size_t nx = 0, ny = 0;
     bool same = itx_file_read(a, 64 << 20, &x, &nx, NULL) == ITX_OK &&
-                itx_file_read(b, 64 << 20, &y, &ny, NULL) == ITX_OK && nx == ny && !memcmp(x, y, nx);
+                itx_file_read(b, 64 << 20, &y, &ny, NULL) == ITX_OK && nx == ny &&
+                !memcmp(x, y, nx);
     itx_free(x);
     itx_free(y);
     return same;
@@ -257,7 +263,8 @@ main(void)
         json_t *pics = json_object_get(index, "pictures");
         CHECK_INT(json_array_size(pics), 10);
         for (size_t i = 0; i < json_array_size(pics); i++)
-            check_picture(dir, json_string_value(json_object_get(json_array_get(pics, i), "json")), &cov);
+            check_picture(dir, json_string_value(json_object_get(json_array_get(pics, i), "json")),
+                          &cov);
         json_decref(index);
     }
     CHECK(cov.horizontal > 20);

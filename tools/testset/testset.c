@@ -99,12 +99,11 @@ static const struct rgb light_bg[] = {
     {230, 246, 238}, {255, 248, 225}, {240, 235, 250}, {236, 236, 228}, {252, 240, 228},
 };
 static const struct rgb dark_bg[] = {
-    {20, 24, 38}, {12, 12, 12}, {120, 14, 20}, {16, 60, 40}, {40, 30, 80}, {60, 40, 30},
-    {0, 70, 130}, {90, 10, 60},
+    {20, 24, 38}, {12, 12, 12}, {120, 14, 20}, {16, 60, 40},
+    {40, 30, 80}, {60, 40, 30}, {0, 70, 130},  {90, 10, 60},
 };
 static const struct rgb vivid_bg[] = {
-    {226, 36, 36}, {255, 120, 20}, {250, 200, 30}, {230, 60, 120}, {20, 150, 220},
-    {40, 170, 90},
+    {226, 36, 36}, {255, 120, 20}, {250, 200, 30}, {230, 60, 120}, {20, 150, 220}, {40, 170, 90},
 };
 static const struct rgb text_cols[] = {
     {0, 0, 0},       {34, 34, 34},  {68, 68, 68},    {200, 20, 30},  {230, 60, 10},
@@ -287,7 +286,8 @@ gradient(struct itx_image *img, struct rgb a, struct rgb b, double angle, int y0
         }
 }
 
-/* Gaussian samples for pixel noise, drawn once: a table lookup per sample keeps big pictures fast. */
+/* Gaussian samples for pixel noise, drawn once: a table lookup per sample keeps big pictures fast.
+ */
 static double gauss_table[4096];
 
 static void
@@ -420,7 +420,8 @@ mean_colour(const struct itx_image *img, int x0, int y0, int x1, int y1)
         }
     if (!n)
         return (struct rgb){128, 128, 128};
-    return (struct rgb){(uint8_t)(s[0] / (double)n), (uint8_t)(s[1] / (double)n), (uint8_t)(s[2] / (double)n)};
+    return (struct rgb){(uint8_t)(s[0] / (double)n), (uint8_t)(s[1] / (double)n),
+                        (uint8_t)(s[2] / (double)n)};
 }
 
 /* Worst contrast of c against the background of a region, sampled on a grid. */
@@ -645,11 +646,11 @@ struct text_opts {
     const struct font *font;
     int size;
     bool vertical;
-    double angle;      /* rotated when not 0 */
+    double angle; /* rotated when not 0 */
     bool shadow;
-    bool has_colour;   /* else chosen for contrast */
+    bool has_colour; /* else chosen for contrast */
     struct rgb colour;
-    int block;         /* -1: a new block */
+    int block;          /* -1: a new block */
     const char *markup; /* overrides the escaped text (mixed sizes in a price) */
 };
 
@@ -712,7 +713,10 @@ put_text(struct pic *p, struct rng *r, const char *text, struct text_opts o, str
     reserve(p, box);
     for (int i = 0; i < 4; i++)
         quad[2 * i] += px, quad[2 * i + 1] += py;
-    l = record(p, text, quad, o.vertical ? "vertical" : o.angle != 0 ? "rotated" : "horizontal",
+    l = record(p, text, quad,
+               o.vertical     ? "vertical"
+               : o.angle != 0 ? "rotated"
+                              : "horizontal",
                o.angle, o.font, o.size, c, o.block >= 0 ? o.block : p->n_blocks++, o.shadow);
     if (x)
         *x = px;
@@ -754,8 +758,9 @@ bg_photo(struct pic *p, struct rng *r, int y0, int y1)
         struct rgb c = rng_unit(r) < 0.5 ? PICK(r, vivid_bg) : PICK(r, light_bg);
         double rad = rng_range(r, sw * 0.08, sw * 0.35);
         if (rng_unit(r) < 0.6)
-            draw_ellipse(small, rng_range(r, 0, sw), rng_range(r, 0, sh), rad, rad * rng_range(r, 0.6, 1.4),
-                         c, mix(c, base, 0.5), rng_range(r, 0.3, 0.8));
+            draw_ellipse(small, rng_range(r, 0, sw), rng_range(r, 0, sh), rad,
+                         rad * rng_range(r, 0.6, 1.4), c, mix(c, base, 0.5),
+                         rng_range(r, 0.3, 0.8));
         else
             draw_rrect(small, rng_range(r, -sw * 0.1, sw), rng_range(r, -sh * 0.1, sh),
                        rng_range(r, 0, sw * 1.1), rng_range(r, 0, sh * 1.1), rad / 3, c,
@@ -785,7 +790,8 @@ bg_texture(struct pic *p, struct rng *r, int y0, int y1)
     struct itx_image *t = NULL;
     struct itx_diag d;
     struct rgb a = rng_unit(r) < 0.6 ? PICK(r, light_bg) : PICK(r, dark_bg);
-    struct rgb b = mix(a, rng_unit(r) < 0.5 ? (struct rgb){0, 0, 0} : PICK(r, vivid_bg), rng_range(r, 0.15, 0.35));
+    struct rgb b = mix(a, rng_unit(r) < 0.5 ? (struct rgb){0, 0, 0} : PICK(r, vivid_bg),
+                       rng_range(r, 0.15, 0.35));
 
     itx_diag_init(&d);
     if (vips_perlin(&pn, p->w, y1 - y0, "cell_size", rng_int(r, 24, 160), "uchar", TRUE, "seed",
@@ -810,7 +816,9 @@ background(struct pic *p, struct rng *r, int kind, int y0, int y1)
 {
     switch (kind) {
     case 0: {
-        struct rgb c = rng_unit(r) < 0.7 ? PICK(r, light_bg) : rng_unit(r) < 0.5 ? PICK(r, dark_bg) : PICK(r, vivid_bg);
+        struct rgb c = rng_unit(r) < 0.7   ? PICK(r, light_bg)
+                       : rng_unit(r) < 0.5 ? PICK(r, dark_bg)
+                                           : PICK(r, vivid_bg);
         for (int y = y0; y < y1; y++)
             for (int x = 0; x < p->w; x++) {
                 uint8_t *q = itx_image_at(p->bg, x, y);
@@ -862,7 +870,8 @@ price_text(struct rng *r, char *text, size_t n, char *markup, size_t mn, int siz
 {
     static const char *prefix[] = {"", "", "到手价", "券后价", "活动价", "秒杀价", "原价", "特价"};
     const char *pre = PICK(r, prefix);
-    int whole = rng_int(r, 1, 9) * (rng_unit(r) < 0.5 ? 10 : 1) + rng_int(r, 0, 9) * (rng_unit(r) < 0.3 ? 100 : 0);
+    int whole = rng_int(r, 1, 9) * (rng_unit(r) < 0.5 ? 10 : 1) +
+                rng_int(r, 0, 9) * (rng_unit(r) < 0.3 ? 100 : 0);
     int cents = rng_unit(r) < 0.5 ? rng_int(r, 1, 9) : -1;
     char num[32];
 
@@ -905,8 +914,7 @@ paragraph(struct rng *r, char lines[][160], int n_lines, int max_chars)
 /* ---- scenes ----------------------------------------------------------------------------- */
 
 static struct rect
-R(int x0, int y0, int x1, int y1)
-{
+R(int x0, int y0, int x1, int y1) {
     return (struct rect){x0, y0, x1, y1};
 }
 
@@ -916,7 +924,8 @@ badge(struct pic *p, struct rng *r, const char *text, const char *markup, struct
       int size, bool circle)
 {
     struct text_opts o = opts(font_bold(r), size);
-    struct rgb bc = PICK(r, badge_cols), tc = rng_unit(r) < 0.8 ? (struct rgb){255, 255, 255} : (struct rgb){255, 236, 120};
+    struct rgb bc = PICK(r, badge_cols),
+               tc = rng_unit(r) < 0.8 ? (struct rgb){255, 255, 255} : (struct rgb){255, 236, 120};
     struct itx_buf mk;
     struct itx_image *m;
     int pad = size / 2, bw, bh, x, y;
@@ -999,8 +1008,9 @@ scene_hero(struct pic *p, struct rng *r)
     o.shadow = !banner && strcmp(p->bg_kind, "photo") == 0 && rng_unit(r) < 0.5;
     {
         const char *title = phrase(r);
-        struct line *l = put_text(p, r, title, o, banner ? R(W / 16, o.size / 3, W - W / 16, band - o.size / 5)
-                                                        : R(W / 16, H / 20, W - W / 16, H / 4),
+        struct line *l = put_text(p, r, title, o,
+                                  banner ? R(W / 16, o.size / 3, W - W / 16, band - o.size / 5)
+                                         : R(W / 16, H / 20, W - W / 16, H / 4),
                                   false, NULL, NULL, NULL, NULL);
         if (l && banner)
             l->on_badge = true;
@@ -1010,8 +1020,8 @@ scene_hero(struct pic *p, struct rng *r)
     o = opts(font_any(r), rng_int(r, 28, 40));
     snprintf(two, sizeof(two), "%s %s", han_phrase(r, 2, 5), han_phrase(r, 2, 5));
     put_text(p, r, two, o, R(W / 16, H / 5, W - W / 16, H * 2 / 5), false, NULL, NULL, NULL, NULL);
-    badge(p, r, PICK(r, ((const char *[]){"包邮", "限时特价", "新品", "热卖", "买一送一", "爆款"})), NULL,
-          R(0, H * 3 / 4, W, H), rng_int(r, 30, 44), rng_unit(r) < 0.3);
+    badge(p, r, PICK(r, ((const char *[]){"包邮", "限时特价", "新品", "热卖", "买一送一", "爆款"})),
+          NULL, R(0, H * 3 / 4, W, H), rng_int(r, 30, 44), rng_unit(r) < 0.3);
     price(p, r, R(W / 20, H * 3 / 4, W - W / 20, H - H / 40), rng_int(r, 48, 72));
     o = opts(font_any(r), rng_int(r, 22, 28));
     put_text(p, r, phrase(r), o, R(0, H / 2, W, H), false, NULL, NULL, NULL, NULL);
@@ -1029,14 +1039,16 @@ scene_points(struct pic *p, struct rng *r)
     p->bg_kind = background(p, r, rng_int(r, 0, 4), 0, H);
     p->img = itx_image_clone(p->bg);
     o = opts(font_bold(r), rng_int(r, 56, 80));
-    put_text(p, r, phrase(r), o, R(W / 12, H / 24, W - W / 12, H / 5), false, NULL, NULL, NULL, NULL);
+    put_text(p, r, phrase(r), o, R(W / 12, H / 24, W - W / 12, H / 5), false, NULL, NULL, NULL,
+             NULL);
     y = H / 4 + rng_int(r, 0, H / 10);
     block = p->n_blocks++;
     struct rgb col = text_colour_for(r, p->bg, R(x, y, W - W / 10, y + n * size * 2));
     for (int i = 0; i < n; i++) {
         /* a coloured dot as the list marker (background) */
         draw_ellipse(p->bg, x - size * 0.5, y + size * 0.55, size * 0.15, size * 0.15, col, col, 1);
-        draw_ellipse(p->img, x - size * 0.5, y + size * 0.55, size * 0.15, size * 0.15, col, col, 1);
+        draw_ellipse(p->img, x - size * 0.5, y + size * 0.55, size * 0.15, size * 0.15, col, col,
+                     1);
         o = opts(f, size);
         o.block = block, o.has_colour = true, o.colour = col;
         int yy = y;
@@ -1053,7 +1065,8 @@ static void
 scene_vertical(struct pic *p, struct rng *r)
 {
     int W = p->w, H = p->h, cols = rng_int(r, 1, 3);
-    int size = rng_int(r, 40, 64), x = rng_unit(r) < 0.5 ? W / 14 : W - W / 14 - cols * size * 3 / 2;
+    int size = rng_int(r, 40, 64),
+        x = rng_unit(r) < 0.5 ? W / 14 : W - W / 14 - cols * size * 3 / 2;
     const struct font *f = font_bold(r);
 
     p->bg_kind = background(p, r, rng_int(r, 0, 4), 0, H);
@@ -1065,15 +1078,16 @@ scene_vertical(struct pic *p, struct rng *r)
         int y = H / 12 + rng_int(r, 0, H / 12), cw;
         o.vertical = true, o.block = block;
         if (c == 0)
-            o.colour = text_colour_for(r, p->bg, R(x, y, x + cols * size * 3 / 2, H - H / 12)), o.has_colour = true;
+            o.colour = text_colour_for(r, p->bg, R(x, y, x + cols * size * 3 / 2, H - H / 12)),
+            o.has_colour = true;
         else
             o.colour = p->lines[p->n_lines - 1].color, o.has_colour = true;
         if (!put_text(p, r, han_phrase(r, 3, 7), o, R(0, 0, W, H), true, &x, &y, &cw, NULL))
             break;
         x += cw + size / 2;
     }
-    put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 30, 44)), R(W / 10, H * 5 / 6, W - W / 10, H - H / 40),
-             false, NULL, NULL, NULL, NULL);
+    put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 30, 44)),
+             R(W / 10, H * 5 / 6, W - W / 10, H - H / 40), false, NULL, NULL, NULL, NULL);
 }
 
 /* A tilted sticker and tilted slogans. */
@@ -1089,7 +1103,8 @@ scene_rotated(struct pic *p, struct rng *r)
         struct text_opts o = opts(font_bold(r), rng_int(r, 36, 60));
         double a = rng_range(r, 3, 12) * (rng_unit(r) < 0.5 ? -1 : 1);
         o.angle = a;
-        put_text(p, r, phrase(r), o, R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL, NULL, NULL);
+        put_text(p, r, phrase(r), o, R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL,
+                 NULL, NULL);
     }
     /* a rotated price tag on a tilted quad */
     {
@@ -1142,8 +1157,8 @@ scene_paragraph(struct pic *p, struct rng *r)
 
     p->bg_kind = background(p, r, rng_int(r, 0, 2), 0, H);
     p->img = itx_image_clone(p->bg);
-    put_text(p, r, phrase(r), opts(font_bold(r), rng_int(r, 50, 72)), R(W / 12, H / 20, W - W / 12, H / 5),
-             false, NULL, NULL, NULL, NULL);
+    put_text(p, r, phrase(r), opts(font_bold(r), rng_int(r, 50, 72)),
+             R(W / 12, H / 20, W - W / 12, H / 5), false, NULL, NULL, NULL, NULL);
     paragraph(r, lines, n, (W - 2 * x) / size - 1);
     y = H / 4;
     block = p->n_blocks++;
@@ -1156,7 +1171,8 @@ scene_paragraph(struct pic *p, struct rng *r)
         y += size * 8 / 5;
     }
     snprintf(two, sizeof(two), "%s %s", phrase(r), phrase(r));
-    put_text(p, r, two, opts(font_bold(r), rng_int(r, 34, 46)), R(W / 16, y + size, W - W / 16, H - H / 20), false, NULL, NULL, NULL, NULL);
+    put_text(p, r, two, opts(font_bold(r), rng_int(r, 34, 46)),
+             R(W / 16, y + size, W - W / 16, H - H / 20), false, NULL, NULL, NULL, NULL);
     price(p, r, R(W / 16, y + size, W - W / 16, H - H / 40), rng_int(r, 44, 60));
 }
 
@@ -1164,8 +1180,8 @@ scene_paragraph(struct pic *p, struct rng *r)
 static void
 scene_mixed(struct pic *p, struct rng *r)
 {
-    static const char *latin[] = {"XL", "iPhone 15", "Type-C", "5G", "USB 3.0", "LED", "NFC",
-                                  "Wi-Fi 6", "4K HDR", "S M L XL XXL", "100% Cotton"};
+    static const char *latin[] = {"XL",  "iPhone 15", "Type-C", "5G",           "USB 3.0",    "LED",
+                                  "NFC", "Wi-Fi 6",   "4K HDR", "S M L XL XXL", "100% Cotton"};
     int W = p->w, H = p->h;
     char model[64], buf[160];
 
@@ -1173,12 +1189,14 @@ scene_mixed(struct pic *p, struct rng *r)
     draw_product(p, r, R(W / 4, H / 4, W * 3 / 4, H * 3 / 4));
     p->img = itx_image_clone(p->bg);
     snprintf(model, sizeof(model), "型号%c-%04d", 'A' + rng_int(r, 0, 25), rng_int(r, 1000, 9999));
-    put_text(p, r, model, opts(font_any(r), rng_int(r, 28, 40)), R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL, NULL, NULL);
+    put_text(p, r, model, opts(font_any(r), rng_int(r, 28, 40)),
+             R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL, NULL, NULL);
     snprintf(buf, sizeof(buf), "%s %s", PICK(r, latin), han_phrase(r, 2, 5));
-    put_text(p, r, buf, opts(font_bold(r), rng_int(r, 40, 64)), R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL, NULL, NULL);
+    put_text(p, r, buf, opts(font_bold(r), rng_int(r, 40, 64)),
+             R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL, NULL, NULL);
     for (int i = 0; i < 3; i++)
-        put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 26, 48)), R(W / 20, H / 20, W - W / 20, H - H / 20),
-                 false, NULL, NULL, NULL, NULL);
+        put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 26, 48)),
+                 R(W / 20, H / 20, W - W / 20, H - H / 20), false, NULL, NULL, NULL, NULL);
     badge(p, r, PICK(r, latin), NULL, R(0, 0, W, H), rng_int(r, 28, 40), rng_unit(r) < 0.4);
     price(p, r, R(W / 20, H / 2, W - W / 20, H - H / 20), rng_int(r, 44, 64));
 }
@@ -1205,8 +1223,8 @@ scene_strip(struct pic *p, struct rng *r)
         int y0 = ys[s], y1 = ys[s + 1], size = rng_int(r, 26, 34), block, yy;
         char lines[6][160];
         int nl = rng_int(r, 2, 4), x = W / 12;
-        put_text(p, r, phrase(r), opts(font_bold(r), rng_int(r, 48, 68)), R(W / 14, y0 + 30, W - W / 14, y0 + 200),
-                 false, NULL, NULL, NULL, NULL);
+        put_text(p, r, phrase(r), opts(font_bold(r), rng_int(r, 48, 68)),
+                 R(W / 14, y0 + 30, W - W / 14, y0 + 200), false, NULL, NULL, NULL, NULL);
         paragraph(r, lines, nl, (W - 2 * x) / size - 1);
         yy = y0 + 230;
         block = p->n_blocks++;
@@ -1224,16 +1242,18 @@ scene_strip(struct pic *p, struct rng *r)
             price(p, r, R(W / 12, yy + 20, W - W / 12, y1 - 20), rng_int(r, 44, 64));
             break;
         case 1:
-            badge(p, r, han_phrase(r, 2, 5), NULL, R(W / 12, yy + 20, W - W / 12, y1 - 20), rng_int(r, 28, 40), false);
+            badge(p, r, han_phrase(r, 2, 5), NULL, R(W / 12, yy + 20, W - W / 12, y1 - 20),
+                  rng_int(r, 28, 40), false);
             break;
         default: {
             struct text_opts o = opts(font_bold(r), rng_int(r, 36, 52));
             o.vertical = true;
-            put_text(p, r, han_phrase(r, 3, 6), o, R(W / 12, yy + 20, W - W / 12, y1 - 20), false, NULL, NULL, NULL, NULL);
+            put_text(p, r, han_phrase(r, 3, 6), o, R(W / 12, yy + 20, W - W / 12, y1 - 20), false,
+                     NULL, NULL, NULL, NULL);
         }
         }
-        put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 28, 40)), R(W / 12, yy + 20, W - W / 12, y1 - 20),
-                 false, NULL, NULL, NULL, NULL);
+        put_text(p, r, phrase(r), opts(font_any(r), rng_int(r, 28, 40)),
+                 R(W / 12, yy + 20, W - W / 12, y1 - 20), false, NULL, NULL, NULL, NULL);
     }
 }
 
@@ -1275,11 +1295,13 @@ write_json(const struct pic *p, const char *dir, const char *name, bool jpeg, ui
     FILE *f;
 
     itx_buf_init(&b, 1 << 22);
-    itx_buf_printf(&b, "{\n  \"name\": \"%s\",\n  \"width\": %d,\n  \"height\": %d,\n", name, p->w, p->h);
+    itx_buf_printf(&b, "{\n  \"name\": \"%s\",\n  \"width\": %d,\n  \"height\": %d,\n", name, p->w,
+                   p->h);
     itx_buf_printf(&b, "  \"image\": \"%s.png\",\n", name);
     if (jpeg)
         itx_buf_printf(&b, "  \"jpeg\": \"%s.jpg\",\n", name);
-    itx_buf_printf(&b, "  \"background\": \"%s.bg.png\",\n  \"mask\": \"%s.mask.png\",\n", name, name);
+    itx_buf_printf(&b, "  \"background\": \"%s.bg.png\",\n  \"mask\": \"%s.mask.png\",\n", name,
+                   name);
     itx_buf_printf(&b, "  \"background_kind\": \"%s\",\n  \"scene\": \"%s\",\n  \"seed\": %llu,\n",
                    p->bg_kind, p->scene, (unsigned long long)seed);
     itx_buf_printf(&b, "  \"lines\": [");
@@ -1290,15 +1312,16 @@ write_json(const struct pic *p, const char *dir, const char *name, bool jpeg, ui
         itx_buf_printf(&b, ", \"box\": [");
         for (int k = 0; k < 8; k++)
             itx_buf_printf(&b, "%s%.1f", k ? ", " : "", l->quad[k]);
-        itx_buf_printf(&b, "], \"orientation\": \"%s\", \"angle\": %.2f, \"font\": \"%s\", "
-                           "\"weight\": \"%s\", \"size\": %d, \"color\": ",
+        itx_buf_printf(&b,
+                       "], \"orientation\": \"%s\", \"angle\": %.2f, \"font\": \"%s\", "
+                       "\"weight\": \"%s\", \"size\": %d, \"color\": ",
                        l->orientation, l->angle, l->font->family,
                        strcmp(l->font->weight, "Bold") ? "regular" : "bold", l->size);
         json_colour(&b, l->color);
-        itx_buf_printf(&b, ", \"block\": %d, \"han\": %s, \"price\": %s, \"badge\": %s, \"shadow\": %s}",
-                       l->block, has_han(l->text) ? "true" : "false",
-                       strstr(l->text, "¥") ? "true" : "false", l->on_badge ? "true" : "false",
-                       l->shadow ? "true" : "false");
+        itx_buf_printf(
+            &b, ", \"block\": %d, \"han\": %s, \"price\": %s, \"badge\": %s, \"shadow\": %s}",
+            l->block, has_han(l->text) ? "true" : "false", strstr(l->text, "¥") ? "true" : "false",
+            l->on_badge ? "true" : "false", l->shadow ? "true" : "false");
     }
     itx_buf_printf(&b, "\n  ]\n}\n");
     snprintf(path, sizeof(path), "%s/%s.json", dir, name);
@@ -1335,12 +1358,13 @@ load_phrases(const char *path)
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: itx-testset -o DIR [--count N] [--seed S] [--phrases FILE]\n"
-               "Writes synthetic product pictures with ground truth (see docs/image.md).\n"
-               "  -o, --out DIR     output directory (created)\n"
-               "  --count N         number of pictures (default 40)\n"
-               "  --seed S          random seed (default 1)\n"
-               "  --phrases FILE    phrase list (default %s)\n",
+    fprintf(f,
+            "usage: itx-testset -o DIR [--count N] [--seed S] [--phrases FILE]\n"
+            "Writes synthetic product pictures with ground truth (see docs/image.md).\n"
+            "  -o, --out DIR     output directory (created)\n"
+            "  --count N         number of pictures (default 40)\n"
+            "  --seed S          random seed (default 1)\n"
+            "  --phrases FILE    phrase list (default %s)\n",
             ITX_TESTSET_PHRASES);
 }
 
@@ -1356,11 +1380,11 @@ main(int argc, char **argv)
         const char *name;
         int w, h;
     } scenes[10] = {
-        {scene_hero, "hero", 800, 800},         {scene_points, "points", 750, 1000},
-        {scene_mixed, "mixed", 800, 800},       {scene_vertical, "vertical", 1000, 1000},
-        {scene_rotated, "rotated", 800, 800},   {scene_paragraph, "paragraph", 750, 1000},
-        {scene_hero, "hero", 1000, 1000},       {scene_strip, "strip", 790, 6000},
-        {scene_points, "points", 800, 800},     {scene_rotated, "rotated", 1000, 1000},
+        {scene_hero, "hero", 800, 800},       {scene_points, "points", 750, 1000},
+        {scene_mixed, "mixed", 800, 800},     {scene_vertical, "vertical", 1000, 1000},
+        {scene_rotated, "rotated", 800, 800}, {scene_paragraph, "paragraph", 750, 1000},
+        {scene_hero, "hero", 1000, 1000},     {scene_strip, "strip", 790, 6000},
+        {scene_points, "points", 800, 800},   {scene_rotated, "rotated", 1000, 1000},
     };
 
     for (int i = 1; i < argc; i++) {
@@ -1369,12 +1393,14 @@ main(int argc, char **argv)
             out = argv[++i];
         else if (!strcmp(a, "--count") && i + 1 < argc) {
             if (!itx_parse_int(argv[++i], 1, 100000, &count)) {
-                fprintf(stderr, "itx-testset: --count '%s' is not an integer in 1..100000\n", argv[i]);
+                fprintf(stderr, "itx-testset: --count '%s' is not an integer in 1..100000\n",
+                        argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--seed") && i + 1 < argc) {
             if (!itx_parse_int(argv[++i], 0, INT64_MAX, &seed)) {
-                fprintf(stderr, "itx-testset: --seed '%s' is not a non-negative integer\n", argv[i]);
+                fprintf(stderr, "itx-testset: --seed '%s' is not a non-negative integer\n",
+                        argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--phrases") && i + 1 < argc)
@@ -1400,7 +1426,8 @@ main(int argc, char **argv)
     }
     load_phrases(phrases);
     itx_buf_init(&index, 1 << 24);
-    itx_buf_printf(&index, "{\n  \"seed\": %lld,\n  \"count\": %lld,\n  \"pictures\": [", seed, count);
+    itx_buf_printf(&index, "{\n  \"seed\": %lld,\n  \"count\": %lld,\n  \"pictures\": [", seed,
+                   count);
     for (long long i = 0; i < count; i++) {
         struct rng r = {(uint64_t)seed * 0x100000001b3ULL + (uint64_t)i * 0x9e3779b97f4a7c15ULL};
         struct pic *p = itx_calloc(1, sizeof(*p));
@@ -1429,9 +1456,10 @@ main(int argc, char **argv)
                 die("saving", &d);
         }
         write_json(p, out, name, jpeg, (uint64_t)seed);
-        itx_buf_printf(&index, "%s\n    {\"name\": \"%s\", \"json\": \"%s.json\", \"width\": %d, "
-                               "\"height\": %d, \"scene\": \"%s\", \"background_kind\": \"%s\", "
-                               "\"lines\": %d}",
+        itx_buf_printf(&index,
+                       "%s\n    {\"name\": \"%s\", \"json\": \"%s.json\", \"width\": %d, "
+                       "\"height\": %d, \"scene\": \"%s\", \"background_kind\": \"%s\", "
+                       "\"lines\": %d}",
                        i ? "," : "", name, name, p->w, p->h, p->scene, p->bg_kind, p->n_lines);
         for (int l = 0; l < p->n_lines; l++)
             itx_free(p->lines[l].text);
