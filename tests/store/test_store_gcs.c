@@ -3,6 +3,7 @@
  * documented token, metadata and JSON API endpoints and checks the bearer token, the JWT
  * (shape, claims, RS256 signature) and V4 signed URLs. Also the JSON parsers.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -170,6 +171,48 @@ test_key_file(const char *key_file)
     itx_store_free(s);
 }
 
+struct worker {
+    struct itx_store *s;
+    int id;
+    enum itx_status st;
+};
+
+static void *
+worker_put(void *arg)
+{
+    struct worker *w = arg;
+    char name[64];
+
+    snprintf(name, sizeof name, "threads/%d.png", w->id);
+    w->st = itx_store_put(w->s, name, "png", 3, "image/png", NULL);
+    return NULL;
+}
+
+/* Eight threads on one store with no cached token: one token fetch serves them all. */
+static void
+test_threads(const char *key_file)
+{
+    struct itx_diag d;
+    struct itx_store *s = open_gcs(key_file, false, &d);
+    struct worker w[8];
+    pthread_t th[8];
+    long tokens0 = stat_of("token_requests");
+
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct worker){s, i, ITX_OK};
+        pthread_create(&th[i], NULL, worker_put, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(w[i].st, ITX_OK);
+    }
+    CHECK_INT(stat_of("token_requests") - tokens0, 1);
+    itx_store_free(s);
+}
+
 static void
 test_bad_key(const char *bad_key_file)
 {
@@ -254,6 +297,7 @@ main(void)
         return check_summary();
     }
     test_key_file(key);
+    test_threads(key);
     test_bad_key(bad);
     test_metadata();
     node_proc_stop(&srv);

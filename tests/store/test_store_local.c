@@ -5,6 +5,8 @@
  * file left behind, neither under the name nor as a temporary.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -283,6 +285,66 @@ test_full_disk_rlimit(const char *root)
     itx_store_free(s);
 }
 
+struct race {
+    struct itx_store *s;
+    int id;
+    enum itx_status st;
+};
+
+static void *
+race_put(void *arg)
+{
+    struct race *r = arg;
+    char body[4096];
+
+    /* Each thread writes different bytes under the same name. */
+    memset(body, 'a' + r->id, sizeof body);
+    r->st = itx_store_put(r->s, "race/same.bin", body, sizeof body, NULL, NULL);
+    return NULL;
+}
+
+/* Create-only under contention: exactly one writer wins, the object is whole. */
+static void
+test_local_race(const char *root)
+{
+    char dir[512], path[700];
+    struct itx_store *s;
+    struct race r[8];
+    pthread_t th[8];
+    int ok = 0, conflict = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+
+    snprintf(dir, sizeof dir, "%s/race", root);
+    s = open_local(dir);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    for (int i = 0; i < 8; i++) {
+        r[i] = (struct race){s, i, ITX_OK};
+        pthread_create(&th[i], NULL, race_put, &r[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        ok += r[i].st == ITX_OK;
+        conflict += r[i].st == ITX_ERR_CONFLICT;
+    }
+    CHECK_INT(ok, 1);
+    CHECK_INT(conflict, 7);
+    CHECK(itx_store_get(s, "race/same.bin", &data, &len, NULL) == ITX_OK);
+    CHECK_INT(len, 4096);
+    if (data && len == 4096) {
+        bool uniform = true;
+        for (size_t i = 1; i < len; i++)
+            uniform = uniform && data[i] == data[0];
+        CHECK(uniform);
+    }
+    itx_free(data);
+    snprintf(path, sizeof path, "%s/race", dir);
+    CHECK_INT(count_entries(path, ".tmp-"), 0);
+    itx_store_free(s);
+}
+
 static void
 test_config_env(void)
 {
@@ -321,6 +383,7 @@ main(void)
         return check_summary();
     }
     test_local_basics(root);
+    test_local_race(root);
     test_full_disk_tmpfs(root);
     test_full_disk_rlimit(root);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
