@@ -28,6 +28,12 @@
 
 #define HOST_MAX 256
 
+#if ITX_FETCH_TESTING
+/* tests/fetch/no-test-switch-in-itx.sh looks for this text to prove that the itx binary
+ * does not contain the test build of this file (and that a test binary does). */
+const char itx_fetch_testing_marker[] = "itx-fetch-testing-build: loopback switch compiled in";
+#endif
+
 void
 itx_fetch_opts_init(struct itx_fetch_opts *o)
 {
