@@ -193,9 +193,6 @@ sense_rejected(const char *s, size_t n)
     for (size_t i = 0; i < sizeof(bad_inner) / sizeof(bad_inner[0]); i++)
         if (contains(s, n, bad_inner[i]))
             return true;
-    /* Pinyin or Han references ("see 鞦韆[qiu1 qian1]"). */
-    if (memchr(s, '[', n) || itx_tr_has_han(s, n))
-        return true;
     return false;
 }
 
@@ -222,7 +219,9 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
         }
         if (depth)
             continue;
-        if (c == ';' || (c == ',' && i + 5 < n && memcmp(s + i, ", esp", 5) == 0))
+        /* Keep the first alternative; drop asides (", esp. ...", ", abbr. 浙", ", capital ..."). */
+        if (c == ';' || (c == ',' && (itx_tr_has_han(s + i, n - i) || memchr(s + i, '[', n - i) ||
+                                      (i + 5 < n && memcmp(s + i, ", esp", 5) == 0))))
             break;
         if (c == ' ' && (w == 0 || out[w - 1] == ' '))
             continue;
@@ -231,18 +230,32 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
     while (w && (out[w - 1] == ' ' || out[w - 1] == ','))
         w--;
     out[w] = '\0';
-    if (w > 3 && memcmp(out, "to ", 3) == 0) {
-        memmove(out, out + 3, w - 2);
-        w -= 3;
+    /* Dictionary placeholders read badly on a picture: "not easy to do sth" -> "not easy". */
+    {
+        static const char *const drop[] = {" to do sth", " to sb", " to sth", " sth", " sb",
+                                           " etc", " oneself", " one's"};
+        for (size_t k = 0; k < sizeof(drop) / sizeof(drop[0]); k++) {
+            size_t dl = strlen(drop[k]);
+            char *p;
+            while ((p = strstr(out, drop[k])) != NULL && (p[dl] == '\0' || p[dl] == ' ')) {
+                memmove(p, p + dl, strlen(p + dl) + 1);
+                w -= dl;
+            }
+        }
     }
-    if (w > 2 && (memcmp(out, "a ", 2) == 0)) {
-        memmove(out, out + 2, w - 1);
-        w -= 2;
+    {
+        static const char *const lead[] = {"to ", "a ", "an ", "be ", "the "};
+        for (size_t k = 0; k < sizeof(lead) / sizeof(lead[0]); k++) {
+            size_t ll = strlen(lead[k]);
+            if (w > ll && memcmp(out, lead[k], ll) == 0) {
+                memmove(out, out + ll, w - ll + 1);
+                w -= ll;
+            }
+        }
     }
-    if (w > 3 && memcmp(out, "an ", 3) == 0) {
-        memmove(out, out + 3, w - 2);
-        w -= 3;
-    }
+    /* Pinyin or Han references ("see 鞦韆[qiu1 qian1]") are not translations. */
+    if (memchr(out, '[', w) || itx_tr_has_han(out, w))
+        return 0;
     return w;
 }
 
@@ -478,7 +491,7 @@ latin_run(const struct ctx *x, size_t i)
 struct tmpl_match {
     unsigned len;
     char n1[48], n2[48], a[64];
-    double v1;
+    double v1, v2;
 };
 
 /*
@@ -492,7 +505,7 @@ match_template(const struct ctx *x, size_t i, const char *t, size_t tlen, struct
     double v = 0;
 
     m->n1[0] = m->n2[0] = m->a[0] = '\0';
-    m->v1 = 0;
+    m->v1 = m->v2 = 0;
     while (k < tlen) {
         if (t[k] == '{' && k + 2 < tlen && t[k + 2] == '}') {
             char ph = t[k + 1];
@@ -502,6 +515,8 @@ match_template(const struct ctx *x, size_t i, const char *t, size_t tlen, struct
                 l = parse_number(x, j, dst, sizeof(m->n1), &v);
                 if (ph == 'N')
                     m->v1 = v;
+                else
+                    m->v2 = v;
             } else if (ph == 'A') {
                 size_t w = 0;
                 l = 0;
@@ -621,7 +636,7 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
             struct tmpl_match m;
             itx_tr_glossary_template(g, t, &term, &ttr);
             if (match_template(x, i, term, strlen(term), &m)) {
-                c = (struct cand){.cost = 0.75 + 0.01 * gi, .len = m.len, .type = 0,
+                c = (struct cand){.cost = 0.5 + 0.01 * gi, .len = m.len, .type = 0,
                                   .g = g, .tmpl = t};
                 CONSIDER(c);
             }
@@ -633,7 +648,13 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
             while (i + n < x->n && x->cps[i + n].at < x->cps[i].at + gl)
                 n++;
             if (x->cps[i].at + gl == (i + n < x->n ? x->cps[i + n].at : x->s_len)) {
-                c = (struct cand){.cost = 0.7 + 0.01 * gi, .len = n, .type = 1, .tr = tr,
+                /*
+                 * Glossary words weigh less than CEDICT ones, so two of them beat one longer
+                 * CEDICT word (休闲+鞋 "casual shoes", not 休闲鞋 "leisure shoes"); single
+                 * characters do not, or 男+女 would beat 男女.
+                 */
+                c = (struct cand){.cost = (n == 1 ? 0.95 : 0.45) + 0.01 * gi, .len = n,
+                                  .type = 1, .tr = tr,
                                   .tr_len = tr ? strlen(tr) : 0};
                 CONSIDER(c);
             }
@@ -687,6 +708,8 @@ struct writer {
     enum tok_kind prev;  /* kind of the previous token */
     bool cap_next;       /* capitalise the next word */
     bool any;
+    size_t word_at;      /* where the previous word starts in out, for postposed adjectives */
+    bool have_word;
 };
 
 static enum itx_status
@@ -700,6 +723,38 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
         w->prev = TK_SPACE;
         return ITX_OK;
     }
+    /*
+     * A glossary translation starting with '<' is an adjective that Chinese puts after its
+     * noun (质量很好 "quality very good"): English wants it before the previous word.
+     */
+    if (n > 1 && s[0] == '<') {
+        s++;
+        n--;
+        if (w->have_word && kind == TK_WORD) {
+            size_t at = w->word_at, tail = w->out->len - at;
+            char *moved = itx_malloc(tail + 1);
+            if (!moved)
+                return ITX_ERR_NOMEM;
+            memcpy(moved, w->out->data + at, tail);
+            w->out->len = at;
+            w->out->data[at] = '\0';
+            if (at == w->start)
+                w->cap_next = true;
+            w->any = at > w->start;
+            w->prev = TK_SPACE;
+            st = emit(w, s, n, TK_WORD, capitalise);
+            if (st == ITX_OK && moved[0] >= 'A' && moved[0] <= 'Z' && at == w->start &&
+                !(tail > 1 && moved[1] >= 'A' && moved[1] <= 'Z'))
+                moved[0] = (char)(moved[0] - 'A' + 'a');
+            if (st == ITX_OK)
+                st = itx_buf_putc(w->out, ' ');
+            if (st == ITX_OK)
+                st = itx_buf_append(w->out, moved, tail);
+            itx_free(moved);
+            w->prev = TK_WORD;
+            return st;
+        }
+    }
     if (w->any && kind != TK_CLOSE && kind != TK_JOIN && w->prev != TK_OPEN &&
         w->prev != TK_JOIN)
         st = itx_buf_putc(w->out, ' ');
@@ -708,6 +763,12 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
         return ITX_OK;
     if (st == ITX_OK) {
         size_t at = w->out->len;
+        if (kind == TK_WORD) {
+            w->word_at = at;
+            w->have_word = true;
+        } else if (kind != TK_JOIN) {
+            w->have_word = false;
+        }
         st = itx_buf_append(w->out, s, n);
         if (st == ITX_OK && capitalise && w->cap_next && w->out->data[at] >= 'a' &&
             w->out->data[at] <= 'z')
@@ -796,6 +857,10 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
                 format_off(m.v1, off, sizeof(off));
                 v = off;
                 k += 2;
+            } else if (strncmp(tr + k, "{MOFF}", 6) == 0) {
+                format_off(m.v2, off, sizeof(off));
+                v = off;
+                k += 3;
             }
             if (v) {
                 size_t vl = strlen(v);
