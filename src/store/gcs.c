@@ -352,8 +352,7 @@ fetch_token(struct itx_store *s, char **token, long *expires_in, struct itx_diag
         goto out;
     }
     {
-        struct store_http_req q = {
-            s->have_key ? "POST" : "GET", url, h, body.data, body.len, 65536};
+        struct store_http_req q = {s->have_key ? "POST" : "GET", url, h, body.data, body.len};
         long backoff = s->cfg.retry_backoff_ms;
         for (int attempt = 0;; attempt++) {
             struct itx_diag td;
@@ -468,7 +467,7 @@ gcs_request(struct itx_store *s, const char *method, const char *url, const char
             return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
         }
         {
-            struct store_http_req q = {method, url, h, body, len, 0};
+            struct store_http_req q = {method, url, h, body, len};
             itx_diag_init(&td);
             st = store_http_do(s, &q, r, &td);
         }

@@ -407,8 +407,7 @@ s3_request(struct itx_store *s, const char *method, const char *key, const void 
         struct sigv4_kv h[6];
         size_t nh = 0;
         struct curl_slist *hl = NULL, *n;
-        struct store_http_req q = {method, url.data, NULL,
-                                   body,   body_len, s->cfg.max_object_size + 65536};
+        struct store_http_req q = {method, url.data, NULL, body, body_len};
         char line[4200];
         struct itx_diag td;
 

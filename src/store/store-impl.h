@@ -61,7 +61,6 @@ struct store_http_req {
     const struct curl_slist *headers;
     const void *body;
     size_t body_len;
-    size_t max_response;
 };
 
 struct store_http_resp {
@@ -74,8 +73,8 @@ struct store_http_resp {
 void store_http_resp_init(struct store_http_resp *r, size_t max);
 void store_http_resp_release(struct store_http_resp *r);
 
-/* One request, no retries. Transport failures give ITX_ERR_UPSTREAM or ITX_ERR_TIMEOUT;
- * any HTTP status is ITX_OK with r->status set. */
+/* One request, no retries; the answer body is capped by r->body's ceiling. Transport failures give
+ * ITX_ERR_UPSTREAM or ITX_ERR_TIMEOUT; any HTTP status is ITX_OK with r->status set. */
 enum itx_status store_http_do(const struct itx_store *s, const struct store_http_req *q,
                               struct store_http_resp *r, struct itx_diag *d);
 
