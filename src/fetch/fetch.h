@@ -165,4 +165,30 @@ bool itx_fetch_host_match(const char *pattern, const char *host);
  */
 char *itx_fetch_alicdn_original(const char *url);
 
+/* A host allow-list parsed from text; owns its memory. */
+struct itx_fetch_allow_list {
+    char *buf;
+    const char **hosts;
+    size_t n_hosts;
+};
+
+/*
+ * Parses a comma-separated allow-list ("*.alicdn.com, img.example.com"): entries are host
+ * names of [A-Za-z0-9.-] (lower-cased) or "*." followed by one; spaces around entries are
+ * ignored; at most 64 entries. ITX_ERR_INVALID names a malformed entry. Release with
+ * itx_fetch_allow_list_release (also after a failure).
+ */
+enum itx_status itx_fetch_allow_list_parse(struct itx_fetch_allow_list *l, const char *csv,
+                                           struct itx_diag *d);
+void itx_fetch_allow_list_release(struct itx_fetch_allow_list *l);
+
+/*
+ * Fills o with the defaults overridden by the environment: ITX_FETCH_ALLOW_HOSTS (parsed
+ * into l, which o then borrows), ITX_FETCH_MAX_BYTES (1 .. 1 GiB), ITX_FETCH_CONNECT_MS,
+ * ITX_FETCH_TOTAL_MS, ITX_FETCH_MAX_RETRIES (0 .. 10), ITX_FETCH_MAX_REDIRECTS (0 .. 10),
+ * ITX_FETCH_REWRITE_ALICDN (0|1). ITX_ERR_INVALID names the variable and its range.
+ */
+enum itx_status itx_fetch_opts_from_env(struct itx_fetch_opts *o, struct itx_fetch_allow_list *l,
+                                        struct itx_diag *d);
+
 #endif

@@ -1,5 +1,6 @@
 /* Unit tests of the pure parts of src/fetch/: address classes, URL policy, thumbnails. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "check.h"
@@ -222,9 +223,58 @@ test_alicdn_rewrite(void)
     check_rewrite("not a url", NULL);
 }
 
+static void
+test_config(void)
+{
+    struct itx_fetch_allow_list l;
+    struct itx_fetch_opts o;
+    struct itx_diag d;
+
+    itx_diag_init(&d);
+    CHECK(itx_fetch_allow_list_parse(&l, " *.AliCDN.com ,img.example.com,, ", &d) == ITX_OK);
+    CHECK_INT(l.n_hosts, 2);
+    if (l.n_hosts == 2) {
+        CHECK_STR(l.hosts[0], "*.alicdn.com");
+        CHECK_STR(l.hosts[1], "img.example.com");
+    }
+    itx_fetch_allow_list_release(&l);
+    static const char *const bad[] = {"*",   "*.",      "a..b",    "http://x.com", "x.com/a",
+                                      "a b", "*.*.com", "a@b.com", ".x.com",       "x.com:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(itx_fetch_allow_list_parse(&l, bad[i], &d) == ITX_ERR_INVALID, "'%s' accepted",
+                  bad[i]);
+        itx_fetch_allow_list_release(&l);
+    }
+
+    setenv("ITX_FETCH_ALLOW_HOSTS", "*.alicdn.com", 1);
+    setenv("ITX_FETCH_MAX_BYTES", "1048576", 1);
+    setenv("ITX_FETCH_REWRITE_ALICDN", "1", 1);
+    CHECK(itx_fetch_opts_from_env(&o, &l, &d) == ITX_OK);
+    CHECK_INT(o.max_bytes, 1048576);
+    CHECK(o.rewrite_alicdn_thumbnails);
+    CHECK_INT(o.n_allow_hosts, 1);
+    CHECK_INT(o.total_timeout_ms, ITX_FETCH_DEFAULT_TOTAL_MS);
+    itx_fetch_allow_list_release(&l);
+    setenv("ITX_FETCH_MAX_BYTES", "0", 1);
+    CHECK(itx_fetch_opts_from_env(&o, &l, &d) == ITX_ERR_INVALID);
+    CHECK(strstr(d.msg, "ITX_FETCH_MAX_BYTES") != NULL);
+    itx_fetch_allow_list_release(&l);
+    unsetenv("ITX_FETCH_MAX_BYTES");
+    setenv("ITX_FETCH_ALLOW_HOSTS", "*.alicdn.com,evil/x", 1);
+    CHECK(itx_fetch_opts_from_env(&o, &l, &d) == ITX_ERR_INVALID);
+    CHECK_MSG(strstr(d.msg, "ITX_FETCH_ALLOW_HOSTS") && strstr(d.msg, "evil/x"), "%s", d.msg);
+    itx_fetch_allow_list_release(&l);
+    unsetenv("ITX_FETCH_ALLOW_HOSTS");
+    unsetenv("ITX_FETCH_REWRITE_ALICDN");
+    CHECK(itx_fetch_opts_from_env(&o, &l, &d) == ITX_OK);
+    CHECK(o.allow_hosts == NULL || o.n_allow_hosts == 0);
+    itx_fetch_allow_list_release(&l);
+}
+
 int
 main(void)
 {
+    test_config();
     test_classify_v4();
     test_classify_v6();
     test_host_match();
