@@ -79,6 +79,36 @@ enum itx_status itx_ocr_db_boxes(const float *prob, int map_w, int map_h, int im
  */
 void itx_ocr_quads_sort(struct itx_ocr_quad *q, size_t n);
 
+/* ---- tall pictures -------------------------------------------------------------------------- */
+
+/* Rows [y, y + h) of the picture, detected on their own. */
+struct itx_ocr_slice {
+    int y, h;
+};
+
+/*
+ * Plans detection slices for a w x h picture. When h <= max_aspect * w (2.5 is a good value)
+ * the whole picture is one slice. Otherwise it is cut into slices of height
+ * max(limit_side, w) (at most h) overlapping by a quarter of that, spread evenly from top
+ * to bottom, so that a detail strip of width <= limit_side is detected at full resolution
+ * and every text line shorter than the overlap lies whole in some slice. Writes at most cap
+ * slices and returns how many the picture needs (call with cap 0 to size the array).
+ */
+size_t itx_ocr_slices_plan(int w, int h, int limit_side, double max_aspect, struct itx_ocr_slice *s,
+                           size_t cap);
+
+/*
+ * Merges the quads detected in overlapping slices, already shifted to picture coordinates;
+ * slice_of[i] is the slice quad i came from. A quad touching a cut edge of its slice (the
+ * top of any slice but the first, the bottom of any but the last) loses to an overlapping
+ * whole one; of two quads whose bounding boxes overlap by more than half of the smaller,
+ * the larger stays. Compacts q in place, keeping the order, and writes the new count.
+ * Errors: ITX_ERR_NOMEM.
+ */
+enum itx_status itx_ocr_quads_merge(struct itx_ocr_quad *q, size_t n, const size_t *slice_of,
+                                    const struct itx_ocr_slice *s, size_t n_slices, size_t *n_out,
+                                    struct itx_diag *d);
+
 /* ---- pre-processing ---------------------------------------------------------------------- */
 
 /*
