@@ -406,3 +406,22 @@ out:
     itx_buf_release(&b);
     return st;
 }
+
+enum itx_status
+itx_store_cache_name(const char *key, const char *leaf, char *out, size_t out_size,
+                     struct itx_diag *d)
+{
+    int n;
+
+    if (!key || strlen(key) != 64 || strspn(key, "0123456789abcdef") != 64)
+        return itx_diag_set(d, ITX_ERR_INVALID, "cache key '%.70s' is not 64 hex digits",
+                            key ? key : "");
+    if (!leaf || !*leaf || strchr(leaf, '/') || itx_store_name_check(leaf, NULL) != ITX_OK)
+        return itx_diag_set(d, ITX_ERR_INVALID, "cache object leaf '%.100s' is not a plain name",
+                            leaf ? leaf : "");
+    n = snprintf(out, out_size, "%.2s/%s/%s", key, key, leaf);
+    if (n < 0 || (size_t)n >= out_size)
+        return itx_diag_set(d, ITX_ERR_INVALID, "cache object name needs %d bytes, %zu given",
+                            n + 1, out_size);
+    return ITX_OK;
+}

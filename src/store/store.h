@@ -138,4 +138,13 @@ enum itx_status itx_store_cache_key(const void *src, size_t src_len,
                                     const struct itx_store_setting *settings, size_t n_settings,
                                     char out[65], struct itx_diag *d);
 
+/*
+ * The object name of one output of a cached result: "<key[0:2]>/<key>/<leaf>", e.g.
+ * "0e/0ecd...fb0df/final.png" (the two-character fan-out keeps directories small in the
+ * local backend). key is a hex key from itx_store_cache_key; leaf is a plain name like
+ * "final.png" or "result.json". ITX_ERR_INVALID for a malformed key or leaf or a short out.
+ */
+enum itx_status itx_store_cache_name(const char *key, const char *leaf, char *out, size_t out_size,
+                                     struct itx_diag *d);
+
 #endif

@@ -74,6 +74,17 @@ test_cache_key(void)
     /* A fixed input gives a fixed key: the cache survives restarts and versions. */
     CHECK(itx_store_cache_key("", 0, NULL, 0, k6, &d) == ITX_OK);
     CHECK_STR(k6, "0ecdcd4bd44231dd6893cf1daa7b82b0e17c989725ce47f0ac4139e5f03fb0df");
+    {
+        char name[200], tiny[10];
+        CHECK(itx_store_cache_name(k6, "final.png", name, sizeof name, &d) == ITX_OK);
+        CHECK_STR(name, "0e/0ecdcd4bd44231dd6893cf1daa7b82b0e17c989725ce47f0ac4139e5f03fb0df/"
+                        "final.png");
+        CHECK(itx_store_name_check(name, NULL) == ITX_OK);
+        CHECK(itx_store_cache_name("0ECD", "final.png", name, sizeof name, &d) == ITX_ERR_INVALID);
+        CHECK(itx_store_cache_name(k6, "../x", name, sizeof name, &d) == ITX_ERR_INVALID);
+        CHECK(itx_store_cache_name(k6, "a/b", name, sizeof name, &d) == ITX_ERR_INVALID);
+        CHECK(itx_store_cache_name(k6, "x", tiny, sizeof tiny, &d) == ITX_ERR_INVALID);
+    }
 }
 
 static int
