@@ -313,6 +313,21 @@ channel_const(const struct itx_nn_model *m, const struct itx_nn_node *n, int v, 
     return false;
 }
 
+/* A BatchNormalization whose four parameters are constant float vectors of oc entries. */
+static bool
+bn_params_ok(const struct itx_nn_model *m, const struct itx_nn_node *u, int64_t oc)
+{
+    if (u->n_in != 5 || u->in[0] < 0)
+        return false;
+    for (int k = 1; k < 5; k++) {
+        int v = u->in[k];
+        if (!is_const(m, v) || m->values[v].dtype != ITX_NN_F32 || m->values[v].rank != 1 ||
+            m->values[v].shape[0] != oc)
+            return false;
+    }
+    return true;
+}
+
 static void
 kill(struct itx_nn_model *m, int node)
 {
@@ -475,14 +490,13 @@ fuse_after(struct itx_nn_model *m, int ci, bool *oom)
                     p->alpha = a;
                     p->beta = b;
                 }
-            } else if (u->op == NN_OP_BN && oc > 0 && c->n_post == 0 && c->op != NN_OP_MATMUL) {
+            } else if (u->op == NN_OP_BN && oc > 0 && c->n_post == 0 && c->op != NN_OP_MATMUL &&
+                       bn_params_ok(m, u, oc)) {
                 const float *sc = m->values[u->in[1]].data, *bi = m->values[u->in[2]].data;
                 const float *mu = m->values[u->in[3]].data, *va = m->values[u->in[4]].data;
                 float *s = itx_malloc_array((size_t)oc, sizeof(float));
                 float *t = itx_malloc_array((size_t)oc, sizeof(float));
                 bool ok = s && t;
-                if (ok && (m->values[u->in[1]].rank != 1 || m->values[u->in[1]].shape[0] != oc))
-                    ok = false, *oom = false;
                 for (int64_t i = 0; ok && i < oc; i++) {
                     s[i] = sc[i] / sqrtf(va[i] + u->attr.eps);
                     t[i] = bi[i] - mu[i] * s[i];
