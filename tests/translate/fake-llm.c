@@ -162,7 +162,11 @@ auto_answer(struct fake_llm *f, const char *user, enum fake_kind kind)
             snprintf(text, sizeof(text), "translation %lld", (long long)id);
         json_array_append_new(out, json_pack("{s:I, s:s}", "id", id, "text", text));
     }
-    s = json_dumps(json_pack("{s:o}", "translations", out), JSON_COMPACT);
+    {
+        json_t *root = json_pack("{s:o}", "translations", out);
+        s = json_dumps(root, JSON_COMPACT);
+        json_decref(root);
+    }
     json_decref(arr);
     return s;
 }
