@@ -17,6 +17,7 @@ int itx_cli_version(int argc, char **argv);
 int itx_cli_models(int argc, char **argv);
 int itx_cli_nn(int argc, char **argv);
 int itx_cli_translate_text(int argc, char **argv);
+int itx_cli_serve(int argc, char **argv);
 
 /* Returns true when argv has -h or --help anywhere before "--". */
 int itx_cli_wants_help(int argc, char **argv);
