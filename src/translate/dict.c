@@ -266,38 +266,52 @@ itx_dict_pick_sense(const char *senses, size_t len, struct itx_buf *out)
     size_t best_len = 0, first_len = 0, pos = 0;
     bool have = false;
 
-    /* Groups: 'C' common first, then 'P' proper nouns; only fall back to P when no C. */
+    /*
+     * Groups: 'C' common readings, then 'P' proper nouns (used only when no common reading
+     * has a usable sense). A character with several readings has one group each; the reading
+     * with the most usable senses is the everyday one (约 "about, to arrange ..." rather than
+     * "to weigh"), so it wins, the first one on a tie.
+     */
     for (int pass = 0; pass < 2 && !have; pass++) {
+        unsigned best_count = 0;
         pos = 0;
         while (pos < len) {
             const char *g = senses + pos, *bar = memchr(g, '|', len - pos);
             size_t glen = bar ? (size_t)(bar - g) : len - pos, spos = 1;
+            char gbest[128];
+            size_t gbest_len = 0, gfirst_len = 0;
+            unsigned count = 0;
             pos += glen + 1;
             if (glen < 2 || g[0] != (pass == 0 ? 'C' : 'P'))
                 continue;
             while (spos < glen) {
-                const char *s = g + spos, *sl = memchr(s, '/', glen - spos);
-                size_t slen = sl ? (size_t)(sl - s) : glen - spos, c;
+                const char *sn = g + spos, *sl = memchr(sn, '/', glen - spos);
+                size_t slen = sl ? (size_t)(sl - sn) : glen - spos, c;
                 spos += slen + 1;
-                if (sense_rejected(s, slen))
+                if (sense_rejected(sn, slen))
                     continue;
-                c = clean_sense(s, slen, cand, sizeof(cand));
-                if (c == 0 || itx_tr_has_han(cand, c))
+                c = clean_sense(sn, slen, cand, sizeof(cand));
+                if (c == 0)
                     continue;
-                if (!have) {
-                    memcpy(best, cand, c + 1);
-                    best_len = first_len = c;
-                    have = true;
-                } else if (first_len > 24 && c < best_len) {
+                if (count == 0) {
+                    memcpy(gbest, cand, c + 1);
+                    gbest_len = gfirst_len = c;
+                } else if (gfirst_len > 24 && c < gbest_len) {
                     /* The first sense is a long explanation: a short later one reads better. */
-                    memcpy(best, cand, c + 1);
-                    best_len = c;
+                    memcpy(gbest, cand, c + 1);
+                    gbest_len = c;
                 }
+                count++;
             }
-            if (have)
-                break; /* the first usable group of a kind is the most common reading */
+            if (count > best_count) {
+                memcpy(best, gbest, gbest_len + 1);
+                best_len = gbest_len;
+                best_count = count;
+                have = true;
+            }
         }
     }
+    (void)first_len;
     if (!have)
         return false;
     return itx_buf_append(out, best, best_len) == ITX_OK;
