@@ -249,7 +249,8 @@ tensor_to_value(struct parse *ps, const struct tensor_raw *t, int vi)
     } else if (dt == ITX_NN_F32) {
         if (t->floats.n != n * 4)
             return bad(ps, "tensor float_data length does not match its dimensions");
-        memcpy(dst, t->floats.p, t->floats.n);
+        if (t->floats.n)
+            memcpy(dst, t->floats.p, t->floats.n);
     } else {
         struct span sp = t->dtype == 6 ? t->ints32 : t->ints64;
         struct rd r = {sp.p, sp.p + sp.n};
