@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "core/alloc.h"
+#include "core/util.h"
 #include "jobs/jobs.h"
 #include "translate/translate.h"
 
@@ -432,10 +433,11 @@ test_retry_backoff(void)
         CHECK(itx_jobs_fail(f, it, "timeout", msg, true, &oc, &d) == ITX_OK);
         CHECK(oc == ITX_JOBS_APPLIED);
         itx_jobs_item_free(it);
-        if (claims > 5)
+        if (claims > 5 || itx_job_state_final(job_state(f, id)))
             break;
     }
     CHECK_INT(claims, 3);
+    CHECK(itx_jobs_claim(f, "w", 60, &it, &d) == ITX_OK && !it);
     CHECK(itx_jobs_get(f, id, &j, &d) == ITX_OK);
     if (j) {
         CHECK(j->state == ITX_JOB_FAILED);
@@ -566,6 +568,54 @@ test_cancel(void)
     /* Cancelling a final job changes nothing. */
     CHECK(itx_jobs_cancel(s, id, &st, &d) == ITX_OK && st == ITX_JOB_CANCELLED);
     CHECK(itx_jobs_cancel(s, "nope", &st, &d) == ITX_ERR_NOT_FOUND);
+    itx_jobs_item_free(it);
+    itx_jobs_close(s);
+}
+
+/*
+ * Lock waits end with a clean error: another connection holds the database (SQLite: an
+ * exclusive transaction; PostgreSQL: an exclusive table lock) past the store's timeout.
+ */
+static void
+test_timeouts(void)
+{
+    char url[512], id[33];
+    struct itx_jobs_opts o = {.busy_timeout_ms = 100, .statement_timeout_ms = 300};
+    struct itx_jobs *s;
+    struct itx_jobs_item *it = NULL;
+    struct itx_diag d;
+    enum itx_status st;
+    sqlite3 *db = NULL;
+    PGconn *pg = NULL;
+
+    fresh_url(url, sizeof(url));
+    s = open_store(url, &o);
+    create_job(s, 1, "timeout", id);
+    if (use_pg) {
+        PGresult *r;
+        pg = PQconnectdb(url);
+        r = PQexec(pg, "BEGIN; LOCK TABLE itx_job_items IN ACCESS EXCLUSIVE MODE");
+        CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+        PQclear(r);
+    } else {
+        CHECK(sqlite3_open(url + 7, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+    }
+    itx_diag_init(&d);
+    st = itx_jobs_claim(s, "w", 60, &it, &d);
+    CHECK_MSG(st == (use_pg ? ITX_ERR_TIMEOUT : ITX_ERR_UNAVAILABLE), "%s: %s", itx_err_str(st),
+              d.msg);
+    CHECK(it == NULL);
+    printf("claim while the database is locked: %s: %s\n", itx_err_str(st), d.msg);
+    if (use_pg) {
+        PQclear(PQexec(pg, "ROLLBACK"));
+        PQfinish(pg);
+    } else {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(db);
+    }
+    /* Once the lock is gone the same store works. */
+    CHECK(itx_jobs_claim(s, "w", 60, &it, &d) == ITX_OK && it);
     itx_jobs_item_free(it);
     itx_jobs_close(s);
 }
@@ -1008,6 +1058,15 @@ test_newer_schema(void)
     CHECK(strstr(d.msg, "99") != NULL);
 }
 
+/* Runs one case and prints how long it took (information only, never asserted). */
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        double t0_ = itx_now_ms();                                                                 \
+        fn();                                                                                      \
+        printf("%-28s %7.0f ms\n", #fn, itx_now_ms() - t0_);                                       \
+        fflush(stdout);                                                                            \
+    } while (0)
+
 int
 main(int argc, char **argv)
 {
@@ -1026,18 +1085,19 @@ main(int argc, char **argv)
         fprintf(stderr, "cannot start a PostgreSQL test cluster with %s\n", script);
         return 1;
     }
-    test_create_get();
-    test_claim_complete_fail();
-    test_retry_backoff();
-    test_lease_rescue();
-    test_cancel();
-    test_threads();
-    test_processes();
-    test_kill9_resume();
-    test_retention();
-    test_caches();
-    test_newer_schema();
+    RUN(test_create_get);
+    RUN(test_claim_complete_fail);
+    RUN(test_retry_backoff);
+    RUN(test_lease_rescue);
+    RUN(test_cancel);
+    RUN(test_timeouts);
+    RUN(test_threads);
+    RUN(test_processes);
+    RUN(test_kill9_resume);
+    RUN(test_retention);
+    RUN(test_caches);
+    RUN(test_newer_schema);
     if (use_pg)
-        test_pg_restart();
+        RUN(test_pg_restart);
     return check_summary();
 }
