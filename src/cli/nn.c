@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -22,6 +23,8 @@ usage(FILE *f)
             "  --shape DIMS      input shape, e.g. 1x3x960x960 (required)\n"
             "  --threads N       OpenMP threads per inference (default 1)\n"
             "  --repeat K        timed runs after one warm-up run (default 10)\n"
+            "  --parallel P      P worker threads, each with its own session, run at once;\n"
+            "                    prints the throughput (a worker pool's shape)\n"
             "  --backend B       dnnl (default) or ref (plain-C reference kernels)\n"
             "  --input FILE      raw little-endian float32 input (default: a fixed pattern)\n"
             "  --output FILE     write output 0 as raw float32\n"
@@ -52,6 +55,37 @@ cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+struct par_worker {
+    struct itx_nn_model *m;
+    const struct itx_nn_session_opts *o;
+    const float *input;
+    const int64_t *shape;
+    int rank;
+    long long repeat;
+    double *times;
+    enum itx_status status;
+    struct itx_diag d;
+};
+
+/* One worker of --parallel: its own session, `repeat` inferences after one warm-up run. */
+static void *
+par_run(void *arg)
+{
+    struct par_worker *w = arg;
+    struct itx_nn_session *s = NULL;
+    itx_diag_init(&w->d);
+    w->status = itx_nn_session_new(w->m, w->o, &s, &w->d);
+    if (!w->status)
+        w->status = itx_nn_session_run(s, w->input, w->shape, w->rank, &w->d);
+    for (long long r = 0; !w->status && r < w->repeat; r++) {
+        double a = itx_now_ms();
+        w->status = itx_nn_session_run(s, w->input, w->shape, w->rank, &w->d);
+        w->times[r] = itx_now_ms() - a;
+    }
+    itx_nn_session_free(s);
+    return NULL;
 }
 
 /* itx nn warmup: loads the three OCR models and runs each once at its usual shape. */
@@ -136,7 +170,7 @@ itx_cli_nn(int argc, char **argv)
     const char *model = NULL, *in_path = NULL, *out_path = NULL;
     int64_t shape[ITX_NN_MAX_DIMS];
     int rank = 0, json = 0;
-    long long repeat = 10;
+    long long repeat = 10, parallel = 1;
     struct itx_nn_session_opts o;
     struct itx_nn_model *m = NULL;
     struct itx_nn_session *s = NULL;
@@ -196,6 +230,12 @@ itx_cli_nn(int argc, char **argv)
         } else if (strcmp(a, "--output") == 0 && v) {
             out_path = v;
             i++;
+        } else if (strcmp(a, "--parallel") == 0 && v) {
+            if (!itx_parse_int(v, 1, 64, &parallel)) {
+                fprintf(stderr, "itx nn: --parallel '%s' is not an integer in [1, 64]\n", v);
+                return 2;
+            }
+            i++;
         } else if (strcmp(a, "--json") == 0) {
             json = 1;
         } else if (a[0] != '-' && !model) {
@@ -242,6 +282,45 @@ itx_cli_nn(int argc, char **argv)
         goto out;
     }
     double t1 = itx_now_ms();
+    if (parallel > 1) {
+        pthread_t tid[64];
+        struct par_worker w[64];
+        double *all = itx_calloc((size_t)(parallel * (repeat ? repeat : 1)), sizeof(double));
+        size_t n_all = 0;
+        if (!all)
+            goto out;
+        double p0 = itx_now_ms();
+        for (long long k = 0; k < parallel; k++) {
+            w[k] = (struct par_worker){m, &o, input, shape, rank, repeat,
+                                       all + k * repeat, ITX_OK, {0}};
+            pthread_create(&tid[k], NULL, par_run, &w[k]);
+        }
+        for (long long k = 0; k < parallel; k++)
+            pthread_join(tid[k], NULL);
+        double wall = itx_now_ms() - p0;
+        for (long long k = 0; k < parallel; k++) {
+            if (w[k].status) {
+                fprintf(stderr, "itx nn: %s\n", w[k].d.msg);
+                itx_free(all);
+                goto out;
+            }
+        }
+        n_all = (size_t)(parallel * repeat);
+        qsort(all, n_all, sizeof(double), cmp_double);
+        double med = n_all ? all[n_all / 2] : 0.0;
+        /* throughput from the per-inference median: every worker runs concurrently */
+        double ips = med > 0 ? 1000.0 * (double)parallel / med : 0.0;
+        if (json)
+            printf("{\"model\":\"%s\",\"parallel\":%lld,\"threads\":%d,\"median_ms\":%.3f,"
+                   "\"throughput_per_s\":%.3f,\"wall_ms\":%.3f}\n",
+                   model, parallel, o.threads, med, ips, wall);
+        else
+            printf("%lld workers x %d thread(s): median %.2f ms per inference, %.2f inferences/s\n",
+                   parallel, o.threads, med, ips);
+        itx_free(all);
+        rc = 0;
+        goto out;
+    }
     if (itx_nn_session_run(s, input, shape, rank, &d)) {
         fprintf(stderr, "itx nn: %s\n", d.msg);
         goto out;
