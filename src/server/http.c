@@ -61,7 +61,9 @@ struct conn {
     bool multipart;
     char content_type[256];
     struct itx_buf body;
-    bool body_started;
+    bool headers_done;
+    bool too_large;
+    size_t discarded;
     bool admitted;
     bool responded;
     struct itx_server_work *work;
@@ -636,7 +638,19 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
         remote_ip(cn, c);
         parse_trace(cn, c);
+        /* Requests without a body are answered on the second call, as libmicrohttpd
+         * expects; an answer queued on the first call costs the keep-alive connection. */
+        if (is_get(method))
+            return MHD_YES;
+        cn->headers_done = true;
         return on_headers(cn, c, url, method);
+    }
+    if (!cn->headers_done) {
+        enum MHD_Result ret;
+        cn->headers_done = true;
+        ret = on_headers(cn, c, url, method);
+        if (ret != MHD_YES || cn->responded)
+            return ret;
     }
     if (cn->responded) {
         *upload_data_size = 0; /* answered early (413, 401, ...): discard the body */
@@ -657,20 +671,30 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
                          cn->remote_ip, s->cfg.read_timeout_ms);
             return MHD_NO;
         }
-        if (itx_buf_append(&cn->body, upload_data, *upload_data_size) != ITX_OK) {
-            char msg[160];
-            enum itx_status st = cn->body.len + *upload_data_size > cn->body.max
-                                     ? ITX_ERR_TOO_LARGE
-                                     : ITX_ERR_NOMEM;
+        if (cn->too_large) {
+            /* libmicrohttpd cannot answer in the middle of a body: discard the rest, up to
+             * twice the limit plus 1 MiB in all, and answer 413 at its end; past that, hang
+             * up without an answer. */
+            cn->discarded += *upload_data_size;
             *upload_data_size = 0;
-            itx_buf_release(&cn->body);
-            if (st == ITX_ERR_NOMEM)
-                return problem(cn, c, 500, "out_of_memory", "out of memory reading the body");
-            snprintf(msg, sizeof(msg), "the body is over the %zu-byte limit", cn->body.max);
-            return problem(cn, c, 413, "too_large", msg);
+            return cn->discarded > 2 * cn->body.max + (1u << 20) ? MHD_NO : MHD_YES;
+        }
+        if (itx_buf_append(&cn->body, upload_data, *upload_data_size) != ITX_OK) {
+            if (cn->body.len + *upload_data_size <= cn->body.max)
+                return MHD_NO; /* out of memory */
+            cn->too_large = true;
+            cn->discarded = cn->body.len + *upload_data_size;
+            itx_free(cn->body.data);
+            cn->body.data = NULL;
+            cn->body.len = cn->body.cap = 0;
         }
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (cn->too_large) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "the body is over the %zu-byte limit", cn->body.max);
+        return problem(cn, c, 413, "too_large", msg);
     }
     return start_work(cn, c);
 }
@@ -1106,14 +1130,15 @@ itx_server_start(struct itx_server *s, struct itx_diag *d)
     if ((st = pool_start(s, d)) != ITX_OK)
         return st;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->cfg.port, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)s->cfg.port, NULL, NULL, access_handler, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.max_header_bytes + 16384,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!s->daemon) {
         int e = errno;
         pool_stop(s, 0);

@@ -250,6 +250,9 @@ parse_image(const json_t *v, size_t idx, const struct itx_api_limits *lim,
     snprintf(path, sizeof(path), "images[%zu]", idx);
     if (!json_is_object(v))
         return type_error(d, path, "an object with 'url' or 'data'", v);
+    if (!json_object_get(v, "url") == !json_object_get(v, "data"))
+        return itx_diag_set(d, ITX_ERR_INVALID, "images[%zu] needs exactly one of 'url' or 'data'",
+                            idx);
     json_object_foreach((json_t *)v, key, m) {
         snprintf(path, sizeof(path), "images[%zu].%.20s", idx, key);
         if (strcmp(key, "url") == 0) {
@@ -303,9 +306,6 @@ parse_image(const json_t *v, size_t idx, const struct itx_api_limits *lim,
                                 key, idx);
         }
     }
-    if (!img->url == !img->data)
-        return itx_diag_set(d, ITX_ERR_INVALID, "images[%zu] needs exactly one of 'url' or 'data'",
-                            idx);
     return ITX_OK;
 }
 

@@ -1,0 +1,62 @@
+/*
+ * Helpers for the server integration tests: start a server process on 127.0.0.1 with an
+ * ephemeral port (PORT=0; the port is read from its JSON "listening" log line), keep its
+ * log lines, and make HTTP requests with libcurl.
+ */
+#ifndef ITX_TESTS_SERVER_PROC_H
+#define ITX_TESTS_SERVER_PROC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct srv {
+    pid_t pid;
+    unsigned port;
+    int log_fd;
+    pthread_t reader;
+    pthread_mutex_t mu;
+    char *log;   /* everything the server wrote to stderr so far */
+    size_t log_len;
+};
+
+/* Starts argv[0] with argv and extra environment "K=V" strings (NULL-terminated), with
+ * PORT=0, ITX_BIND=127.0.0.1 and ITX_LOG_FORMAT=json. 0 on success. */
+int srv_start(struct srv *s, const char *const *argv, const char *const *env);
+/* Sends sig and waits; returns the exit status (or 128+signal), -1 after 20 s. */
+int srv_signal_wait(struct srv *s, int sig);
+void srv_free(struct srv *s);
+/* Copy of the log so far (free()). */
+char *srv_log(struct srv *s);
+
+struct resp {
+    long status;
+    char *body; /* NUL-terminated */
+    size_t body_len;
+    char *headers;
+};
+
+/* One request; headers NULL-terminated "Name: value" list (may be NULL); body may be NULL.
+ * path_as_is keeps ".." segments. Returns 0 when a response came back. */
+int http(unsigned port, const char *method, const char *path, const char *const *headers,
+         const void *body, size_t body_len, struct resp *r);
+int http_ex(unsigned port, const char *method, const char *path, const char *const *headers,
+            const void *body, size_t body_len, bool chunked, bool path_as_is, struct resp *r);
+void resp_free(struct resp *r);
+/* Value of a response header (case-insensitive), copied into out; false when absent. */
+bool resp_header(const struct resp *r, const char *name, char *out, size_t out_size);
+
+/* The value of one sample in a Prometheus text exposition, e.g.
+ * metric(text, "itx_http_requests_total{route=\"healthz\",code=\"200\"}"); -1 when absent. */
+double metric(const char *text, const char *series);
+/* Fetches /metrics and returns metric(); -1 on failure. */
+double metric_now(unsigned port, const char *series);
+/* Polls until metric_now(series) == want or timeout_ms passes; true when reached. */
+bool metric_wait(unsigned port, const char *series, double want, long timeout_ms);
+
+void ms_sleep(long ms);
+/* Writes a file (for gates); returns 0. */
+int write_file(const char *path, const void *data, size_t len);
+
+#endif

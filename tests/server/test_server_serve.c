@@ -1,0 +1,125 @@
+/*
+ * `itx serve` itself (argv[1] is the itx binary): --help, bad settings, the endpoints that
+ * exist without the pipeline, the /v1 routes absent (404) until it plugs in, the local
+ * store under /files/, API keys, and SIGTERM.
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "proc.h"
+
+static const char *itx;
+
+static int
+run_capture(const char *cmd, char *out, size_t out_size)
+{
+    FILE *p = popen(cmd, "r");
+    size_t n;
+    if (!p)
+        return -1;
+    n = fread(out, 1, out_size - 1, p);
+    out[n] = '\0';
+    return WEXITSTATUS(pclose(p));
+}
+
+int
+main(int argc, char **argv)
+{
+    static char out[65536];
+    char cmd[1024], dir[64] = "/tmp/itx-serve-test-XXXXXX", path[256], env_dir[300];
+    struct srv s;
+    struct resp r;
+
+    if (argc < 2)
+        return 2;
+    itx = argv[1];
+    if (!mkdtemp(dir))
+        return 1;
+
+    snprintf(cmd, sizeof(cmd), "%s serve --help", itx);
+    CHECK_INT(run_capture(cmd, out, sizeof(out)), 0);
+    CHECK(strstr(out, "PORT") && strstr(out, "ITX_WORKERS") && strstr(out, "ITX_API_KEYS") &&
+          strstr(out, "ITX_GRACE_MS") && strstr(out, "default 8080"));
+    snprintf(cmd, sizeof(cmd), "ITX_QUEUE=lots %s serve 2>&1", itx);
+    CHECK_INT(run_capture(cmd, out, sizeof(out)), 2);
+    CHECK(strstr(out, "ITX_QUEUE: 'lots' is not an integer in 1..100000") != NULL);
+    snprintf(cmd, sizeof(cmd), "%s serve --port 1 --nope 2>&1", itx);
+    CHECK_INT(run_capture(cmd, out, sizeof(out)), 2);
+    CHECK(strstr(out, "unknown option '--nope'") != NULL);
+    snprintf(cmd, sizeof(cmd), "ITX_STORE=ftp %s serve 2>&1", itx);
+    CHECK_INT(run_capture(cmd, out, sizeof(out)), 2);
+    CHECK(strstr(out, "ITX_STORE must be local, s3 or gcs") != NULL);
+
+    snprintf(path, sizeof(path), "%s/res.png", dir);
+    write_file(path, "\x89PNG\r\n\x1a\n", 8);
+    snprintf(env_dir, sizeof(env_dir), "ITX_STORE_DIR=%s", dir);
+    {
+        const char *args[] = {itx, "serve", "--workers", "1", NULL};
+        const char *env[] = {env_dir, "ITX_API_KEYS=serve-test-key-0123456789", NULL};
+        if (srv_start(&s, args, env) != 0) {
+            CHECK_MSG(0, "itx serve did not start");
+            srv_free(&s);
+            return check_summary();
+        }
+    }
+    http(s.port, "GET", "/healthz", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    for (int i = 0; i < 500; i++) {
+        http(s.port, "GET", "/readyz", NULL, NULL, 0, &r);
+        if (r.status == 200)
+            break;
+        resp_free(&r);
+        ms_sleep(10);
+    }
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    http(s.port, "GET", "/openapi.json", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
+    {
+        json_t *j = json_loads(r.body, 0, NULL);
+        CHECK(j && strcmp(json_string_value(json_object_get(j, "openapi")), "3.1.0") == 0);
+        json_decref(j);
+    }
+    resp_free(&r);
+    http(s.port, "GET", "/files/res.png", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
+    CHECK_INT(r.body_len, 8);
+    resp_free(&r);
+    /* No pipeline yet: the translation routes do not exist. */
+    {
+        const char *h[] = {"Authorization: Bearer serve-test-key-0123456789",
+                           "Content-Type: application/json", NULL};
+        http(s.port, "POST", "/v1/translate", h, "{}", 2, &r);
+        CHECK_INT(r.status, 404);
+        CHECK(strstr(r.body, "\"code\":\"not_found\"") != NULL);
+        resp_free(&r);
+        http(s.port, "POST", "/v1/jobs", h, "{}", 2, &r);
+        CHECK_INT(r.status, 404);
+        resp_free(&r);
+    }
+    http(s.port, "GET", "/metrics", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
+    CHECK(metric(r.body, "itx_http_requests_total{route=\"other\",code=\"404\"}") == 2);
+    CHECK(metric(r.body, "itx_http_requests_total{route=\"files\",code=\"200\"}") == 1);
+    CHECK(strstr(r.body, "itx_build_info{version=\"") != NULL);
+    resp_free(&r);
+    CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
+    {
+        char *log = srv_log(&s);
+        CHECK(strstr(log, "serve-test-key") == NULL);
+        CHECK(strstr(log, "\"startup_ms\":") != NULL);
+        free(log);
+    }
+    srv_free(&s);
+    unlink(path);
+    rmdir(dir);
+    return check_summary();
+}
