@@ -149,6 +149,16 @@ itx_malloc_aligned(size_t size)
     return aligned_alloc(64, rounded ? rounded : 64);
 }
 
+void *
+itx_malloc_align(size_t size, size_t align)
+{
+    size_t rounded;
+    if (!itx_add_size(size, align - 1, &rounded) || should_fail())
+        return NULL;
+    rounded &= ~(align - 1);
+    return aligned_alloc(align, rounded ? rounded : align);
+}
+
 void
 itx_free_aligned(void *p)
 {

@@ -29,6 +29,9 @@ char *itx_strndup(const char *s, size_t n);
 
 /* 64-byte aligned allocation for tensors; free with itx_free_aligned. */
 void *itx_malloc_aligned(size_t size);
+/* Allocation aligned to `align` (a power of two, multiple of sizeof(void *)); size is rounded
+ * up to a multiple of align. Free with itx_free_aligned. */
+void *itx_malloc_align(size_t size, size_t align);
 void itx_free_aligned(void *p);
 
 /* a*b and a+b with overflow detection: return false on overflow. */
