@@ -170,7 +170,8 @@ check_picture(const char *dir, const char *json_name, struct coverage *cov)
         cov->horizontal += !strcmp(orient, "horizontal");
         cov->vertical += !strcmp(orient, "vertical");
         cov->rotated += !strcmp(orient, "rotated");
-        cov->price += json_is_true(json_object_get(l, "price")) && strstr(text, "¥") != NULL;
+        cov->price += json_is_true(json_object_get(l, "price")) &&
+                      (strstr(text, "¥") != NULL || strstr(text, "￥") != NULL);
         cov->white_badge += json_is_true(json_object_get(l, "badge")) && !strcmp(colour, "#ffffff");
         cov->shadow += json_is_true(json_object_get(l, "shadow"));
         {

@@ -870,22 +870,26 @@ price_text(struct rng *r, char *text, size_t n, char *markup, size_t mn, int siz
 {
     static const char *prefix[] = {"", "", "到手价", "券后价", "活动价", "秒杀价", "原价", "特价"};
     const char *pre = PICK(r, prefix);
-    int whole = rng_int(r, 1, 9) * (rng_unit(r) < 0.5 ? 10 : 1) +
-                rng_int(r, 0, 9) * (rng_unit(r) < 0.3 ? 100 : 0);
-    int cents = rng_unit(r) < 0.5 ? rng_int(r, 1, 9) : -1;
+    /* both signs are common on real pictures: U+00A5 and the full-width U+FFE5 */
+    const char *sign = rng_unit(r) < 0.5 ? "¥" : "￥";
+    /* shop prices: 10..99 most often, then 100..999, and single digits always with cents */
+    double kind = rng_unit(r);
+    int whole = kind < 0.5    ? rng_int(r, 10, 99)
+                : kind < 0.75 ? rng_int(r, 100, 999)
+                              : rng_int(r, 1, 9);
+    int cents = kind >= 0.75 || rng_unit(r) < 0.4 ? rng_int(r, 1, 9) : -1;
     char num[32];
 
-    if (whole < 1)
-        whole = 1;
     if (cents >= 0)
         snprintf(num, sizeof(num), "%d.%d", whole, cents);
     else
         snprintf(num, sizeof(num), "%d", whole);
-    snprintf(text, n, "%s¥%s", pre, num);
-    if (rng_unit(r) < 0.5) /* the currency sign and prefix smaller, as shops draw them */
-        snprintf(markup, mn, "<span size=\"%d\">%s¥</span>%s", size * 1024 * 55 / 100, pre, num);
+    snprintf(text, n, "%s%s%s", pre, sign, num);
+    if (rng_unit(r) < 0.35) /* the currency sign and prefix smaller, as shops draw them */
+        snprintf(markup, mn, "<span size=\"%d\">%s%s</span>%s", size * 1024 * 65 / 100, pre, sign,
+                 num);
     else
-        snprintf(markup, mn, "%s¥%s", pre, num);
+        snprintf(markup, mn, "%s%s%s", pre, sign, num);
 }
 
 /* Paragraph: phrases joined with full-width commas into lines of at most max_chars. */
@@ -1031,7 +1035,7 @@ scene_hero(struct pic *p, struct rng *r)
 static void
 scene_points(struct pic *p, struct rng *r)
 {
-    int W = p->w, H = p->h, size = rng_int(r, 30, 44), x = W / 10, y, block;
+    int W = p->w, H = p->h, size = rng_int(r, 30, 44), x = W / 8, y, block;
     const struct font *f = font_any(r);
     struct text_opts o;
     int n = rng_int(r, 3, 5), tw, th;
@@ -1045,9 +1049,12 @@ scene_points(struct pic *p, struct rng *r)
     block = p->n_blocks++;
     struct rgb col = text_colour_for(r, p->bg, R(x, y, W - W / 10, y + n * size * 2));
     for (int i = 0; i < n; i++) {
-        /* a coloured dot as the list marker (background) */
-        draw_ellipse(p->bg, x - size * 0.5, y + size * 0.55, size * 0.15, size * 0.15, col, col, 1);
-        draw_ellipse(p->img, x - size * 0.5, y + size * 0.55, size * 0.15, size * 0.15, col, col,
+        /*
+         * A coloured dot as the list marker (background). Kept a character's width away from
+         * the text: closer, the detector joins it to the line and it is read as "·".
+         */
+        draw_ellipse(p->bg, x - size * 1.1, y + size * 0.55, size * 0.22, size * 0.22, col, col, 1);
+        draw_ellipse(p->img, x - size * 1.1, y + size * 0.55, size * 0.22, size * 0.22, col, col,
                      1);
         o = opts(f, size);
         o.block = block, o.has_colour = true, o.colour = col;
@@ -1320,7 +1327,8 @@ write_json(const struct pic *p, const char *dir, const char *name, bool jpeg, ui
         json_colour(&b, l->color);
         itx_buf_printf(
             &b, ", \"block\": %d, \"han\": %s, \"price\": %s, \"badge\": %s, \"shadow\": %s}",
-            l->block, has_han(l->text) ? "true" : "false", strstr(l->text, "¥") ? "true" : "false",
+            l->block, has_han(l->text) ? "true" : "false",
+            strstr(l->text, "¥") || strstr(l->text, "￥") ? "true" : "false",
             l->on_badge ? "true" : "false", l->shadow ? "true" : "false");
     }
     itx_buf_printf(&b, "\n  ]\n}\n");
