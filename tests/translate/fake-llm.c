@@ -259,17 +259,63 @@ serve(struct fake_llm *f, int c)
     free(body);
 }
 
+struct conn {
+    struct fake_llm *f;
+    int fd;
+};
+
+/* One thread per connection, so the server sees how many requests a client has in flight. */
+static void *
+handle(void *arg)
+{
+    struct conn *cn = arg;
+    struct fake_llm *f = cn->f;
+
+    pthread_mutex_lock(&f->mu);
+    if (++f->in_flight > f->max_in_flight)
+        f->max_in_flight = f->in_flight;
+    pthread_mutex_unlock(&f->mu);
+    serve(f, cn->fd);
+    shutdown(cn->fd, SHUT_WR);
+    close(cn->fd);
+    pthread_mutex_lock(&f->mu);
+    f->in_flight--;
+    f->handlers--;
+    pthread_cond_broadcast(&f->idle);
+    pthread_mutex_unlock(&f->mu);
+    free(cn);
+    return NULL;
+}
+
 static void *
 run(void *arg)
 {
     struct fake_llm *f = arg;
     for (;;) {
+        pthread_t th;
+        struct conn *cn;
         int c = accept(f->fd, NULL, NULL);
         if (c < 0)
             break;
-        serve(f, c);
-        shutdown(c, SHUT_WR);
-        close(c);
+        cn = malloc(sizeof(*cn));
+        if (!cn) {
+            close(c);
+            continue;
+        }
+        cn->f = f;
+        cn->fd = c;
+        pthread_mutex_lock(&f->mu);
+        f->handlers++;
+        pthread_mutex_unlock(&f->mu);
+        if (pthread_create(&th, NULL, handle, cn) != 0) {
+            close(c);
+            free(cn);
+            pthread_mutex_lock(&f->mu);
+            f->handlers--;
+            pthread_mutex_unlock(&f->mu);
+            continue;
+        }
+        pthread_detach(th);
     }
     return NULL;
 }
@@ -282,6 +328,7 @@ fake_llm_start(struct fake_llm *f)
     int one = 1;
 
     pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->idle, NULL);
     f->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (f->fd < 0)
         return 0;
@@ -302,6 +349,11 @@ fake_llm_stop(struct fake_llm *f)
     shutdown(f->fd, SHUT_RDWR);
     close(f->fd);
     pthread_join(f->thread, NULL);
+    pthread_mutex_lock(&f->mu);
+    while (f->handlers > 0)
+        pthread_cond_wait(&f->idle, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+    pthread_cond_destroy(&f->idle);
     pthread_mutex_destroy(&f->mu);
 }
 
@@ -312,6 +364,7 @@ fake_llm_script(struct fake_llm *f, const struct fake_reply *r, int n)
     memcpy(f->replies, r, (size_t)n * sizeof(*r));
     f->n_replies = n;
     f->n_requests = 0;
+    f->max_in_flight = 0;
     f->error[0] = '\0';
     pthread_mutex_unlock(&f->mu);
 }

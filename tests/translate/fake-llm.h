@@ -1,5 +1,5 @@
 /*
- * A fake LLM vendor for tests: an HTTP/1.1 server on 127.0.0.1 (ephemeral port, one thread)
+ * A fake LLM vendor for tests: an HTTP/1.1 server on 127.0.0.1 (ephemeral port, a thread per connection)
  * that checks each request against the shape the vendor documents (method, path, headers,
  * API key, JSON body) and answers from a script of documented responses.
  */
@@ -41,10 +41,13 @@ struct fake_llm {
     double at_ms[FAKE_MAX];
     char error[512];    /* first request-shape violation, "" when none */
     char last_user[8192];
+    int max_in_flight;  /* most requests served at the same time */
     /* internal */
     int fd, port;
     pthread_t thread;
     pthread_mutex_t mu;
+    pthread_cond_t idle;
+    int in_flight, handlers;
 };
 
 /* Starts the server; returns the port (0 on failure). */

@@ -2,6 +2,7 @@
  * The openai provider (OpenAI-compatible chat completions) against a local fake: request
  * shape, Bearer key (and none for local servers), Retry-After, insufficient_quota, 5xx.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,51 @@ test_local_server_without_key(void)
     fake.key = "sk-test";
 }
 
+struct job {
+    struct itx_translator *t;
+    enum itx_status s;
+};
+
+static void *
+job_run(void *arg)
+{
+    struct job *j = arg;
+    struct itx_tr_result r[N_SEGS];
+    struct itx_diag d;
+    j->s = run(j->t, "en", r, NULL, &d);
+    if (j->s == ITX_OK)
+        itx_tr_results_release(r, N_SEGS);
+    return NULL;
+}
+
+/* Six threads share a translator limited to two requests in flight. */
+static void
+test_concurrency_limit(void)
+{
+    struct itx_tr_config c = {.provider = ITX_TR_OPENAI, .model = "gpt-test", .base_url = base,
+                              .api_key = "sk-test", .concurrency = 2, .no_fallback = true};
+    struct itx_translator *t = NULL;
+    struct job jobs[6];
+    pthread_t th[6];
+    struct itx_diag d;
+
+    itx_diag_init(&d);
+    CHECK_INT(itx_translator_new(&c, &t, &d), ITX_OK);
+    SCRIPT({.kind = FAKE_AUTO, .delay_ms = 150});
+    for (int i = 0; i < 6; i++) {
+        jobs[i].t = t;
+        pthread_create(&th[i], NULL, job_run, &jobs[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(jobs[i].s, ITX_OK);
+    }
+    CHECK_INT(fake.n_requests, 6);
+    CHECK_MSG(fake.max_in_flight >= 1 && fake.max_in_flight <= 2, "%d requests in flight",
+              fake.max_in_flight);
+    itx_translator_free(t);
+}
+
 int
 main(void)
 {
@@ -162,6 +208,7 @@ main(void)
     snprintf(base, sizeof(base), "http://127.0.0.1:%d/v1", fake.port);
     test_openai();
     test_local_server_without_key();
+    test_concurrency_limit();
     fake_llm_stop(&fake);
     return check_summary();
 }
