@@ -669,6 +669,57 @@ rewrite_deconv(struct itx_nn_model *m, size_t i, struct itx_diag *d)
     return ITX_OK;
 }
 
+/*
+ * The residual squeeze-and-excitation of the detection neck, y = x + x*s with s a per-channel
+ * gate computed by a convolution, becomes y = x*(s+1): the +1 is one more post op of the
+ * convolution that computes s, and one pass over the large tensor x disappears.
+ */
+static void
+fuse_se_residual(struct itx_nn_model *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct itx_nn_node *b = &m->nodes[i];
+        if (b->dead || b->op != NN_OP_ADD || b->n_in != 2 || b->n_post)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int x = b->in[side], a = b->in[1 - side];
+            if (a < 0 || x < 0 || is_const(m, a) || (m->values[a].flags & NN_VAL_OUTPUT))
+                continue;
+            int ai = m->values[a].producer;
+            if (ai < 0 || only_consumer(m, a, (size_t)ai + 1) != (int)i)
+                continue;
+            struct itx_nn_node *mu = &m->nodes[ai];
+            if (mu->dead || mu->op != NN_OP_MUL || mu->n_in != 2 || mu->n_post)
+                continue;
+            int sv = mu->in[0] == x ? mu->in[1] : (mu->in[1] == x ? mu->in[0] : -1);
+            if (sv < 0 || sv == x || is_const(m, sv) || (m->values[sv].flags & NN_VAL_OUTPUT))
+                continue;
+            int pi = m->values[sv].producer;
+            if (pi < 0 || only_consumer(m, sv, (size_t)pi + 1) != ai)
+                continue;
+            struct itx_nn_node *pn = &m->nodes[pi];
+            if (pn->dead || (pn->op != NN_OP_CONV && pn->op != NN_OP_CONV_T) ||
+                pn->n_post >= NN_MAX_POST || pn->n_post == 0)
+                continue;
+            struct itx_nn_post *q = &pn->post[pn->n_post - 1];
+            if (q->kind == NN_POST_UNARY && q->unary == ITX_NN_LINEAR) {
+                q->beta += 1.0f;
+            } else {
+                q = &pn->post[pn->n_post++];
+                q->kind = NN_POST_UNARY;
+                q->unary = ITX_NN_LINEAR;
+                q->alpha = 1.0f;
+                q->beta = 1.0f;
+            }
+            b->op = NN_OP_MUL;
+            b->in[0] = x;
+            b->in[1] = sv;
+            mu->dead = true;
+            break;
+        }
+    }
+}
+
 enum itx_status
 itx_nn_graph_optimize(struct itx_nn_model *m, struct itx_diag *d)
 {
@@ -695,6 +746,7 @@ itx_nn_graph_optimize(struct itx_nn_model *m, struct itx_diag *d)
         if (!m->nodes[i].dead && m->nodes[i].op == NN_OP_CONV_T &&
             (s = rewrite_deconv(m, i, d)))
             return s;
+    fuse_se_residual(m);
     /* Dead-code elimination, last to first. */
     count_uses(m);
     for (size_t i = m->n_nodes; i-- > 0;) {

@@ -454,15 +454,23 @@ add_arg(struct step *st, int arg, dnnl_memory_t mem)
 }
 
 /* Appends the node's post ops from index k0 to po; returns the index of the first post op
- * that could not be expressed, n_post when all could. */
+ * that could not be expressed, n_post when all could. oneDNN 2.6's AVX2 kernels computed
+ * wrong results with three or more eltwise post ops in one chain (seen with hardswish +
+ * linear + linear and linear + clip + linear), so a chain stops at two eltwise entries. */
+#define MAX_ELTWISE_POSTS 2
 static int
 append_posts(const struct itx_nn_node *n, int k0, dnnl_post_ops_t po, const struct plan *p,
              const struct step *st, int *n_po, int *bin_po_index)
 {
-    int add = 0;
+    int add = 0, eltwise = 0;
     for (int k = k0; k < n->n_post; k++) {
         const struct itx_nn_post *q = &n->post[k];
         dnnl_status_t r = dnnl_success;
+        if (q->kind == NN_POST_UNARY &&
+            eltwise + (q->unary == ITX_NN_HARD_SIGMOID ? 2 : 1) > MAX_ELTWISE_POSTS)
+            return k;
+        if (q->kind == NN_POST_UNARY)
+            eltwise += q->unary == ITX_NN_HARD_SIGMOID ? 2 : 1;
         if (q->kind == NN_POST_ADD) {
             dnnl_memory_desc_t md;
             md_of(&p->pv[st->in[1 + add]], &md);
