@@ -5,6 +5,7 @@
  * The same cases run on both; the server-restart case runs on PostgreSQL only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
@@ -61,6 +62,33 @@ remove_tmp(void)
         fprintf(stderr, "could not remove %s\n", tmp_dir);
 }
 
+/*
+ * If this process dies without running atexit (a crash, ctest's timeout kill), a watchdog
+ * process still stops the cluster: it waits for the end of a pipe whose only writer is us.
+ */
+static void
+start_watchdog(void)
+{
+    int fds[2];
+    pid_t pid;
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        char c, cmd[2048];
+        int null = open("/dev/null", O_RDWR);
+        close(fds[1]);
+        dup2(null, 1);
+        dup2(null, 2);
+        while (read(fds[0], &c, 1) > 0 || errno == EINTR)
+            ;
+        snprintf(cmd, sizeof(cmd), "'%s' stop '%s'; rm -rf '%s'", script, pg_dir, tmp_dir);
+        _exit(system(cmd) == 0 ? 0 : 1);
+    }
+    close(fds[0]); /* fds[1] stays open until we exit */
+}
+
 static bool
 start_cluster(void)
 {
@@ -82,6 +110,7 @@ start_cluster(void)
         return false;
     }
     atexit(stop_cluster);
+    start_watchdog();
     return true;
 }
 
@@ -772,6 +801,7 @@ child_worker(const char *url, int fd, int hang_at, unsigned lease)
         if (hang_at >= 0 && done == hang_at)
             for (;;)
                 pause(); /* "processing" forever: the parent kills us here */
+        sleep_ms(2);     /* some work, so concurrent workers really interleave */
         snprintf(res, sizeof(res), "{\"idx\":%u,\"by\":%d}", it->idx, (int)getpid());
         if (itx_jobs_complete(s, it, res, &oc, &d) != ITX_OK) {
             fprintf(stderr, "child complete: %s\n", d.msg);
@@ -794,7 +824,7 @@ test_processes(void)
 {
     char url[512], id[33];
     struct itx_jobs *s;
-    int fds[2], completed[BATCH] = {0}, by_child[2] = {0}, once = 0;
+    int fds[2], completed[BATCH] = {0}, claimed[BATCH] = {0}, by_child[2] = {0}, once = 0;
     pid_t pids[2];
     struct msg m;
 
@@ -813,6 +843,8 @@ test_processes(void)
     }
     close(fds[1]);
     while (read(fds[0], &m, sizeof(m)) == (ssize_t)sizeof(m)) {
+        if (m.kind == 'c' && m.idx >= 0 && m.idx < BATCH)
+            claimed[m.idx]++;
         if (m.kind == 'd' && m.idx >= 0 && m.idx < BATCH) {
             completed[m.idx]++;
             by_child[m.pid == pids[0] ? 0 : 1]++;
@@ -825,12 +857,13 @@ test_processes(void)
         CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %d", k, status);
     }
     for (int i = 0; i < BATCH; i++)
-        once += completed[i] == 1;
+        once += completed[i] == 1 && claimed[i] == 1;
     CHECK_INT(once, BATCH);
     s = open_store(url, NULL);
     check_batch_results(s, id);
     itx_jobs_close(s);
-    printf("processes: %d items completed once; split %d / %d\n", once, by_child[0], by_child[1]);
+    printf("processes: %d items claimed and completed once; split %d / %d\n", once, by_child[0],
+           by_child[1]);
 }
 
 static void
