@@ -981,6 +981,13 @@ run_d2s_blk(const struct itx_nn_model *m, const struct plan *p, const struct ste
             float *yr = y + (ncb * OH + yy) * OW * BLK;
             for (int64_t xx = 0; xx < OW; xx++) {
                 int64_t base = ((yy % b) * b + xx % b) * C;
+                if (C % BLK == 0) { /* the 8 channels are one block of the source */
+                    int64_t ci = base + cb * BLK;
+                    memcpy(yr + xx * BLK,
+                           src + (((nn * CBin + ci / BLK) * H + yy / b) * W + xx / b) * BLK,
+                           sizeof(float) * BLK);
+                    continue;
+                }
                 for (int j = 0; j < BLK; j++) {
                     int64_t c = cb * BLK + j, ci = base + c;
                     yr[xx * BLK + j] =
