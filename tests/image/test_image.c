@@ -666,6 +666,50 @@ test_tensor(void)
     itx_image_free(img);
 }
 
+/* Every allocation of decode, encode, resize and rotate failing in turn: a clean NOMEM. */
+static void
+test_alloc_failures(void)
+{
+    size_t len;
+    uint8_t *png = save_quadrants(40, 30, ".png", &len);
+    struct itx_image *q = quadrants(40, 30);
+    int failures = 0;
+
+    for (unsigned long n = 1; n < 40; n++) {
+        struct itx_image *img = NULL, *r = NULL;
+        struct itx_diag d;
+        uint8_t *out = NULL;
+        size_t out_len;
+        enum itx_status st[4];
+
+        itx_diag_init(&d);
+        itx_alloc_fail_at(n, false);
+        st[0] = itx_image_decode(png, len, NULL, &img, NULL, &d);
+        st[1] = itx_image_encode(q, ITX_IMAGE_FORMAT_PNG, 0, &out, &out_len, &d);
+        st[2] = itx_image_resize(q, 17, 11, ITX_IMAGE_FILTER_AREA, &r, &d);
+        itx_image_free(r);
+        r = NULL;
+        st[3] = itx_image_rotate90(q, 1, &r, &d);
+        bool fired = itx_alloc_injected();
+        itx_alloc_fail_at(0, false);
+        for (int i = 0; i < 4; i++) {
+            CHECK_MSG(st[i] == ITX_OK || st[i] == ITX_ERR_NOMEM, "n=%lu call %d: %s", n, i,
+                      itx_err_str(st[i]));
+            failures += st[i] == ITX_ERR_NOMEM;
+        }
+        CHECK(st[0] != ITX_OK || (img && check_quadrants(img, 0)));
+        CHECK(st[0] == ITX_OK || img == NULL);
+        itx_image_free(img);
+        itx_image_free(r);
+        itx_free(out);
+        if (!fired)
+            break;
+    }
+    CHECK(failures > 3);
+    itx_image_free(q);
+    g_free(png);
+}
+
 static void *
 decode_thread(void *arg)
 {
@@ -713,6 +757,7 @@ main(void)
     test_sniff();
     test_geometry();
     test_tensor();
+    test_alloc_failures();
     test_threads();
     itx_image_shutdown();
     return check_summary();
