@@ -16,6 +16,7 @@ struct itx_cli_command {
 int itx_cli_version(int argc, char **argv);
 int itx_cli_models(int argc, char **argv);
 int itx_cli_nn(int argc, char **argv);
+int itx_cli_ocr(int argc, char **argv);
 int itx_cli_translate_text(int argc, char **argv);
 int itx_cli_serve(int argc, char **argv);
 

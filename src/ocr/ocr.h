@@ -221,4 +221,126 @@ unsigned itx_ocr_text_flags(const char *text);
 /* Whether code point c is a Han ideograph (the ranges ITX_OCR_HAN uses). */
 bool itx_ocr_is_han(uint32_t c);
 
+/* ---- the engine: models, per-thread contexts, the whole pipeline ----------------------- */
+
+/*
+ * The model-running pipeline (ocr.c). An engine holds the three PP-OCR models and the key
+ * list, loaded once, read-only and reference-counted: any number of threads share one.
+ * Each thread runs pictures through its own context, which holds the neural-runner
+ * sessions (execution plans and their activation memory) and scratch buffers.
+ *
+ * Shape buckets: the runner builds a plan per exact input shape (tens to hundreds of ms the
+ * first time), so the pipeline feeds it a small set of shapes. The detector input (the
+ * picture resized as PaddleOCR does, long side at most limit_side, sides multiples of 32)
+ * is padded with zeros (the mean colour after normalisation) on the right and bottom up to
+ * the next multiple of ITX_OCR_DET_BUCKET on each side, and the map is read back over the
+ * unpadded part only. A text line is recognised alone (batch 1: batching buys nothing on a
+ * CPU here) at the smallest width of ITX_OCR_REC_BUCKETS that holds PaddleOCR's width for
+ * it, int(48 * max(320/48, w/h)), zero-padded as PaddleOCR pads its batches.
+ */
+struct itx_image;
+struct itx_ocr_engine;
+struct itx_ocr_ctx;
+
+#define ITX_OCR_DET_BUCKET 160
+/* Recognizer widths; a wider line is squeezed into the last one. */
+#define ITX_OCR_REC_BUCKETS 320, 480, 640, 800, 960, 1280, 1600, 1920, 2560
+#define ITX_OCR_N_REC_BUCKETS 9
+
+/* Model and key file names inside the models directory. */
+#define ITX_OCR_DET_MODEL "ch_PP-OCRv4_det_infer.onnx"
+#define ITX_OCR_REC_MODEL "ch_PP-OCRv4_rec_infer.onnx"
+#define ITX_OCR_CLS_MODEL "ch_ppocr_mobile_v2.0_cls_infer.onnx"
+#define ITX_OCR_KEYS_FILE "ppocr_keys_v1.txt"
+
+struct itx_ocr_engine_opts {
+    int threads;       /* OpenMP threads per inference of each context (1) */
+    int det_max_plans; /* detector shapes a context keeps planned (3; each 960x960 plan
+                          holds about 92 MiB of activations) */
+    int rec_max_plans; /* recognizer widths a context keeps planned (ITX_OCR_N_REC_BUCKETS) */
+};
+
+void itx_ocr_engine_opts_default(struct itx_ocr_engine_opts *o);
+
+/* Per-picture settings; all have PaddleOCR's defaults unless said otherwise. */
+struct itx_ocr_opts {
+    int limit_side;              /* detector long side (960), 32 .. 4096 */
+    struct itx_ocr_db_params db; /* DB post-processing (0.3 / 0.6 / unclip 1.5) */
+    bool use_cls;                /* run the 180-degree classifier (true; PaddleOCR: off) */
+    float cls_thresh;            /* flip when the "180" class wins with more than this (0.9) */
+    float drop_score;            /* drop lines whose confidence is under this (0.5) */
+    double tall_ratio;           /* slice pictures taller than this times their width (2.5,
+                                    itx only); 0 never slices */
+    size_t max_lines;            /* refuse pictures with more detected lines (5000) */
+};
+
+void itx_ocr_opts_default(struct itx_ocr_opts *o);
+
+/* One recognised line. */
+struct itx_ocr_line {
+    float box[8];    /* x1,y1..x4,y4 clockwise from top-left, original-image pixels */
+    char *text;      /* UTF-8, NUL-terminated, owned by the result */
+    float score;     /* recognition confidence: mean of the per-character maxima */
+    float det_score; /* detector box score */
+    unsigned flags;  /* enum itx_ocr_flag bits */
+};
+
+struct itx_ocr_result {
+    int width, height; /* of the picture */
+    size_t n_lines;    /* lines kept, in reading order */
+    struct itx_ocr_line *lines;
+    size_t n_detected;             /* boxes found before recognition and the score filter */
+    int n_slices;                  /* detector passes (1 unless the picture was sliced) */
+    double det_ms, cls_ms, rec_ms; /* wall time of each stage */
+};
+
+void itx_ocr_result_free(struct itx_ocr_result *r);
+
+/*
+ * Loads the detector, recognizer and classifier models and the key list from models_dir
+ * (NULL: itx_models_dir()) and checks that the recognizer's classes match the keys plus a
+ * space. o may be NULL for the defaults. On success *out holds one reference.
+ * Errors: ITX_ERR_NOT_FOUND, ITX_ERR_MODEL, ITX_ERR_INVALID (bad opts), ITX_ERR_NOMEM.
+ * Thread-safe.
+ */
+enum itx_status itx_ocr_engine_new(const char *models_dir, const struct itx_ocr_engine_opts *o,
+                                   struct itx_ocr_engine **out, struct itx_diag *d);
+/* Adds a reference (thread-safe) and returns e. */
+struct itx_ocr_engine *itx_ocr_engine_ref(struct itx_ocr_engine *e);
+/* Drops a reference; frees with the last one (contexts hold their own). NULL is a no-op. */
+void itx_ocr_engine_free(struct itx_ocr_engine *e);
+
+/*
+ * A context for one thread at a time: the three sessions with threads OpenMP threads per
+ * inference (0: the engine's default). Takes its own reference on e. Errors: ITX_ERR_NOMEM,
+ * ITX_ERR_INVALID.
+ */
+enum itx_status itx_ocr_ctx_new(struct itx_ocr_engine *e, int threads, struct itx_ocr_ctx **out,
+                                struct itx_diag *d);
+void itx_ocr_ctx_free(struct itx_ocr_ctx *c);
+
+/*
+ * Plans and runs once every shape a context keeps: the detector at the det_max_plans most
+ * common picture shapes (960x960, 800x800, 800x960, 960x800, 640x640, ... for limit side
+ * 960: square product pictures, 3:4 pictures, detail-strip slices), every recognizer width
+ * that fits in rec_max_plans, and the classifier. A server calls it on each context before
+ * it reports ready, so no request pays for planning. o may be NULL for the defaults.
+ */
+enum itx_status itx_ocr_ctx_warmup(struct itx_ocr_ctx *c, const struct itx_ocr_opts *o,
+                                   struct itx_diag *d);
+
+/*
+ * Reads the text of a 3-channel picture: detection (sliced for tall pictures), reading
+ * order, perspective crops, 90-degree turn of tall crops (ITX_OCR_VERTICAL), orientation
+ * classifier, recognition, CTC decoding, lines under drop_score dropped, flags. o may be
+ * NULL for the defaults. A line whose crop is empty or over ITX_OCR_CROP_MAX_PIXELS is
+ * skipped. On success *out is a new result (itx_ocr_result_free). Errors: ITX_ERR_INVALID
+ * (not 3 channels, bad opts), ITX_ERR_TOO_LARGE (over max_lines or a runner limit),
+ * ITX_ERR_NOMEM, ITX_ERR_MODEL / ITX_ERR_INTERNAL from the runner. Not thread-safe on one
+ * context; contexts of one engine run in parallel.
+ */
+enum itx_status itx_ocr_run(struct itx_ocr_ctx *c, const struct itx_image *img,
+                            const struct itx_ocr_opts *o, struct itx_ocr_result **out,
+                            struct itx_diag *d);
+
 #endif
