@@ -4,8 +4,8 @@
  *      Shape of a known shape, ...) are evaluated right away with the reference kernels,
  *      which folds the recognition model's Shape/Cast/Slice/Concat chains;
  *   2. every remaining node becomes a step. With the oneDNN backend, 4-D activations from
- *      convolutions onwards are kept in oneDNN's blocked nChw8c layout (channels padded to
- *      a multiple of 8); element-wise, channel-broadcast, global pooling, nearest resize and
+ *      convolutions onwards are kept in oneDNN's blocked nChw8c (AVX2) or nChw16c (AVX-512)
+ *      layout, channels padded to the block; element-wise, channel-broadcast, global pooling, nearest resize and
  *      channel concat steps work on that layout directly, and reorder steps convert at the
  *      boundaries with plain-layout operators;
  *   3. lifetimes are computed and every activation gets an offset in one arena (greedy
@@ -14,6 +14,7 @@
  */
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,27 @@
 #include "nn/nn-impl.h"
 
 enum { LAYOUT_PLAIN = 0, LAYOUT_BLK = 1 };
-#define BLK 8
+
+/*
+ * Channel block of the blocked layout: 16 (nChw16c) where oneDNN runs AVX-512 kernels, 8
+ * (nChw8c) on AVX2 machines. Chosen once per process when the first session is created
+ * (ITX_NN_BLOCK=8|16 overrides it, for tests); read-only afterwards.
+ */
+#define BLK_MAX 16
+static int64_t blk_value = 8;
+static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
+
+static void
+blk_init(void)
+{
+    const char *e = getenv("ITX_NN_BLOCK");
+    if (e && (strcmp(e, "8") == 0 || strcmp(e, "16") == 0))
+        blk_value = atoi(e);
+    else
+        blk_value = dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? 16 : 8;
+}
+
+#define BLK blk_value
 
 struct pval {
     struct itx_nn_tinfo t;
@@ -117,7 +138,7 @@ struct itx_nn_session {
 /* ---- helpers ------------------------------------------------------------------------- */
 
 static int64_t
-pad8(int64_t c)
+padb(int64_t c)
 {
     return (c + BLK - 1) / BLK * BLK;
 }
@@ -127,7 +148,7 @@ pval_bytes(const struct itx_nn_tinfo *t, int layout)
 {
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++)
-        n *= (layout == LAYOUT_BLK && i == 1) ? pad8(t->shape[i]) : t->shape[i];
+        n *= (layout == LAYOUT_BLK && i == 1) ? padb(t->shape[i]) : t->shape[i];
     return (size_t)n * itx_nn_dtype_size(t->dtype);
 }
 
@@ -350,7 +371,7 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
             if (st->opk[k] != OPK_CHAN)
                 continue;
             if (pv->t.rank == 4 && pv->t.shape[0] == out.shape[0] && out.shape[0] > 1)
-                st->chan_stride_n[k] = pv->layout == LAYOUT_BLK ? pad8(out.shape[1]) : out.shape[1];
+                st->chan_stride_n[k] = pv->layout == LAYOUT_BLK ? padb(out.shape[1]) : out.shape[1];
         }
     } else if (dnnl && n->op == NN_OP_GAP && p->pv[n->in[0]].layout == LAYOUT_BLK) {
         p->pv[o].layout = LAYOUT_BLK;
@@ -375,7 +396,7 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
                (n->attr.axis == 1 || n->attr.axis == -3)) {
         bool all8 = true, anyblk = false;
         for (int k = 0; k < n->n_in; k++) {
-            all8 = all8 && in[k].shape[1] % BLK == 0;
+            all8 = all8 && in[k].shape[1] % BLK == 0; /* whole blocks */
             anyblk = anyblk || p->pv[n->in[k]].layout == LAYOUT_BLK;
         }
         if (!all8 || !anyblk)
@@ -427,7 +448,7 @@ md_of(const struct pval *v, dnnl_memory_desc_t *md)
         dims[i] = v->t.shape[i];
     if (v->t.rank == 4)
         dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32,
-                                     v->layout == LAYOUT_BLK ? dnnl_nChw8c : dnnl_nchw);
+                                     v->layout == LAYOUT_BLK ? (BLK == 16 ? dnnl_nChw16c : dnnl_nChw8c) : dnnl_nchw);
     else
         dnnl_memory_desc_init_by_tag(md, v->t.rank, dims, dnnl_f32,
                                      v->t.rank == 1 ? dnnl_a : (v->t.rank == 2 ? dnnl_ab : dnnl_abc));
@@ -844,14 +865,14 @@ run_binary(const struct plan *p, const struct step *st, int nt)
     const float *src[2] = {ptr_of(p, st->in[0]), ptr_of(p, st->in[1])};
     bool blk = o->layout == LAYOUT_BLK;
     int64_t N = o->t.shape[0], C = o->t.shape[1], HW = o->t.shape[2] * o->t.shape[3];
-    int64_t Cp = blk ? pad8(C) : C;
+    int64_t Cp = blk ? padb(C) : C;
     int64_t outer = blk ? Cp / BLK : C, inner = blk ? HW * BLK : HW;
 
 #pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
     for (int64_t nn = 0; nn < N; nn++) {
         for (int64_t cb = 0; cb < outer; cb++) {
             int64_t base = (nn * outer + cb) * inner;
-            float cv[2][BLK];
+            float cv[2][BLK_MAX];
             const float *ops[2];
             int64_t per[2] = {0, 0};
             for (int k = 0; k < 2; k++) {
@@ -879,13 +900,13 @@ run_gap_blk(const struct plan *p, const struct step *st, int nt)
     const struct pval *x = &p->pv[st->in[0]];
     const float *src = ptr_of(p, st->in[0]);
     float *y = ptr_of(p, st->out);
-    int64_t N = x->t.shape[0], CB = pad8(x->t.shape[1]) / BLK;
+    int64_t N = x->t.shape[0], CB = padb(x->t.shape[1]) / BLK;
     int64_t HW = x->t.shape[2] * x->t.shape[3];
 #pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
     for (int64_t n = 0; n < N; n++)
         for (int64_t cb = 0; cb < CB; cb++) {
             const float *s = src + (n * CB + cb) * HW * BLK;
-            float acc[BLK] = {0};
+            float acc[BLK_MAX] = {0};
             for (int64_t i = 0; i < HW; i++)
                 for (int j = 0; j < BLK; j++)
                     acc[j] += s[i * BLK + j];
@@ -938,7 +959,7 @@ run_resize_blk(const struct plan *p, const struct step *st, int nt)
     const struct pval *x = &p->pv[st->in[0]], *o = &p->pv[st->out];
     const float *src = ptr_of(p, st->in[0]);
     float *y = ptr_of(p, st->out);
-    int64_t N = x->t.shape[0], CB = pad8(x->t.shape[1]) / BLK;
+    int64_t N = x->t.shape[0], CB = padb(x->t.shape[1]) / BLK;
     int64_t H = x->t.shape[2], W = x->t.shape[3], OH = o->t.shape[2], OW = o->t.shape[3];
 #pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
     for (int64_t nc = 0; nc < N * CB; nc++)
@@ -959,7 +980,7 @@ run_concat_blk(const struct plan *p, const struct step *st)
     for (int64_t n = 0; n < N; n++)
         for (int k = 0; k < st->n_in; k++) {
             const struct pval *x = &p->pv[st->in[k]];
-            size_t chunk = (size_t)(pad8(x->t.shape[1]) * HW);
+            size_t chunk = (size_t)(padb(x->t.shape[1]) * HW);
             memcpy(y, ptr_of(p, st->in[k]) + (size_t)n * chunk, chunk * sizeof(float));
             y += chunk;
         }
@@ -973,7 +994,7 @@ run_d2s_blk(const struct itx_nn_model *m, const struct plan *p, const struct ste
     float *y = ptr_of(p, st->out);
     int64_t b = m->nodes[st->node].attr.block, N = o->t.shape[0], C = o->t.shape[1];
     int64_t OH = o->t.shape[2], OW = o->t.shape[3], H = x->t.shape[2], W = x->t.shape[3];
-    int64_t CB = pad8(C) / BLK, CBin = pad8(x->t.shape[1]) / BLK;
+    int64_t CB = padb(C) / BLK, CBin = padb(x->t.shape[1]) / BLK;
 #pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
     for (int64_t ncb = 0; ncb < N * CB; ncb++)
         for (int64_t yy = 0; yy < OH; yy++) {
@@ -981,7 +1002,7 @@ run_d2s_blk(const struct itx_nn_model *m, const struct plan *p, const struct ste
             float *yr = y + (ncb * OH + yy) * OW * BLK;
             for (int64_t xx = 0; xx < OW; xx++) {
                 int64_t base = ((yy % b) * b + xx % b) * C;
-                if (C % BLK == 0) { /* the 8 channels are one block of the source */
+                if (C % BLK == 0) { /* the block's channels are one block of the source */
                     int64_t ci = base + cb * BLK;
                     memcpy(yr + xx * BLK,
                            src + (((nn * CBin + ci / BLK) * H + yy / b) * W + xx / b) * BLK,
@@ -1319,6 +1340,7 @@ itx_nn_session_new(struct itx_nn_model *m, const struct itx_nn_session_opts *o,
     dnnl_status_t r;
     if (!s)
         return nomem(d);
+    pthread_once(&blk_once, blk_init);
     if (o)
         s->o = *o;
     else
@@ -1390,7 +1412,7 @@ trace_sum(const struct plan *p, int v)
         for (int64_t n = 0; n < N; n++)
             for (int64_t c = 0; c < C; c++)
                 for (int64_t i = 0; i < HW; i++)
-                    sum += (double)f[((n * (pad8(C) / BLK) + c / BLK) * HW + i) * BLK + c % BLK];
+                    sum += (double)f[((n * (padb(C) / BLK) + c / BLK) * HW + i) * BLK + c % BLK];
     } else {
         for (int64_t i = 0; i < itx_nn_shape_numel(x->t.shape, x->t.rank); i++)
             sum += (double)f[i];

@@ -26,12 +26,13 @@ for (const c of cases) {
     const b = readFileSync(path.join(work, `${c.name}.out0.bin`));
     return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   })();
-  for (const backend of ['dnnl', 'ref']) {
+  for (const backend of ['dnnl', 'dnnl8', 'ref']) {
     const out = path.join(work, `${c.name}.itx.${backend}.bin`);
     try {
       execFileSync(itx, ['nn', 'run', path.join(work, c.model), '--shape', c.inputs[0].shape.join('x'),
         '--input', path.join(work, c.inputs[0].file), '--output', out, '--repeat', '0',
-        '--backend', backend], { stdio: ['ignore', 'ignore', 'pipe'] });
+        '--backend', backend === 'ref' ? 'ref' : 'dnnl'], { stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...(backend === 'dnnl8' ? { ITX_NN_BLOCK: '8' } : {}) } });
     } catch (e) {
       failed++;
       console.log(`FAIL ${c.name} ${backend}: ${String(e.stderr).trim()}`);
