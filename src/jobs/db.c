@@ -596,8 +596,11 @@ parse_url(struct itx_jobs *s, const char *url, struct itx_diag *d)
         s->kind = DB_PG;
         s->target = itx_strdup(url);
     } else {
+        /* Only the scheme is quoted: the rest may hold a password. */
         return itx_diag_set(d, ITX_ERR_INVALID,
-                            "database URL '%.64s' is neither sqlite:PATH nor postgres://...", url);
+                            "database URL scheme '%.*s' is neither sqlite:PATH nor "
+                            "postgres://...",
+                            (int)strcspn(url, ":/@"), url);
     }
     if (!s->target)
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory opening the job store");

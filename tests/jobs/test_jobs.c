@@ -317,8 +317,9 @@ test_create_get(void)
     itx_jobs_close(s);
 
     /* URLs naming no backend, or an unreachable server. */
-    CHECK(itx_jobs_open("mysql://x/y", NULL, &s, &d) == ITX_ERR_INVALID);
-    CHECK(strstr(d.msg, "mysql://x/y") != NULL);
+    CHECK(itx_jobs_open("mysql://u:secret@x/y", NULL, &s, &d) == ITX_ERR_INVALID);
+    CHECK(strstr(d.msg, "'mysql'") != NULL);
+    CHECK(strstr(d.msg, "secret") == NULL);
     CHECK(itx_jobs_open("sqlite:", NULL, &s, &d) == ITX_ERR_INVALID);
     if (use_pg)
         CHECK(itx_jobs_open("postgres://itx@127.0.0.1:1/x", NULL, &s, &d) == ITX_ERR_UNAVAILABLE);
