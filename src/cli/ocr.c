@@ -25,7 +25,8 @@ usage(FILE *f)
             "  --limit-side N     detector long side in pixels (default 960)\n"
             "  --drop-score X     drop lines read with a confidence under X (default 0.5)\n"
             "  --no-cls           skip the 180-degree orientation classifier\n"
-            "  --no-slice         do not cut tall pictures into slices\n"
+            "  --no-slice         do not cut tall pictures into slices (PaddleOCR does not)\n"
+            "  --no-price-sign    keep a \"?\" read before a digit (PaddleOCR does)\n"
             "  --models DIR       model directory (default $ITX_MODELS_DIR or the installed one)\n"
             "  --max-pixels N     refuse pictures with more pixels (default 40000000)\n"
             "  --max-side N       refuse pictures with a longer side (default 30000)\n"
@@ -160,6 +161,8 @@ itx_cli_ocr(int argc, char **argv)
             json = true;
         } else if (strcmp(a, "--no-cls") == 0) {
             o.use_cls = false;
+        } else if (strcmp(a, "--no-price-sign") == 0) {
+            o.price_sign = false;
         } else if (strcmp(a, "--no-slice") == 0) {
             o.tall_ratio = 0;
         } else if (strcmp(a, "--warmup") == 0) {

@@ -53,6 +53,7 @@ itx_ocr_opts_default(struct itx_ocr_opts *o)
     o->drop_score = 0.5f;
     o->tall_ratio = 2.5;
     o->max_lines = 5000;
+    o->price_sign = true;
 }
 
 static enum itx_status
@@ -433,7 +434,8 @@ read_crop(struct itx_ocr_ctx *c, uint8_t *px, int w, int h, const struct itx_ocr
     out = itx_nn_session_output(c->rec, 0, shape, &rank);
     if (rank != 3 || shape[0] != 1 || shape[1] < 1)
         return itx_diag_set(d, ITX_ERR_MODEL, "text recognizer output is not 1 x steps x classes");
-    out = fix_price_sign(c, out, (size_t)shape[1], (size_t)shape[2]);
+    if (o->price_sign)
+        out = fix_price_sign(c, out, (size_t)shape[1], (size_t)shape[2]);
     st = itx_ocr_ctc_decode(out, (size_t)shape[1], (size_t)shape[2], c->e->dict, text, score, d);
     r->cls_ms += t1 - t0;
     r->rec_ms += itx_now_ms() - t1;

@@ -272,6 +272,8 @@ struct itx_ocr_opts {
     double tall_ratio;           /* slice pictures taller than this times their width (2.5,
                                     itx only); 0 never slices */
     size_t max_lines;            /* refuse pictures with more detected lines (5000) */
+    bool price_sign;             /* read "?" before a digit as a yen sign when the model hesitates
+                                    between them (true; itx only, see docs/ocr.md) */
 };
 
 void itx_ocr_opts_default(struct itx_ocr_opts *o);
