@@ -62,7 +62,7 @@ count_uses(struct itx_nn_model *m)
         m->values[m->outputs[i]].n_uses++;
 }
 
-/* Live consumers of v after node index `from` (at most max). */
+/* Live consumers of v after node index `from` (at most max), post-op addends included. */
 static int
 consumers(const struct itx_nn_model *m, int v, size_t from, int *out, int max)
 {
@@ -71,13 +71,16 @@ consumers(const struct itx_nn_model *m, int v, size_t from, int *out, int max)
         const struct itx_nn_node *nd = &m->nodes[i];
         if (nd->dead)
             continue;
-        for (int k = 0; k < nd->n_in; k++) {
-            if (nd->in[k] == v) {
-                if (n < max)
-                    out[n] = (int)i;
-                n++;
-                break;
-            }
+        bool uses = false;
+        for (int k = 0; k < nd->n_in && !uses; k++)
+            uses = nd->in[k] == v;
+        /* a residual addend fused into another node's post ops is a use too */
+        for (int k = 0; k < nd->n_post && !uses; k++)
+            uses = nd->post[k].kind == NN_POST_ADD && nd->post[k].value == v;
+        if (uses) {
+            if (n < max)
+                out[n] = (int)i;
+            n++;
         }
     }
     return n;
