@@ -136,16 +136,18 @@ append(struct itx_glossary *g, const char *term, size_t term_len, const char *tr
        size_t tr_len, struct itx_diag *d)
 {
     struct entry *e;
+    /* term is a slice of the input, not NUL-terminated: show at most 40 of its bytes. */
+    int shown = (int)(term_len < 40 ? term_len : 40);
 
     if (term_len == 0)
         return itx_diag_set(d, ITX_ERR_INVALID, "glossary term is empty");
     if (term_len > ITX_GLOSSARY_MAX_TERM || (tr && tr_len > ITX_GLOSSARY_MAX_TERM))
         return itx_diag_set(d, ITX_ERR_TOO_LARGE,
-                            "glossary entry '%.40s' is longer than %u bytes", term,
+                            "glossary entry '%.*s' is longer than %u bytes", shown, term,
                             ITX_GLOSSARY_MAX_TERM);
     if (!clean_field(term, term_len) || (tr && !clean_field(tr, tr_len)))
         return itx_diag_set(d, ITX_ERR_INVALID,
-                            "glossary entry '%.40s' is not UTF-8 text on one line", term);
+                            "glossary entry '%.*s' is not UTF-8 text on one line", shown, term);
     if (g->n >= ITX_GLOSSARY_MAX_ENTRIES)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE, "glossary has more than %u entries",
                             ITX_GLOSSARY_MAX_ENTRIES);
