@@ -946,3 +946,13 @@ itx_jobs_purge(struct itx_jobs *s, int64_t finished_before_ms, size_t *n_deleted
         *n_deleted = x.n;
     return st;
 }
+
+enum itx_status
+itx_jobs_purge_older(struct itx_jobs *s, unsigned days, size_t *n_deleted, struct itx_diag *d)
+{
+    int64_t now = 0;
+    enum itx_status st = itx_jobs_now_ms(s, &now, d);
+    if (st != ITX_OK)
+        return st;
+    return itx_jobs_purge(s, now - (int64_t)days * 86400000, n_deleted, d);
+}

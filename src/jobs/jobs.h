@@ -234,6 +234,9 @@ enum itx_status itx_jobs_fail(struct itx_jobs *s, const struct itx_jobs_item *it
  */
 enum itx_status itx_jobs_purge(struct itx_jobs *s, int64_t finished_before_ms, size_t *n_deleted,
                                struct itx_diag *d);
+/* The same for jobs that finished more than days days ago on the database clock. */
+enum itx_status itx_jobs_purge_older(struct itx_jobs *s, unsigned days, size_t *n_deleted,
+                                     struct itx_diag *d);
 
 /* ---- caches ------------------------------------------------------------------------------- */
 

@@ -1012,6 +1012,14 @@ test_retention(void)
     CHECK_INT(n, 1);
     CHECK(itx_jobs_get(s, b, &j, &d) == ITX_ERR_NOT_FOUND);
     CHECK(job_state(s, c) == ITX_JOB_QUEUED);
+    /* By age in days: c, cancelled just now, is younger than a day. */
+    CHECK(itx_jobs_cancel(s, c, NULL, &d) == ITX_OK);
+    CHECK(itx_jobs_purge_older(s, 1, &n, &d) == ITX_OK);
+    CHECK_INT(n, 0);
+    CHECK(job_state(s, c) == ITX_JOB_CANCELLED);
+    sleep_ms(5);
+    CHECK(itx_jobs_purge_older(s, 0, &n, &d) == ITX_OK);
+    CHECK_INT(n, 1);
     itx_job_free(ja);
     itx_jobs_close(s);
 }
