@@ -6,6 +6,8 @@
 #   pg-test-cluster.sh start DIR     initdb in DIR/data, start, print the URL on stdout
 #   pg-test-cluster.sh restart DIR   fast restart on the same port (connections are cut)
 #   pg-test-cluster.sh stop DIR      immediate stop, then remove DIR
+#   pg-test-cluster.sh down DIR      fast stop, keeping the data (the server is unreachable)
+#   pg-test-cluster.sh up DIR        start a stopped cluster again on its port
 #   pg-test-cluster.sh url DIR       print the URL again
 #
 # PG_BINDIR overrides where initdb and pg_ctl are found (default: the newest
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|stop|url DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|down|up|stop|url DIR" >&2; exit 2; }
 
 bindir=${PG_BINDIR:-}
 if [ -z "$bindir" ]; then
@@ -67,6 +69,13 @@ start)
 restart)
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -m fast restart \
     >/dev/null ;;
+down)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null ;;
+up)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start \
+    -o "-c listen_addresses=127.0.0.1 -p $(cat "$dir/port") -c unix_socket_directories='$dir' \
+        -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+        -c max_connections=60" >/dev/null ;;
 stop)
   [ -f "$marker" ] || { echo "pg-test-cluster: '$dir' is not a test cluster" >&2; exit 2; }
   if [ -f "$dir/data/postmaster.pid" ]; then
@@ -74,5 +83,5 @@ stop)
   fi
   rm -rf "$dir" ;;
 url) url ;;
-*) echo "usage: $0 start|restart|stop|url DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|down|up|stop|url DIR" >&2; exit 2 ;;
 esac

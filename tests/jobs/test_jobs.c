@@ -114,12 +114,13 @@ start_cluster(void)
     return true;
 }
 
+/* restart, down or up (see pg-test-cluster.sh). */
 static void
-restart_cluster(void)
+cluster(const char *what)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' restart '%s'", script, pg_dir);
-    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", script, what, pg_dir);
+    CHECK_MSG(system(cmd) == 0, "pg-test-cluster.sh %s failed", what);
 }
 
 /* A URL naming a new, empty database for one test case. */
@@ -960,7 +961,7 @@ test_pg_restart(void)
     s = open_store(url, NULL);
     create_job(s, 2, "restart", id);
     CHECK(job_state(s, id) == ITX_JOB_QUEUED);
-    restart_cluster();
+    cluster("restart");
     /* The next call reconnects (or, at worst, fails cleanly); the one after must work. */
     itx_diag_init(&d);
     st = itx_jobs_get(s, id, &j, &d);
@@ -971,7 +972,19 @@ test_pg_restart(void)
     j = NULL;
     CHECK_MSG(itx_jobs_get(s, id, &j, &d) == ITX_OK, "%s", d.msg);
     itx_job_free(j);
+    j = NULL;
     create_job(s, 1, "after", id);
+
+    /* While the server is down calls fail cleanly; when it is back they work again. */
+    cluster("down");
+    st = itx_jobs_get(s, id, &j, &d);
+    CHECK_MSG(st == ITX_ERR_UNAVAILABLE, "%s: %s", itx_err_str(st), d.msg);
+    printf("call while the server is down: %s: %s\n", itx_err_str(st), d.msg);
+    itx_job_free(j);
+    j = NULL;
+    cluster("up");
+    CHECK_MSG(itx_jobs_get(s, id, &j, &d) == ITX_OK, "%s", d.msg);
+    itx_job_free(j);
     itx_jobs_close(s);
 }
 
