@@ -84,8 +84,10 @@ itx_cli_translate_text(int argc, char **argv)
             req.target = argv[first + 1];
         } else if (strcmp(a, "--provider") == 0) {
             if (!itx_tr_provider_parse(argv[first + 1], &cfg.provider)) {
-                fprintf(stderr, "itx translate-text: unknown provider '%s'; use dict, gemini "
-                                "or openai\n", argv[first + 1]);
+                fprintf(stderr,
+                        "itx translate-text: unknown provider '%s'; use dict, gemini "
+                        "or openai\n",
+                        argv[first + 1]);
                 return 2;
             }
         } else if (strcmp(a, "--model") == 0) {

@@ -71,8 +71,8 @@ itx_tr_cache_key(const char *provider, const char *model, const char *prompt_ver
                  const char *source_lang, const char *target_lang, const char *glossary_version,
                  const char *text, char out[65])
 {
-    const char *parts[6] = {provider, model, prompt_version, source_lang, target_lang,
-                            glossary_version};
+    const char *parts[6] = {provider,    model,       prompt_version,
+                            source_lang, target_lang, glossary_version};
     struct itx_buf b;
     size_t i = 0, n = strlen(text);
     bool ok = true;
@@ -80,7 +80,8 @@ itx_tr_cache_key(const char *provider, const char *model, const char *prompt_ver
     itx_buf_init(&b, (size_t)1 << 20);
     ok = itx_buf_puts(&b, "itx-tr-key-1") == ITX_OK;
     for (int k = 0; k < 6 && ok; k++)
-        ok = itx_buf_putc(&b, '\0') == ITX_OK && itx_buf_puts(&b, parts[k] ? parts[k] : "") == ITX_OK;
+        ok = itx_buf_putc(&b, '\0') == ITX_OK &&
+             itx_buf_puts(&b, parts[k] ? parts[k] : "") == ITX_OK;
     ok = ok && itx_buf_putc(&b, '\0') == ITX_OK;
     /* Normalised text: whitespace runs become one space, none at the ends. */
     while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
@@ -119,8 +120,7 @@ sq_get(void *impl, const char *key, char **value, struct itx_diag *d)
     enum itx_status s = ITX_ERR_NOT_FOUND;
     int rc;
 
-    rc = sqlite3_prepare_v2(c->db, "SELECT value FROM translations WHERE key = ?1", -1, &st,
-                            NULL);
+    rc = sqlite3_prepare_v2(c->db, "SELECT value FROM translations WHERE key = ?1", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return itx_diag_set(d, ITX_ERR_IO, "translation cache: %s", sqlite3_errmsg(c->db));
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);

@@ -25,7 +25,7 @@
 
 #define IDX_MAGIC "ITXCED01"
 #define IDX_HEADER 80u
-#define MAX_WORD_CP 12     /* longest CEDICT key tried, in code points */
+#define MAX_WORD_CP 12      /* longest CEDICT key tried, in code points */
 #define MAX_TEXT_BYTES 8192 /* one segment of picture text */
 
 struct itx_dict {
@@ -172,16 +172,46 @@ static bool
 sense_rejected(const char *s, size_t n)
 {
     static const char *const bad_prefix[] = {
-        "variant of",     "old variant",   "Japanese variant", "archaic variant",
-        "surname",        "old name for",  "CL:",              "see ",
-        "used in",        "also written",  "also pr.",         "abbr. for",
-        "(old)",          "(archaic)",     "(literary)",       "(classical)",
-        "(dialect)",      "(Cantonese)",   "(Tw)",             "(onom.)",
-        "lit. ",          "classifier",    "(slang)",          "(Internet slang)",
-        "pr. ",           "(honorific)",   "(euphemism)",      "(vulgar)",
-        "(loanword)",     "(Buddhism)",    "(Taiwan)",         "unofficial variant",
-        "erhua variant",  "(coll.) variant", "radical",        "(used in",
-        "(Chinese medicine)", "(TCM)",     "(dated)",          "(obsolete)",
+        "variant of",
+        "old variant",
+        "Japanese variant",
+        "archaic variant",
+        "surname",
+        "old name for",
+        "CL:",
+        "see ",
+        "used in",
+        "also written",
+        "also pr.",
+        "abbr. for",
+        "(old)",
+        "(archaic)",
+        "(literary)",
+        "(classical)",
+        "(dialect)",
+        "(Cantonese)",
+        "(Tw)",
+        "(onom.)",
+        "lit. ",
+        "classifier",
+        "(slang)",
+        "(Internet slang)",
+        "pr. ",
+        "(honorific)",
+        "(euphemism)",
+        "(vulgar)",
+        "(loanword)",
+        "(Buddhism)",
+        "(Taiwan)",
+        "unofficial variant",
+        "erhua variant",
+        "(coll.) variant",
+        "radical",
+        "(used in",
+        "(Chinese medicine)",
+        "(TCM)",
+        "(dated)",
+        "(obsolete)",
     };
     static const char *const bad_inner[] = {"variant of", "surname ", "classifier for",
                                             "old name for", "(used as"};
@@ -232,8 +262,8 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
     out[w] = '\0';
     /* Dictionary placeholders read badly on a picture: "not easy to do sth" -> "not easy". */
     {
-        static const char *const drop[] = {" to do sth", " to sb", " to sth", " sth", " sb",
-                                           " etc", " oneself", " one's"};
+        static const char *const drop[] = {" to do sth", " to sb", " to sth",  " sth",
+                                           " sb",        " etc",   " oneself", " one's"};
         for (size_t k = 0; k < sizeof(drop) / sizeof(drop[0]); k++) {
             size_t dl = strlen(drop[k]);
             char *p;
@@ -335,8 +365,8 @@ struct cp {
 
 struct cand {
     double cost;
-    unsigned len; /* code points */
-    int type;     /* 0 template, 1 glossary, 2 cedict, 3 latin, 4 punct, 5 unknown, 6 drop */
+    unsigned len;   /* code points */
+    int type;       /* 0 template, 1 glossary, 2 cedict, 3 latin, 4 punct, 5 unknown, 6 drop */
     const char *tr; /* glossary translation (NULL keep), or CEDICT senses */
     size_t tr_len;
     const struct itx_glossary *g; /* for templates */
@@ -377,18 +407,30 @@ static int
 han_digit(uint32_t c)
 {
     switch (c) {
-    case 0x96f6: return 0; /* 零 */
-    case 0x4e00: return 1; /* 一 */
-    case 0x4e8c: return 2; /* 二 */
-    case 0x4e24: return 2; /* 两 */
-    case 0x4e09: return 3; /* 三 */
-    case 0x56db: return 4; /* 四 */
-    case 0x4e94: return 5; /* 五 */
-    case 0x516d: return 6; /* 六 */
-    case 0x4e03: return 7; /* 七 */
-    case 0x516b: return 8; /* 八 */
-    case 0x4e5d: return 9; /* 九 */
-    default: return -1;
+    case 0x96f6:
+        return 0; /* 零 */
+    case 0x4e00:
+        return 1; /* 一 */
+    case 0x4e8c:
+        return 2; /* 二 */
+    case 0x4e24:
+        return 2; /* 两 */
+    case 0x4e09:
+        return 3; /* 三 */
+    case 0x56db:
+        return 4; /* 四 */
+    case 0x4e94:
+        return 5; /* 五 */
+    case 0x516d:
+        return 6; /* 六 */
+    case 0x4e03:
+        return 7; /* 七 */
+    case 0x516b:
+        return 8; /* 八 */
+    case 0x4e5d:
+        return 9; /* 九 */
+    default:
+        return -1;
     }
 }
 
@@ -396,11 +438,16 @@ static int
 han_unit(uint32_t c)
 {
     switch (c) {
-    case 0x5341: return 10;    /* 十 */
-    case 0x767e: return 100;   /* 百 */
-    case 0x5343: return 1000;  /* 千 */
-    case 0x4e07: return 10000; /* 万 */
-    default: return 0;
+    case 0x5341:
+        return 10; /* 十 */
+    case 0x767e:
+        return 100; /* 百 */
+    case 0x5343:
+        return 1000; /* 千 */
+    case 0x4e07:
+        return 10000; /* 万 */
+    default:
+        return 0;
     }
 }
 
@@ -490,8 +537,8 @@ static unsigned
 latin_run(const struct ctx *x, size_t i)
 {
     size_t j = i, last = i;
-    if (i >= x->n || !(is_latin(x->cps[i].c) || x->cps[i].c == '$' || x->cps[i].c == 0xa5 ||
-                       x->cps[i].c == '#'))
+    if (i >= x->n ||
+        !(is_latin(x->cps[i].c) || x->cps[i].c == '$' || x->cps[i].c == 0xa5 || x->cps[i].c == '#'))
         return 0;
     while (j < x->n && (is_latin(x->cps[j].c) || is_latin_inner(x->cps[j].c))) {
         if (is_latin(x->cps[j].c) || x->cps[j].c == '%' || x->cps[j].c == 0xb0 ||
@@ -588,33 +635,82 @@ punct(uint32_t c, enum tok_kind *kind)
 {
     *kind = TK_CLOSE;
     switch (c) {
-    case ',': case 0xff0c: case 0x3001: return ",";
-    case '.': case 0x3002: return ".";
-    case '!': case 0xff01: return "!";
-    case '?': case 0xff1f: return "?";
-    case ':': case 0xff1a: return ":";
-    case ';': case 0xff1b: return ";";
-    case ')': case 0xff09: return ")";
-    case ']': case 0x3011: case 0x300b: case 0x300d: case 0x300f: return "]";
-    case 0x2026: return "...";
-    default: break;
+    case ',':
+    case 0xff0c:
+    case 0x3001:
+        return ",";
+    case '.':
+    case 0x3002:
+        return ".";
+    case '!':
+    case 0xff01:
+        return "!";
+    case '?':
+    case 0xff1f:
+        return "?";
+    case ':':
+    case 0xff1a:
+        return ":";
+    case ';':
+    case 0xff1b:
+        return ";";
+    case ')':
+    case 0xff09:
+        return ")";
+    case ']':
+    case 0x3011:
+    case 0x300b:
+    case 0x300d:
+    case 0x300f:
+        return "]";
+    case 0x2026:
+        return "...";
+    default:
+        break;
     }
     *kind = TK_OPEN;
     switch (c) {
-    case '(': case 0xff08: return "(";
-    case '[': case 0x3010: case 0x300a: case 0x300c: case 0x300e: return "[";
-    default: break;
+    case '(':
+    case 0xff08:
+        return "(";
+    case '[':
+    case 0x3010:
+    case 0x300a:
+    case 0x300c:
+    case 0x300e:
+        return "[";
+    default:
+        break;
     }
     *kind = TK_JOIN;
     switch (c) {
-    case '/': return "/";
-    case '-': case 0x2014: case 0x2013: return "-";
-    case '~': case 0xff5e: return "~";
-    case '|': return "|";
-    case '*': case 0x2605: case 0x2606: case 0xb7: case 0x2022: return " ";
-    case '"': case 0x201c: case 0x201d: return "\"";
-    case '\'': case 0x2018: case 0x2019: return "'";
-    default: break;
+    case '/':
+        return "/";
+    case '-':
+    case 0x2014:
+    case 0x2013:
+        return "-";
+    case '~':
+    case 0xff5e:
+        return "~";
+    case '|':
+        return "|";
+    case '*':
+    case 0x2605:
+    case 0x2606:
+    case 0xb7:
+    case 0x2022:
+        return " ";
+    case '"':
+    case 0x201c:
+    case 0x201d:
+        return "\"";
+    case '\'':
+    case 0x2018:
+    case 0x2019:
+        return "'";
+    default:
+        break;
     }
     return NULL;
 }
@@ -631,14 +727,13 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
 
     out->cost = 1e30;
     out->len = 0;
-#define CONSIDER(cand_)                                                                    \
-    do {                                                                                   \
-        double total_ = (cand_).cost + best[i + (cand_).len];                              \
-        if (total_ < out->cost - 1e-9 ||                                                   \
-            (total_ < out->cost + 1e-9 && (cand_).len > out->len)) {                       \
-            *out = (cand_);                                                                \
-            out->cost = total_;                                                            \
-        }                                                                                  \
+#define CONSIDER(cand_)                                                                            \
+    do {                                                                                           \
+        double total_ = (cand_).cost + best[i + (cand_).len];                                      \
+        if (total_ < out->cost - 1e-9 || (total_ < out->cost + 1e-9 && (cand_).len > out->len)) {  \
+            *out = (cand_);                                                                        \
+            out->cost = total_;                                                                    \
+        }                                                                                          \
     } while (0)
 
     /* Glossary templates, then glossary terms (request glossary first). */
@@ -650,8 +745,8 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
             struct tmpl_match m;
             itx_tr_glossary_template(g, t, &term, &ttr);
             if (match_template(x, i, term, strlen(term), &m)) {
-                c = (struct cand){.cost = 0.5 + 0.01 * gi, .len = m.len, .type = 0,
-                                  .g = g, .tmpl = t};
+                c = (struct cand){
+                    .cost = 0.5 + 0.01 * gi, .len = m.len, .type = 0, .g = g, .tmpl = t};
                 CONSIDER(c);
             }
         }
@@ -667,8 +762,10 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
                  * CEDICT word (休闲+鞋 "casual shoes", not 休闲鞋 "leisure shoes"); single
                  * characters do not, or 男+女 would beat 男女.
                  */
-                c = (struct cand){.cost = (n == 1 ? 0.95 : 0.45) + 0.01 * gi, .len = n,
-                                  .type = 1, .tr = tr,
+                c = (struct cand){.cost = (n == 1 ? 0.95 : 0.45) + 0.01 * gi,
+                                  .len = n,
+                                  .type = 1,
+                                  .tr = tr,
                                   .tr_len = tr ? strlen(tr) : 0};
                 CONSIDER(c);
             }
@@ -718,11 +815,11 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
 
 struct writer {
     struct itx_buf *out;
-    size_t start;        /* where this translation starts in out */
-    enum tok_kind prev;  /* kind of the previous token */
-    bool cap_next;       /* capitalise the next word */
+    size_t start;       /* where this translation starts in out */
+    enum tok_kind prev; /* kind of the previous token */
+    bool cap_next;      /* capitalise the next word */
     bool any;
-    size_t word_at;      /* where the previous word starts in out, for postposed adjectives */
+    size_t word_at; /* where the previous word starts in out, for postposed adjectives */
     bool have_word;
 };
 
@@ -769,11 +866,9 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
             return st;
         }
     }
-    if (w->any && kind != TK_CLOSE && kind != TK_JOIN && w->prev != TK_OPEN &&
-        w->prev != TK_JOIN)
+    if (w->any && kind != TK_CLOSE && kind != TK_JOIN && w->prev != TK_OPEN && w->prev != TK_JOIN)
         st = itx_buf_putc(w->out, ' ');
-    if (st == ITX_OK && kind == TK_JOIN && w->prev == TK_SPACE && w->any && n == 1 &&
-        s[0] == ' ')
+    if (st == ITX_OK && kind == TK_JOIN && w->prev == TK_SPACE && w->any && n == 1 && s[0] == ' ')
         return ITX_OK;
     if (st == ITX_OK) {
         size_t at = w->out->len;
@@ -802,21 +897,20 @@ static void
 singularise(char *s)
 {
     static const char *const pl[][2] = {
-        {"pcs", "pc"},       {"pairs", "pair"},   {"sets", "set"},     {"days", "day"},
-        {"years", "year"},   {"hours", "hour"},   {"packs", "pack"},   {"boxes", "box"},
-        {"bottles", "bottle"}, {"bags", "bag"},   {"pieces", "piece"}, {"months", "month"},
-        {"colours", "colour"}, {"sizes", "size"}, {"items", "item"},   {"rolls", "roll"},
-        {"sheets", "sheet"}, {"metres", "metre"}, {"minutes", "minute"}, {"seconds", "second"},
-        {"weeks", "week"},   {"people", "person"}, {"servings", "serving"}, {"layers", "layer"},
+        {"pcs", "pc"},         {"pairs", "pair"},    {"sets", "set"},         {"days", "day"},
+        {"years", "year"},     {"hours", "hour"},    {"packs", "pack"},       {"boxes", "box"},
+        {"bottles", "bottle"}, {"bags", "bag"},      {"pieces", "piece"},     {"months", "month"},
+        {"colours", "colour"}, {"sizes", "size"},    {"items", "item"},       {"rolls", "roll"},
+        {"sheets", "sheet"},   {"metres", "metre"},  {"minutes", "minute"},   {"seconds", "second"},
+        {"weeks", "week"},     {"people", "person"}, {"servings", "serving"}, {"layers", "layer"},
     };
     char *p = strstr(s, "1 ");
     while (p) {
-        if (p == s || !(p[-1] >= '0' && p[-1] <= '9') ) {
+        if (p == s || !(p[-1] >= '0' && p[-1] <= '9')) {
             if (p == s || p[-1] != '.') {
                 for (size_t i = 0; i < sizeof(pl) / sizeof(pl[0]); i++) {
                     size_t k = strlen(pl[i][0]);
-                    if (strncmp(p + 2, pl[i][0], k) == 0 &&
-                        !(p[2 + k] >= 'a' && p[2 + k] <= 'z')) {
+                    if (strncmp(p + 2, pl[i][0], k) == 0 && !(p[2 + k] >= 'a' && p[2 + k] <= 'z')) {
                         memcpy(p + 2, pl[i][1], strlen(pl[i][1]));
                         memmove(p + 2 + strlen(pl[i][1]), p + 2 + k, strlen(p + 2 + k) + 1);
                         break;
@@ -901,8 +995,8 @@ normalise(const char *text, struct itx_buf *b, struct itx_diag *d)
     enum itx_status s = ITX_OK;
 
     if (len > MAX_TEXT_BYTES)
-        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "text is %zu bytes, over the %u-byte limit",
-                            len, MAX_TEXT_BYTES);
+        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "text is %zu bytes, over the %u-byte limit", len,
+                            MAX_TEXT_BYTES);
     if (!itx_tr_utf8_valid(text, len))
         return itx_diag_set(d, ITX_ERR_INVALID, "text is not valid UTF-8");
     while (i < len && s == ITX_OK) {
@@ -935,8 +1029,8 @@ normalise(const char *text, struct itx_buf *b, struct itx_diag *d)
 
 enum itx_status
 itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *glossary,
-                   const struct itx_glossary *req_glossary, const char *text,
-                   struct itx_buf *out, struct itx_dict_stats *stats, struct itx_diag *d)
+                   const struct itx_glossary *req_glossary, const char *text, struct itx_buf *out,
+                   struct itx_dict_stats *stats, struct itx_diag *d)
 {
     struct itx_buf norm, sense;
     struct cp *cps = NULL;
@@ -967,8 +1061,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         cps[n++] = (struct cp){.c = c, .at = i, .len = k};
         i += k;
     }
-    x = (struct ctx){.dict = dict, .gl = {req_glossary, glossary}, .s = norm.data ? norm.data : "",
-                     .s_len = norm.len, .cps = cps, .n = n};
+    x = (struct ctx){.dict = dict,
+                     .gl = {req_glossary, glossary},
+                     .s = norm.data ? norm.data : "",
+                     .s_len = norm.len,
+                     .cps = cps,
+                     .n = n};
     best[n] = 0;
     for (size_t i = n; i-- > 0;) {
         best_at(&x, i, best, &choice[i]);

@@ -27,15 +27,14 @@ gemini_build(const struct itx_translator *t, const char *system, const char *use
 
     if (itx_buf_printf(url, "%s/models/%s:generateContent", t->base_url, t->model))
         return itx_diag_set(d, ITX_ERR_INVALID, "gemini: base URL or model name too long");
-    req = json_pack(
-        "{s:{s:[{s:s}]}, s:[{s:s, s:[{s:s}]}], s:{s:f, s:s, s:{s:s, s:{s:{s:s, s:{s:s, "
-        "s:{s:{s:s}, s:{s:s}}, s:[s, s]}}}, s:[s]}}}",
-        "systemInstruction", "parts", "text", system,
-        "contents", "role", "user", "parts", "text", user,
-        "generationConfig", "temperature", t->temperature, "responseMimeType",
-        "application/json", "responseSchema", "type", "OBJECT", "properties", "translations",
-        "type", "ARRAY", "items", "type", "OBJECT", "properties", "id", "type", "INTEGER",
-        "text", "type", "STRING", "required", "id", "text", "required", "translations");
+    req = json_pack("{s:{s:[{s:s}]}, s:[{s:s, s:[{s:s}]}], s:{s:f, s:s, s:{s:s, s:{s:{s:s, s:{s:s, "
+                    "s:{s:{s:s}, s:{s:s}}, s:[s, s]}}}, s:[s]}}}",
+                    "systemInstruction", "parts", "text", system, "contents", "role", "user",
+                    "parts", "text", user, "generationConfig", "temperature", t->temperature,
+                    "responseMimeType", "application/json", "responseSchema", "type", "OBJECT",
+                    "properties", "translations", "type", "ARRAY", "items", "type", "OBJECT",
+                    "properties", "id", "type", "INTEGER", "text", "type", "STRING", "required",
+                    "id", "text", "required", "translations");
     if (req)
         js = json_dumps(req, JSON_COMPACT);
     json_decref(req);
@@ -85,7 +84,8 @@ read_error(json_t *e, struct tr_llm_error *err)
         err->no_retry = true;
     if (status && strcmp(status, "FAILED_PRECONDITION") == 0)
         err->no_retry = true;
-    json_array_foreach(details, i, it) {
+    json_array_foreach(details, i, it)
+    {
         const char *type = json_string_value(json_object_get(it, "@type"));
         if (!type)
             continue;
@@ -96,7 +96,8 @@ read_error(json_t *e, struct tr_llm_error *err)
         } else if (strstr(type, "google.rpc.QuotaFailure")) {
             json_t *v, *viol = json_object_get(it, "violations");
             size_t k;
-            json_array_foreach(viol, k, v) {
+            json_array_foreach(viol, k, v)
+            {
                 const char *id = json_string_value(json_object_get(v, "quotaId"));
                 const char *metric = json_string_value(json_object_get(v, "quotaMetric"));
                 if ((id && strstr(id, "PerDay")) || (metric && strstr(metric, "per_day"))) {
@@ -111,8 +112,8 @@ read_error(json_t *e, struct tr_llm_error *err)
 }
 
 enum itx_status
-itx_tr_gemini_parse(const char *body, size_t len, struct itx_buf *content,
-                    struct tr_llm_error *err, struct itx_diag *d)
+itx_tr_gemini_parse(const char *body, size_t len, struct itx_buf *content, struct tr_llm_error *err,
+                    struct itx_diag *d)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *e, *cand, *parts, *p;
@@ -161,11 +162,13 @@ itx_tr_gemini_parse(const char *body, size_t len, struct itx_buf *content,
         s = itx_diag_set(d, ITX_ERR_UNDECODABLE, "gemini: candidate has no content parts");
         goto out;
     }
-    json_array_foreach(parts, i, p) {
+    json_array_foreach(parts, i, p)
+    {
         const char *txt = json_string_value(json_object_get(p, "text"));
         if (json_is_true(json_object_get(p, "thought")))
             continue; /* thinking models may return their reasoning as a separate part */
-        if (txt && (s = itx_buf_append(content, txt, json_string_length(json_object_get(p, "text")))))
+        if (txt &&
+            (s = itx_buf_append(content, txt, json_string_length(json_object_get(p, "text")))))
             break;
     }
     if (s)

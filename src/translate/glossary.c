@@ -132,8 +132,8 @@ clean_field(const char *s, size_t n)
 }
 
 static enum itx_status
-append(struct itx_glossary *g, const char *term, size_t term_len, const char *tr,
-       size_t tr_len, struct itx_diag *d)
+append(struct itx_glossary *g, const char *term, size_t term_len, const char *tr, size_t tr_len,
+       struct itx_diag *d)
 {
     struct entry *e;
     /* term is a slice of the input, not NUL-terminated: show at most 40 of its bytes. */
@@ -142,9 +142,8 @@ append(struct itx_glossary *g, const char *term, size_t term_len, const char *tr
     if (term_len == 0)
         return itx_diag_set(d, ITX_ERR_INVALID, "glossary term is empty");
     if (term_len > ITX_GLOSSARY_MAX_TERM || (tr && tr_len > ITX_GLOSSARY_MAX_TERM))
-        return itx_diag_set(d, ITX_ERR_TOO_LARGE,
-                            "glossary entry '%.*s' is longer than %u bytes", shown, term,
-                            ITX_GLOSSARY_MAX_TERM);
+        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "glossary entry '%.*s' is longer than %u bytes",
+                            shown, term, ITX_GLOSSARY_MAX_TERM);
     if (!clean_field(term, term_len) || (tr && !clean_field(tr, tr_len)))
         return itx_diag_set(d, ITX_ERR_INVALID,
                             "glossary entry '%.*s' is not UTF-8 text on one line", shown, term);
@@ -205,8 +204,8 @@ itx_glossary_parse(struct itx_glossary *g, const char *text, size_t len, const c
 
     ITX_ASSERT(g && (text || len == 0));
     if (len > ITX_GLOSSARY_MAX_FILE)
-        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "glossary '%s' is over the %u-byte limit",
-                            name, ITX_GLOSSARY_MAX_FILE);
+        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "glossary '%s' is over the %u-byte limit", name,
+                            ITX_GLOSSARY_MAX_FILE);
     if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
         pos = 3;
     while (pos < len && s == ITX_OK) {
@@ -221,16 +220,16 @@ itx_glossary_parse(struct itx_glossary *g, const char *text, size_t len, const c
         tab = memchr(l, '\t', n);
         if (!tab)
             return itx_diag_set(d, ITX_ERR_INVALID,
-                                "%s:%zu: expected 'term<TAB>translation' (or '=' to keep)",
-                                name, line);
+                                "%s:%zu: expected 'term<TAB>translation' (or '=' to keep)", name,
+                                line);
         tn = (size_t)(tab - l);
         tr = tab + 1;
         trn = n - tn - 1;
         tn = trim(&l, tn);
         trn = trim(&tr, trn);
         if (trn == 0)
-            return itx_diag_set(d, ITX_ERR_INVALID, "%s:%zu: empty translation for '%.*s'",
-                                name, line, (int)tn, l);
+            return itx_diag_set(d, ITX_ERR_INVALID, "%s:%zu: empty translation for '%.*s'", name,
+                                line, (int)tn, l);
         if (trn == 1 && tr[0] == '=')
             tr = NULL;
         s = append(g, l, tn, tr, trn, d);

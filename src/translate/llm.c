@@ -256,8 +256,8 @@ itx_tr_llm_complete(struct itx_translator *t, const char *system, const char *us
         }
         if (stats && stats->n_delays < sizeof(stats->delays_ms) / sizeof(stats->delays_ms[0]))
             stats->delays_ms[stats->n_delays++] = delay;
-        itx_log(ITX_LOG_WARNING, NULL, NULL, "%s: %s; retrying in %ld ms (attempt %d of %d)",
-                name, why, delay, attempt + 1, t->max_attempts);
+        itx_log(ITX_LOG_WARNING, NULL, NULL, "%s: %s; retrying in %ld ms (attempt %d of %d)", name,
+                why, delay, attempt + 1, t->max_attempts);
         sleep_ms(delay);
     }
     s = itx_diag_set(d, fail, "%s: %s (gave up after %d attempts)", name, why, t->max_attempts);

@@ -29,8 +29,7 @@ openai_build(const struct itx_translator *t, const char *system, const char *use
         return itx_diag_set(d, ITX_ERR_INVALID, "openai: base URL too long");
     req = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:f, s:{s:s}}", "model", t->model,
                     "messages", "role", "system", "content", system, "role", "user", "content",
-                    user, "temperature", t->temperature, "response_format", "type",
-                    "json_object");
+                    user, "temperature", t->temperature, "response_format", "type", "json_object");
     if (req)
         js = json_dumps(req, JSON_COMPACT);
     json_decref(req);
@@ -57,8 +56,8 @@ openai_build(const struct itx_translator *t, const char *system, const char *use
 }
 
 enum itx_status
-itx_tr_openai_parse(const char *body, size_t len, struct itx_buf *content,
-                    struct tr_llm_error *err, struct itx_diag *d)
+itx_tr_openai_parse(const char *body, size_t len, struct itx_buf *content, struct tr_llm_error *err,
+                    struct itx_diag *d)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *e, *choice, *msg, *c;
@@ -78,9 +77,8 @@ itx_tr_openai_parse(const char *body, size_t len, struct itx_buf *content,
         const char *code = json_string_value(json_object_get(e, "code"));
         if (json_is_string(e))
             m = json_string_value(e); /* some compatible servers answer {"error":"..."} */
-        snprintf(err->message, sizeof(err->message), "%s%s%.250s",
-                 code ? code : (type ? type : ""), code || type ? ": " : "",
-                 m ? m : "(no message)");
+        snprintf(err->message, sizeof(err->message), "%s%s%.250s", code ? code : (type ? type : ""),
+                 code || type ? ": " : "", m ? m : "(no message)");
         if ((code && (strcmp(code, "insufficient_quota") == 0 ||
                       strcmp(code, "billing_hard_limit_reached") == 0)) ||
             (type && strcmp(type, "insufficient_quota") == 0))

@@ -8,8 +8,8 @@
 #include "translate/translate.h"
 
 static const char *const skip_names[ITX_TR_SKIP_COUNT] = {
-    "", "empty", "latin_only", "url", "price", "number", "model_number", "keep_term",
-    "low_confidence",
+    "",          "empty",          "latin_only", "url", "price", "number", "model_number",
+    "keep_term", "low_confidence",
 };
 
 const char *
@@ -22,13 +22,13 @@ static const struct {
     const char *code, *name;
     enum itx_tr_script script;
 } languages[] = {
-    {"en", "English", ITX_TR_SCRIPT_LATIN},     {"es", "Spanish", ITX_TR_SCRIPT_LATIN},
-    {"fr", "French", ITX_TR_SCRIPT_LATIN},      {"de", "German", ITX_TR_SCRIPT_LATIN},
-    {"it", "Italian", ITX_TR_SCRIPT_LATIN},     {"pt", "Portuguese", ITX_TR_SCRIPT_LATIN},
-    {"ru", "Russian", ITX_TR_SCRIPT_CYRILLIC},  {"ja", "Japanese", ITX_TR_SCRIPT_JAPANESE},
-    {"ko", "Korean", ITX_TR_SCRIPT_HANGUL},     {"vi", "Vietnamese", ITX_TR_SCRIPT_LATIN},
-    {"th", "Thai", ITX_TR_SCRIPT_THAI},         {"ar", "Arabic", ITX_TR_SCRIPT_ARABIC},
-    {"id", "Indonesian", ITX_TR_SCRIPT_LATIN},  {"tr", "Turkish", ITX_TR_SCRIPT_LATIN},
+    {"en", "English", ITX_TR_SCRIPT_LATIN},    {"es", "Spanish", ITX_TR_SCRIPT_LATIN},
+    {"fr", "French", ITX_TR_SCRIPT_LATIN},     {"de", "German", ITX_TR_SCRIPT_LATIN},
+    {"it", "Italian", ITX_TR_SCRIPT_LATIN},    {"pt", "Portuguese", ITX_TR_SCRIPT_LATIN},
+    {"ru", "Russian", ITX_TR_SCRIPT_CYRILLIC}, {"ja", "Japanese", ITX_TR_SCRIPT_JAPANESE},
+    {"ko", "Korean", ITX_TR_SCRIPT_HANGUL},    {"vi", "Vietnamese", ITX_TR_SCRIPT_LATIN},
+    {"th", "Thai", ITX_TR_SCRIPT_THAI},        {"ar", "Arabic", ITX_TR_SCRIPT_ARABIC},
+    {"id", "Indonesian", ITX_TR_SCRIPT_LATIN}, {"tr", "Turkish", ITX_TR_SCRIPT_LATIN},
     {"pl", "Polish", ITX_TR_SCRIPT_LATIN},
 };
 
@@ -66,8 +66,8 @@ is_keep(const struct itx_glossary *g, const char *s, size_t n)
 static bool
 is_url(const char *s, size_t n)
 {
-    static const char *const tlds[] = {".com", ".cn", ".net", ".org", ".shop", ".store",
-                                       ".co", ".io", ".tw", ".hk"};
+    static const char *const tlds[] = {".com",   ".cn", ".net", ".org", ".shop",
+                                       ".store", ".co", ".io",  ".tw",  ".hk"};
     if (memchr(s, ' ', n))
         return false;
     if ((n > 7 && strncmp(s, "http://", 7) == 0) || (n > 8 && strncmp(s, "https://", 8) == 0) ||
@@ -100,7 +100,8 @@ itx_tr_protect(const char *text, const struct itx_glossary *glossary,
     start = i;
     if (start == n)
         return ITX_TR_SKIP_EMPTY;
-    if (is_keep(req_glossary, text + start, n - start) || is_keep(glossary, text + start, n - start))
+    if (is_keep(req_glossary, text + start, n - start) ||
+        is_keep(glossary, text + start, n - start))
         return ITX_TR_SKIP_KEEP_TERM;
     if (itx_tr_has_han(text + start, n - start))
         return ITX_TR_SKIP_NONE;
@@ -170,7 +171,8 @@ runaway(const uint32_t *cp, size_t n)
         for (size_t i = unit; i < n; i++) {
             if (cp[i] == cp[i - unit]) {
                 run++;
-                if (run >= unit * 7 && (unit > 1 || cp[i] != ' ') && !(cp[i] >= '0' && cp[i] <= '9'))
+                if (run >= unit * 7 && (unit > 1 || cp[i] != ' ') &&
+                    !(cp[i] >= '0' && cp[i] <= '9'))
                     return true;
             } else {
                 run = 0;

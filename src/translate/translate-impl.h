@@ -71,19 +71,19 @@ struct curl_slist;
 
 /* A provider failure as the vendor described it. */
 struct tr_llm_error {
-    long http_status;     /* 0 for network errors */
-    long retry_delay_ms;  /* the vendor's RetryInfo / Retry-After, -1 when none */
-    bool no_retry;        /* per-day quota, billing, insufficient_quota, ... */
-    char message[320];    /* vendor status and message, never the key */
+    long http_status;    /* 0 for network errors */
+    long retry_delay_ms; /* the vendor's RetryInfo / Retry-After, -1 when none */
+    bool no_retry;       /* per-day quota, billing, insufficient_quota, ... */
+    char message[320];   /* vendor status and message, never the key */
 };
 
 /* How one LLM vendor builds requests and reads answers. */
 struct tr_llm_ops {
     const char *name;
     /* URL, headers (the key goes here only) and JSON body of a request. */
-    enum itx_status (*build)(const struct itx_translator *t, const char *system,
-                             const char *user, struct itx_buf *url, struct curl_slist **headers,
-                             struct itx_buf *body, struct itx_diag *d);
+    enum itx_status (*build)(const struct itx_translator *t, const char *system, const char *user,
+                             struct itx_buf *url, struct curl_slist **headers, struct itx_buf *body,
+                             struct itx_diag *d);
     /*
      * Reads a response body: ITX_OK with the model's text in content; ITX_ERR_UPSTREAM with
      * err filled for a vendor error object (or a refused/truncated answer);
@@ -113,9 +113,8 @@ struct tr_answer_item {
  * array, and tolerating a ```json fence). Items are written to a new array (free with
  * itx_tr_answer_free). ITX_ERR_UNDECODABLE when it is not that shape.
  */
-enum itx_status itx_tr_parse_answer(const char *content, size_t len,
-                                    struct tr_answer_item **items, size_t *n_items,
-                                    struct itx_diag *d);
+enum itx_status itx_tr_parse_answer(const char *content, size_t len, struct tr_answer_item **items,
+                                    size_t *n_items, struct itx_diag *d);
 void itx_tr_answer_free(struct tr_answer_item *items, size_t n);
 
 struct itx_translator {
@@ -128,8 +127,8 @@ struct itx_translator {
     bool fallback;
     struct itx_glossary *glossary; /* built-in + server file */
     char glossary_version[65];
-    struct itx_dict *dict;         /* may be NULL for LLM providers */
-    struct itx_tr_cache *cache;    /* borrowed */
+    struct itx_dict *dict;      /* may be NULL for LLM providers */
+    struct itx_tr_cache *cache; /* borrowed */
     /* Per-provider concurrency limit. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -141,8 +140,8 @@ struct itx_translator {
  * honouring the vendor's retry delay) and returns the model's text in content.
  * Counts attempts and delays in stats. Errors name the provider and the cause.
  */
-enum itx_status itx_tr_llm_complete(struct itx_translator *t, const char *system,
-                                    const char *user, struct itx_buf *content,
-                                    struct itx_tr_stats *stats, struct itx_diag *d);
+enum itx_status itx_tr_llm_complete(struct itx_translator *t, const char *system, const char *user,
+                                    struct itx_buf *content, struct itx_tr_stats *stats,
+                                    struct itx_diag *d);
 
 #endif

@@ -24,9 +24,12 @@ const char *
 itx_tr_provider_str(enum itx_tr_provider p)
 {
     switch (p) {
-    case ITX_TR_GEMINI: return "gemini";
-    case ITX_TR_OPENAI: return "openai";
-    default: return "dict";
+    case ITX_TR_GEMINI:
+        return "gemini";
+    case ITX_TR_OPENAI:
+        return "openai";
+    default:
+        return "dict";
     }
 }
 
@@ -108,8 +111,7 @@ dup_or(const char *s, const char *def)
 }
 
 enum itx_status
-itx_translator_new(const struct itx_tr_config *cfg, struct itx_translator **out,
-                   struct itx_diag *d)
+itx_translator_new(const struct itx_tr_config *cfg, struct itx_translator **out, struct itx_diag *d)
 {
     struct itx_translator *t = itx_calloc(1, sizeof(*t));
     enum itx_status s = ITX_OK;
@@ -142,8 +144,8 @@ itx_translator_new(const struct itx_tr_config *cfg, struct itx_translator **out,
         for (size_t n = strlen(t->base_url); n > 0 && t->base_url[n - 1] == '/'; n--)
             t->base_url[n - 1] = '\0';
         if (!t->api_key && (gem || strcmp(t->base_url, OPENAI_DEFAULT_BASE) == 0)) {
-            s = itx_diag_set(d, ITX_ERR_AUTH, "%s: no API key; set %s",
-                             t->ops->name, gem ? "GEMINI_API_KEY" : "OPENAI_API_KEY");
+            s = itx_diag_set(d, ITX_ERR_AUTH, "%s: no API key; set %s", t->ops->name,
+                             gem ? "GEMINI_API_KEY" : "OPENAI_API_KEY");
             goto fail;
         }
     } else {
@@ -167,8 +169,8 @@ itx_translator_new(const struct itx_tr_config *cfg, struct itx_translator **out,
     if (s && cfg->provider == ITX_TR_DICT)
         goto fail;
     if (s) {
-        itx_log(ITX_LOG_WARNING, NULL, NULL,
-                "%s translator without dictionary fallback: %s", t->ops->name, d ? d->msg : "");
+        itx_log(ITX_LOG_WARNING, NULL, NULL, "%s translator without dictionary fallback: %s",
+                t->ops->name, d ? d->msg : "");
         t->dict = NULL;
         if (d)
             itx_diag_init(d);
@@ -219,8 +221,8 @@ itx_tr_answer_free(struct tr_answer_item *items, size_t n)
 }
 
 enum itx_status
-itx_tr_parse_answer(const char *content, size_t len, struct tr_answer_item **items,
-                    size_t *n_items, struct itx_diag *d)
+itx_tr_parse_answer(const char *content, size_t len, struct tr_answer_item **items, size_t *n_items,
+                    struct itx_diag *d)
 {
     json_error_t je;
     json_t *root, *arr, *it;
@@ -266,7 +268,8 @@ itx_tr_parse_answer(const char *content, size_t len, struct tr_answer_item **ite
         s = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory reading a model answer");
         goto out;
     }
-    json_array_foreach(arr, i, it) {
+    json_array_foreach(arr, i, it)
+    {
         json_t *id = json_object_get(it, "id"), *text = json_object_get(it, "text");
         long long v;
         if (json_is_integer(id))
@@ -351,8 +354,8 @@ build_prompt(const struct itx_translator *t, const struct itx_glossary *rg, cons
         s = gp.s;
     }
     for (size_t i = 0; i < n && arr && s == ITX_OK; i++)
-        if (json_array_append_new(arr, json_pack("{s:I, s:s}", "id", (json_int_t)(i + 1), "text",
-                                                 texts[i])))
+        if (json_array_append_new(
+                arr, json_pack("{s:I, s:s}", "id", (json_int_t)(i + 1), "text", texts[i])))
             s = ITX_ERR_NOMEM;
     if (s == ITX_OK && arr)
         js = json_dumps(arr, JSON_COMPACT);
@@ -363,8 +366,7 @@ build_prompt(const struct itx_translator *t, const struct itx_glossary *rg, cons
         s = itx_buf_printf(user, "Segments:\n%s\n", js);
     free(js);
     if (s)
-        return itx_diag_set(d, s, "%s: prompt over the %zu-byte limit", t->ops->name,
-                            user->max);
+        return itx_diag_set(d, s, "%s: prompt over the %zu-byte limit", t->ops->name, user->max);
     return ITX_OK;
 }
 
@@ -414,11 +416,10 @@ llm_round(struct itx_translator *t, const struct itx_tr_request *req, const char
             dup |= j != k && items[j].id == id;
         if (dup)
             continue; /* two answers for one id: trust neither */
-        why = itx_tr_check_output(texts[id - 1], items[k].text, target, t->glossary,
-                                  req->glossary);
+        why = itx_tr_check_output(texts[id - 1], items[k].text, target, t->glossary, req->glossary);
         if (why) {
-            itx_log(ITX_LOG_WARNING, NULL, NULL, "%s: segment %ld rejected: %s", t->ops->name,
-                    id, why);
+            itx_log(ITX_LOG_WARNING, NULL, NULL, "%s: segment %ld rejected: %s", t->ops->name, id,
+                    why);
             continue;
         }
         texts_out[id - 1] = items[k].text;
@@ -434,8 +435,8 @@ out:
 }
 
 static enum itx_status
-check_request(const struct itx_translator *t, const struct itx_tr_request *req,
-              const char *target, struct itx_diag *d)
+check_request(const struct itx_translator *t, const struct itx_tr_request *req, const char *target,
+              struct itx_diag *d)
 {
     if (req->n_segments > ITX_TR_MAX_SEGMENTS)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE, "request has %zu segments, over the limit of %u",

@@ -54,8 +54,8 @@ void itx_glossary_free(struct itx_glossary *g);
  * replaces the earlier one. ITX_ERR_INVALID for an empty term, a term or translation that
  * is not UTF-8 or holds a tab or newline; ITX_ERR_TOO_LARGE past the limits above.
  */
-enum itx_status itx_glossary_add(struct itx_glossary *g, const char *term,
-                                 const char *translation, struct itx_diag *d);
+enum itx_status itx_glossary_add(struct itx_glossary *g, const char *term, const char *translation,
+                                 struct itx_diag *d);
 
 /* Parses TSV text (see above); name is used in messages ("file.tsv:12: ..."). */
 enum itx_status itx_glossary_parse(struct itx_glossary *g, const char *text, size_t len,
@@ -93,8 +93,7 @@ bool itx_glossary_lookup(const struct itx_glossary *g, const char *term, size_t 
 
 /* Calls fn for each entry in term order (for prompts); stops when fn returns false. */
 void itx_glossary_each(const struct itx_glossary *g,
-                       bool (*fn)(const char *term, const char *translation, void *arg),
-                       void *arg);
+                       bool (*fn)(const char *term, const char *translation, void *arg), void *arg);
 
 /* ---- dictionary ------------------------------------------------------------------------ */
 
@@ -128,9 +127,9 @@ bool itx_dict_pick_sense(const char *senses, size_t len, struct itx_buf *out);
 
 /* Per-call statistics of a dictionary translation. */
 struct itx_dict_stats {
-    unsigned n_tokens;    /* words and numbers produced */
-    unsigned n_glossary;  /* of them from a glossary */
-    unsigned n_unknown;   /* characters left in Chinese (no entry) */
+    unsigned n_tokens;   /* words and numbers produced */
+    unsigned n_glossary; /* of them from a glossary */
+    unsigned n_unknown;  /* characters left in Chinese (no entry) */
 };
 
 /*
@@ -140,8 +139,7 @@ struct itx_dict_stats {
  * capitalisation. Appends to out. Either glossary may be NULL. stats may be NULL.
  * Thread-safe.
  */
-enum itx_status itx_dict_translate(const struct itx_dict *dict,
-                                   const struct itx_glossary *glossary,
+enum itx_status itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *glossary,
                                    const struct itx_glossary *req_glossary, const char *text,
                                    struct itx_buf *out, struct itx_dict_stats *stats,
                                    struct itx_diag *d);
@@ -233,23 +231,23 @@ bool itx_tr_provider_parse(const char *name, enum itx_tr_provider *out);
  * translator copies them). Zero or NULL means the default given.
  */
 struct itx_tr_config {
-    enum itx_tr_provider provider;  /* default dict */
-    const char *model;              /* gemini: gemini-2.5-flash, openai: gpt-4o-mini */
-    const char *base_url;           /* gemini: https://generativelanguage.googleapis.com/v1beta,
-                                       openai: https://api.openai.com/v1 */
-    const char *api_key;            /* never logged */
-    long connect_timeout_ms;        /* 5000 */
-    long timeout_ms;                /* 30000, whole request */
-    int max_attempts;               /* 4 attempts per call, first one included */
-    long base_delay_ms;             /* 500: first backoff, doubled each retry, with jitter */
-    long max_delay_ms;              /* 30000: longest wait; a server asking more gives up */
-    int concurrency;                /* 4 calls in flight per translator */
-    double temperature;             /* 0: deterministic, so results are cached */
-    const char *glossary_path;      /* server glossary file, added after the built-in one */
-    bool no_builtin_glossary;       /* leave data/glossary-en.tsv out */
-    const char *dict_path;          /* NULL: $ITX_MODELS_DIR/cedict.idx */
-    struct itx_tr_cache *cache;     /* borrowed, may be NULL; must outlive the translator */
-    bool no_fallback;               /* do not fall back to the dictionary on LLM failure */
+    enum itx_tr_provider provider; /* default dict */
+    const char *model;             /* gemini: gemini-2.5-flash, openai: gpt-4o-mini */
+    const char *base_url;          /* gemini: https://generativelanguage.googleapis.com/v1beta,
+                                      openai: https://api.openai.com/v1 */
+    const char *api_key;           /* never logged */
+    long connect_timeout_ms;       /* 5000 */
+    long timeout_ms;               /* 30000, whole request */
+    int max_attempts;              /* 4 attempts per call, first one included */
+    long base_delay_ms;            /* 500: first backoff, doubled each retry, with jitter */
+    long max_delay_ms;             /* 30000: longest wait; a server asking more gives up */
+    int concurrency;               /* 4 calls in flight per translator */
+    double temperature;            /* 0: deterministic, so results are cached */
+    const char *glossary_path;     /* server glossary file, added after the built-in one */
+    bool no_builtin_glossary;      /* leave data/glossary-en.tsv out */
+    const char *dict_path;         /* NULL: $ITX_MODELS_DIR/cedict.idx */
+    struct itx_tr_cache *cache;    /* borrowed, may be NULL; must outlive the translator */
+    bool no_fallback;              /* do not fall back to the dictionary on LLM failure */
 };
 
 /*
@@ -294,7 +292,7 @@ struct itx_tr_result {
 struct itx_tr_request {
     const char *target; /* language code, default "en" */
     const struct itx_tr_segment *segments;
-    size_t n_segments; /* at most ITX_TR_MAX_SEGMENTS */
+    size_t n_segments;                   /* at most ITX_TR_MAX_SEGMENTS */
     const struct itx_glossary *glossary; /* per-request entries, may be NULL */
 };
 
@@ -306,9 +304,9 @@ struct itx_tr_stats {
     unsigned provider_calls; /* HTTP requests sent (attempts, retries included) */
     unsigned retries;        /* of them, retries after an error */
     unsigned cache_hits, cache_misses;
-    unsigned n_fallback;     /* segments translated by the dictionary as a fallback */
+    unsigned n_fallback; /* segments translated by the dictionary as a fallback */
     unsigned n_delays;
-    long delays_ms[8];       /* backoff waits before each retry, in order */
+    long delays_ms[8];                      /* backoff waits before each retry, in order */
     char provider_error[ITX_DIAG_MSG_SIZE]; /* last provider failure, "" when none */
 };
 

@@ -91,11 +91,13 @@ check_request(struct fake_llm *f, const char *method, const char *path, const ch
         if (header(head, "Authorization", v, sizeof(v)))
             fail(f, "gemini request carries an Authorization header", NULL);
         if (!json_is_string(json_object_get(
-                json_array_get(json_object_get(json_object_get(root, "systemInstruction"), "parts"), 0),
+                json_array_get(json_object_get(json_object_get(root, "systemInstruction"), "parts"),
+                               0),
                 "text")))
             fail(f, "systemInstruction.parts[0].text missing", NULL);
         user = json_string_value(json_object_get(
-            json_array_get(json_object_get(json_array_get(json_object_get(root, "contents"), 0), "parts"), 0),
+            json_array_get(
+                json_object_get(json_array_get(json_object_get(root, "contents"), 0), "parts"), 0),
             "text"));
         if (!json_is_number(json_object_get(gc, "temperature")) ||
             json_number_value(json_object_get(gc, "temperature")) != 0.0)
@@ -149,7 +151,8 @@ auto_answer(struct fake_llm *f, const char *user, enum fake_kind kind)
     size_t i, n = json_array_size(arr);
     char *s;
 
-    json_array_foreach(arr, i, it) {
+    json_array_foreach(arr, i, it)
+    {
         char text[128];
         json_int_t id = json_integer_value(json_object_get(it, "id"));
         if (kind == FAKE_AUTO_DROP_LAST && i + 1 == n)
@@ -244,13 +247,15 @@ serve(struct fake_llm *f, int c)
     if (r.kind == FAKE_TRUNCATED) {
         snprintf(head, sizeof(head),
                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n", strlen(body));
+                 "Connection: close\r\n\r\n",
+                 strlen(body));
         send_all(c, head, strlen(head));
         send_all(c, body, strlen(body) / 2);
     } else {
         snprintf(head, sizeof(head),
                  "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n%s\r\n", r.status, strlen(body), r.headers ? r.headers : "");
+                 "Connection: close\r\n%s\r\n",
+                 r.status, strlen(body), r.headers ? r.headers : "");
         send_all(c, head, strlen(head));
         send_all(c, body, strlen(body));
     }

@@ -1,7 +1,7 @@
 /*
- * A fake LLM vendor for tests: an HTTP/1.1 server on 127.0.0.1 (ephemeral port, a thread per connection)
- * that checks each request against the shape the vendor documents (method, path, headers,
- * API key, JSON body) and answers from a script of documented responses.
+ * A fake LLM vendor for tests: an HTTP/1.1 server on 127.0.0.1 (ephemeral port, a thread per
+ * connection) that checks each request against the shape the vendor documents (method, path,
+ * headers, API key, JSON body) and answers from a script of documented responses.
  */
 #ifndef ITX_TESTS_FAKE_LLM_H
 #define ITX_TESTS_FAKE_LLM_H
@@ -12,11 +12,11 @@
 enum fake_vendor { FAKE_GEMINI, FAKE_OPENAI };
 
 enum fake_kind {
-    FAKE_AUTO,          /* a valid answer translating every segment of the request */
+    FAKE_AUTO,           /* a valid answer translating every segment of the request */
     FAKE_AUTO_DROP_LAST, /* valid, but the last segment is missing */
-    FAKE_AUTO_CHINESE,  /* valid, but segment 1 comes back in Chinese */
-    FAKE_RAW,           /* status, headers and body as given */
-    FAKE_TRUNCATED,     /* 200 whose body stops before its Content-Length */
+    FAKE_AUTO_CHINESE,   /* valid, but segment 1 comes back in Chinese */
+    FAKE_RAW,            /* status, headers and body as given */
+    FAKE_TRUNCATED,      /* 200 whose body stops before its Content-Length */
 };
 
 struct fake_reply {
@@ -31,17 +31,17 @@ struct fake_reply {
 
 struct fake_llm {
     enum fake_vendor vendor;
-    const char *model;  /* expected model */
-    const char *key;    /* expected key; NULL: no key header allowed */
-    bool cyrillic;      /* FAKE_AUTO answers in Cyrillic (for ru) */
+    const char *model; /* expected model */
+    const char *key;   /* expected key; NULL: no key header allowed */
+    bool cyrillic;     /* FAKE_AUTO answers in Cyrillic (for ru) */
     struct fake_reply replies[FAKE_MAX];
-    int n_replies;      /* the last one repeats */
+    int n_replies; /* the last one repeats */
     /* Observed, read after fake_llm_stop or between calls. */
     int n_requests;
     double at_ms[FAKE_MAX];
-    char error[512];    /* first request-shape violation, "" when none */
+    char error[512]; /* first request-shape violation, "" when none */
     char last_user[8192];
-    int max_in_flight;  /* most requests served at the same time */
+    int max_in_flight; /* most requests served at the same time */
     /* internal */
     int fd, port;
     pthread_t thread;

@@ -36,7 +36,8 @@ test_glossary(void)
     CHECK_INT(itx_glossary_parse(g, text, strlen(text), "t.tsv", &d), ITX_OK);
     CHECK_INT(itx_glossary_count(g), 2);
     /* The later entry for a term wins. */
-    CHECK(itx_glossary_lookup(g, "包邮", strlen("包邮"), &tr) && strcmp(tr, "shipping included") == 0);
+    CHECK(itx_glossary_lookup(g, "包邮", strlen("包邮"), &tr) &&
+          strcmp(tr, "shipping included") == 0);
     /* Keep-as-is terms have no translation. */
     CHECK(itx_glossary_lookup(g, "华为", strlen("华为"), &tr) && tr == NULL);
     CHECK_INT(itx_glossary_match(g, "包邮到家", strlen("包邮到家"), &tr), strlen("包邮"));

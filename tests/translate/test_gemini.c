@@ -42,18 +42,18 @@ static const struct itx_tr_segment segs[] = {
 #define N_SEGS 5
 
 static enum itx_status
-run(struct itx_translator *t, const char *target, struct itx_tr_result *r,
-    struct itx_tr_stats *st, struct itx_diag *d)
+run(struct itx_translator *t, const char *target, struct itx_tr_result *r, struct itx_tr_stats *st,
+    struct itx_diag *d)
 {
     struct itx_tr_request req = {.target = target, .segments = segs, .n_segments = N_SEGS};
     itx_diag_init(d);
     return itx_translate(t, &req, r, st, d);
 }
 
-#define SCRIPT(...)                                                                        \
-    do {                                                                                   \
-        const struct fake_reply r_[] = {__VA_ARGS__};                                      \
-        fake_llm_script(&fake, r_, (int)(sizeof(r_) / sizeof(r_[0])));                     \
+#define SCRIPT(...)                                                                                \
+    do {                                                                                           \
+        const struct fake_reply r_[] = {__VA_ARGS__};                                              \
+        fake_llm_script(&fake, r_, (int)(sizeof(r_) / sizeof(r_[0])));                             \
     } while (0)
 
 static void
@@ -129,8 +129,10 @@ test_cache(void)
 
 static const char quota_day[] =
     "{\"error\":{\"code\":429,\"message\":\"You exceeded your current quota.\",\"status\":"
-    "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.QuotaFailure\","
-    "\"violations\":[{\"quotaMetric\":\"generativelanguage.googleapis.com/generate_content_free_tier_requests\","
+    "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type.googleapis.com/"
+    "google.rpc.QuotaFailure\","
+    "\"violations\":[{\"quotaMetric\":\"generativelanguage.googleapis.com/"
+    "generate_content_free_tier_requests\","
     "\"quotaId\":\"GenerateRequestsPerDayPerProjectPerModel-FreeTier\"}]},"
     "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"1s\"}]}}";
 static const char rate_limited[] =
@@ -139,9 +141,10 @@ static const char rate_limited[] =
     "\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"0.300s\"}]}}";
 static const char too_long[] =
     "{\"error\":{\"code\":429,\"message\":\"Quota exceeded\",\"status\":\"RESOURCE_EXHAUSTED\","
-    "\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"120s\"}]}}";
-static const char internal[] =
-    "{\"error\":{\"code\":500,\"message\":\"An internal error has occurred.\",\"status\":\"INTERNAL\"}}";
+    "\"details\":[{\"@type\":\"type.googleapis.com/"
+    "google.rpc.RetryInfo\",\"retryDelay\":\"120s\"}]}}";
+static const char internal[] = "{\"error\":{\"code\":500,\"message\":\"An internal error has "
+                               "occurred.\",\"status\":\"INTERNAL\"}}";
 static const char unavailable[] =
     "{\"error\":{\"code\":503,\"message\":\"The model is overloaded. Please try again later.\","
     "\"status\":\"UNAVAILABLE\"}}";
@@ -242,8 +245,10 @@ test_not_retried(void)
     CHECK_INT(run(strict, "en", r, &st, &d), ITX_ERR_AUTH);
     CHECK_INT(fake.n_requests, 1);
 
-    SCRIPT({.kind = FAKE_RAW, .status = 404, .body = "{\"error\":{\"code\":404,\"message\":"
-                                                     "\"models/x is not found\",\"status\":\"NOT_FOUND\"}}"});
+    SCRIPT({.kind = FAKE_RAW,
+            .status = 404,
+            .body = "{\"error\":{\"code\":404,\"message\":"
+                    "\"models/x is not found\",\"status\":\"NOT_FOUND\"}}"});
     CHECK_INT(run(strict, "en", r, &st, &d), ITX_ERR_NOT_FOUND);
     CHECK_INT(fake.n_requests, 1);
 

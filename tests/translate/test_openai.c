@@ -38,18 +38,18 @@ static const struct itx_tr_segment segs[] = {{1, "加厚保暖"}, {2, "XL"}, {3,
 #define N_SEGS 3
 
 static enum itx_status
-run(struct itx_translator *t, const char *target, struct itx_tr_result *r,
-    struct itx_tr_stats *st, struct itx_diag *d)
+run(struct itx_translator *t, const char *target, struct itx_tr_result *r, struct itx_tr_stats *st,
+    struct itx_diag *d)
 {
     struct itx_tr_request req = {.target = target, .segments = segs, .n_segments = N_SEGS};
     itx_diag_init(d);
     return itx_translate(t, &req, r, st, d);
 }
 
-#define SCRIPT(...)                                                                        \
-    do {                                                                                   \
-        const struct fake_reply r_[] = {__VA_ARGS__};                                      \
-        fake_llm_script(&fake, r_, (int)(sizeof(r_) / sizeof(r_[0])));                     \
+#define SCRIPT(...)                                                                                \
+    do {                                                                                           \
+        const struct fake_reply r_[] = {__VA_ARGS__};                                              \
+        fake_llm_script(&fake, r_, (int)(sizeof(r_) / sizeof(r_[0])));                             \
     } while (0)
 
 static const char insufficient[] =
@@ -124,10 +124,12 @@ test_openai(void)
     CHECK(strstr(d.msg, "sk-test") == NULL);
 
     /* A refusal and a length cut-off are failures, not translations. */
-    SCRIPT({.kind = FAKE_RAW, .status = 200,
-            .body = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
-                    "\"{\\\"translations\\\":[{\\\"id\\\":1,\\\"text\\\":\\\"Thi\",\"refusal\":null},"
-                    "\"finish_reason\":\"length\"}]}"});
+    SCRIPT({.kind = FAKE_RAW,
+            .status = 200,
+            .body =
+                "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+                "\"{\\\"translations\\\":[{\\\"id\\\":1,\\\"text\\\":\\\"Thi\",\"refusal\":null},"
+                "\"finish_reason\":\"length\"}]}"});
     CHECK_INT(run(strict, "en", r, &st, &d), ITX_ERR_UPSTREAM);
     CHECK(strstr(d.msg, "stopped early: length") != NULL);
     itx_translator_free(t);
@@ -174,8 +176,12 @@ job_run(void *arg)
 static void
 test_concurrency_limit(void)
 {
-    struct itx_tr_config c = {.provider = ITX_TR_OPENAI, .model = "gpt-test", .base_url = base,
-                              .api_key = "sk-test", .concurrency = 2, .no_fallback = true};
+    struct itx_tr_config c = {.provider = ITX_TR_OPENAI,
+                              .model = "gpt-test",
+                              .base_url = base,
+                              .api_key = "sk-test",
+                              .concurrency = 2,
+                              .no_fallback = true};
     struct itx_translator *t = NULL;
     struct job jobs[6];
     pthread_t th[6];

@@ -52,7 +52,8 @@ main(void)
     CHECK(itx_tr_check_output("包邮", "送料無料", "ja", g, NULL) == NULL);
     CHECK(itx_tr_check_output("包邮", "무료 배송", "ko", g, NULL) == NULL);
     CHECK(itx_tr_check_output("包邮", "Бесплатная", "en", g, NULL) != NULL);
-    ans = itx_tr_check_output("包邮", "free free free free free free free free free", "en", g, NULL);
+    ans =
+        itx_tr_check_output("包邮", "free free free free free free free free free", "en", g, NULL);
     CHECK(ans && strstr(ans, "repetition"));
     CHECK(itx_tr_check_output("包邮", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "en", g, NULL) != NULL);
     CHECK(itx_tr_check_output("10000毫安", "10000 mAh", "en", g, NULL) == NULL);

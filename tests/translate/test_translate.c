@@ -16,8 +16,9 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static const struct itx_tr_segment segs[] = {
     {1, "包邮"}, {2, "满199减30"}, {3, "Nike"}, {4, "纯棉T恤 加厚保暖"}, {5, ""}, {6, "¥39.9"}};
 #define N_SEGS 6
-static const char *const want[N_SEGS] = {"Free shipping", "¥30 off orders over ¥199", "Nike",
-                                         "100% cotton T-shirt thick and warm", "", "¥39.9"};
+static const char *const want[N_SEGS] = {
+    "Free shipping", "¥30 off orders over ¥199", "Nike", "100% cotton T-shirt thick and warm", "",
+    "¥39.9"};
 
 static void *
 worker(void *arg)
