@@ -192,7 +192,6 @@ sqlite_connect(struct itx_jobs *s, struct db_conn *c, struct itx_diag *d)
 {
     sqlite3 *db = NULL;
     char *err = NULL;
-    char pragmas[160];
     int rc;
 
     rc = sqlite3_open_v2(s->target, &db,
@@ -209,9 +208,7 @@ sqlite_connect(struct itx_jobs *s, struct db_conn *c, struct itx_diag *d)
      * queue that acknowledged a job or a completion must not forget it, and the extra fsync
      * per commit is small next to the work each item costs.
      */
-    snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;");
-    rc = sqlite3_exec(db, pragmas, NULL, NULL, &err);
+    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &err);
     if (rc != SQLITE_OK) {
         enum itx_status st = itx_diag_set(d, ITX_ERR_IO, "cannot set up database '%s': %s",
                                           s->target, err ? err : sqlite3_errmsg(db));
@@ -454,8 +451,14 @@ db_tx(struct itx_jobs *s, bool write, db_tx_fn fn, void *ctx, struct itx_diag *d
     enum itx_status st = ITX_OK;
 
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+        /*
+         * SQLite: writers take the write lock up front, so two never both read and then fail
+         * to upgrade. PostgreSQL: readers see one snapshot across their statements.
+         */
         const char *begin =
-            c->kind == DB_PG || s->kind == DB_PG ? "BEGIN" : (write ? "BEGIN IMMEDIATE" : "BEGIN");
+            s->kind == DB_SQLITE
+                ? (write ? "BEGIN IMMEDIATE" : "BEGIN")
+                : (write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         c->transient = false;
         c->in_commit = false;
         st = conn_ready(s, c, d);

@@ -1103,7 +1103,13 @@ test_newer_schema(void)
         PQfinish(c);
     } else {
         sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
         CHECK(sqlite3_open(url + 7, &db) == SQLITE_OK);
+        /* The store left the file in WAL mode (a property of the file, not the connection). */
+        CHECK(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(st) == SQLITE_ROW);
+        CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
+        sqlite3_finalize(st);
         CHECK(sqlite3_exec(db, "INSERT INTO itx_schema_migrations VALUES (99, 0)", NULL, NULL,
                            NULL) == SQLITE_OK);
         sqlite3_close(db);
