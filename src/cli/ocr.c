@@ -27,6 +27,11 @@ usage(FILE *f)
             "  --no-cls           skip the 180-degree orientation classifier\n"
             "  --no-slice         do not cut tall pictures into slices (PaddleOCR does not)\n"
             "  --no-price-sign    keep a \"?\" read before a digit (PaddleOCR does)\n"
+            "  --rec-batch N      lines per recognizer run (default 1)\n"
+            "  --paddle           PaddleOCR's own choices, for comparisons: no slices, no\n"
+            "                     price-sign reading, exact detector sizes, batches\n"
+            "                     of 6 at exact widths\n"
+            "  --det-plans N      detector shapes kept planned (default 3, ~92 MiB each at 960)\n"
             "  --models DIR       model directory (default $ITX_MODELS_DIR or the installed one)\n"
             "  --max-pixels N     refuse pictures with more pixels (default 40000000)\n"
             "  --max-side N       refuse pictures with a longer side (default 30000)\n"
@@ -161,6 +166,18 @@ itx_cli_ocr(int argc, char **argv)
             json = true;
         } else if (strcmp(a, "--no-cls") == 0) {
             o.use_cls = false;
+        } else if (strcmp(a, "--paddle") == 0) {
+            o.tall_ratio = 0;
+            o.price_sign = false;
+            o.rec_batch = 6;
+            o.rec_exact_width = true;
+            o.det_exact_size = true;
+        } else if (strcmp(a, "--rec-batch") == 0 && val && itx_parse_int(val, 1, 64, &v)) {
+            o.rec_batch = (int)v;
+            i++;
+        } else if (strcmp(a, "--det-plans") == 0 && val && itx_parse_int(val, 1, 64, &v)) {
+            eo.det_max_plans = (int)v;
+            i++;
         } else if (strcmp(a, "--no-price-sign") == 0) {
             o.price_sign = false;
         } else if (strcmp(a, "--no-slice") == 0) {

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -54,6 +55,9 @@ itx_ocr_opts_default(struct itx_ocr_opts *o)
     o->tall_ratio = 2.5;
     o->max_lines = 5000;
     o->price_sign = true;
+    o->rec_batch = 1;
+    o->rec_exact_width = false;
+    o->det_exact_size = false;
 }
 
 static enum itx_status
@@ -70,6 +74,9 @@ check_opts(const struct itx_ocr_opts *o, struct itx_diag *d)
     if (!(o->tall_ratio == 0.0 || (o->tall_ratio >= 1.0 && o->tall_ratio <= 1000.0)))
         return itx_diag_set(d, ITX_ERR_INVALID, "tall ratio %g is neither 0 nor in 1..1000",
                             o->tall_ratio);
+    if (o->rec_batch < 1 || o->rec_batch > 64)
+        return itx_diag_set(d, ITX_ERR_INVALID, "recognizer batch %d is outside 1..64",
+                            o->rec_batch);
     if (o->max_lines < 1)
         return itx_diag_set(d, ITX_ERR_INVALID, "max lines must be at least 1");
     return ITX_OK;
@@ -267,8 +274,8 @@ detect_slice(struct itx_ocr_ctx *c, const struct itx_image *img, int y0, int sh,
     enum itx_status st;
 
     itx_ocr_det_size(img->w, sh, o->limit_side, &rw, &rh);
-    bw = det_bucket(rw);
-    bh = det_bucket(rh);
+    bw = o->det_exact_size ? rw : det_bucket(rw);
+    bh = o->det_exact_size ? rh : det_bucket(rh);
     plane = (size_t)bw * (size_t)bh;
     if ((st = reserve(&c->tmp, &c->tmp_cap, 3 * (size_t)rw * (size_t)rh, d)) ||
         (st = reserve(&c->buf, &c->buf_cap, 3 * plane, d)))
@@ -390,55 +397,128 @@ fix_price_sign(struct itx_ocr_ctx *c, const float *probs, size_t n_steps, size_t
     return fixed ? fixed : probs;
 }
 
-/* Classifies and recognises one crop; *text is NULL when the line is dropped. */
+/* One text line on its way through classification and recognition. */
+struct crop {
+    uint8_t *px; /* packed RGB, w x h; NULL when the quad gave no crop */
+    int w, h;
+    bool rotated;
+    double ratio; /* w / h */
+    char *text;
+    float score;
+};
+
+/* The 180-degree classifier on one crop, which is turned in place when it says so. */
 static enum itx_status
-read_crop(struct itx_ocr_ctx *c, uint8_t *px, int w, int h, const struct itx_ocr_opts *o,
-          struct itx_ocr_result *r, char **text, float *score, struct itx_diag *d)
+classify(struct itx_ocr_ctx *c, struct crop *k, const struct itx_ocr_opts *o, struct itx_diag *d)
 {
-    int64_t shape[ITX_NN_MAX_DIMS] = {1, 3, ITX_OCR_REC_HEIGHT, 0};
-    int rank, rw;
+    int64_t shape[ITX_NN_MAX_DIMS] = {1, 3, ITX_OCR_CLS_HEIGHT, ITX_OCR_CLS_WIDTH};
+    int rank;
     const float *out;
     enum itx_status st;
-    double t0 = itx_now_ms();
 
-    *text = NULL;
-    if (o->use_cls) {
-        if ((st = reserve(&c->buf, &c->buf_cap, 3 * ITX_OCR_CLS_HEIGHT * ITX_OCR_CLS_WIDTH, d)))
-            return st;
-        itx_ocr_line_tensor(px, w, h, (size_t)w * 3, ITX_OCR_CLS_WIDTH, ITX_OCR_CLS_HEIGHT, c->buf);
-        shape[2] = ITX_OCR_CLS_HEIGHT;
-        shape[3] = ITX_OCR_CLS_WIDTH;
-        if ((st = itx_nn_session_run(c->cls, c->buf, shape, 4, d))) {
-            itx_diag_prefix(d, "orientation classifier");
-            return st;
-        }
-        out = itx_nn_session_output(c->cls, 0, shape, &rank);
-        if (rank != 2 || shape[0] != 1 || shape[1] != 2)
-            return itx_diag_set(d, ITX_ERR_MODEL, "orientation classifier output is not 1x2");
-        if (out[1] > out[0] && out[1] > o->cls_thresh)
-            itx_ocr_rgb_rotate180(px, w, h, (size_t)w * 3);
-    }
-    double t1 = itx_now_ms();
-    rw = rec_width(w, h);
-    if ((st = reserve(&c->buf, &c->buf_cap, 3 * ITX_OCR_REC_HEIGHT * (size_t)rw, d)))
+    if ((st = reserve(&c->buf, &c->buf_cap, 3 * ITX_OCR_CLS_HEIGHT * ITX_OCR_CLS_WIDTH, d)))
         return st;
-    itx_ocr_line_tensor(px, w, h, (size_t)w * 3, rw, ITX_OCR_REC_HEIGHT, c->buf);
-    shape[0] = 1;
-    shape[1] = 3;
-    shape[2] = ITX_OCR_REC_HEIGHT;
-    shape[3] = rw;
+    itx_ocr_line_tensor(k->px, k->w, k->h, (size_t)k->w * 3, ITX_OCR_CLS_WIDTH, ITX_OCR_CLS_HEIGHT,
+                        c->buf);
+    if ((st = itx_nn_session_run(c->cls, c->buf, shape, 4, d))) {
+        itx_diag_prefix(d, "orientation classifier");
+        return st;
+    }
+    out = itx_nn_session_output(c->cls, 0, shape, &rank);
+    if (rank != 2 || shape[0] != 1 || shape[1] != 2)
+        return itx_diag_set(d, ITX_ERR_MODEL, "orientation classifier output is not 1x2");
+    if (out[1] > out[0] && out[1] > o->cls_thresh)
+        itx_ocr_rgb_rotate180(k->px, k->w, k->h, (size_t)k->w * 3);
+    return ITX_OK;
+}
+
+/* Recognises crops b[0..n) in one batch at tensor width rw. */
+static enum itx_status
+recognise(struct itx_ocr_ctx *c, struct crop **b, size_t n, int rw, const struct itx_ocr_opts *o,
+          struct itx_diag *d)
+{
+    int64_t shape[ITX_NN_MAX_DIMS] = {(int64_t)n, 3, ITX_OCR_REC_HEIGHT, rw};
+    size_t item = 3 * ITX_OCR_REC_HEIGHT * (size_t)rw, steps, classes;
+    int rank;
+    const float *out;
+    enum itx_status st;
+
+    if ((st = reserve(&c->buf, &c->buf_cap, n * item, d)))
+        return st;
+    for (size_t k = 0; k < n; k++)
+        itx_ocr_line_tensor(b[k]->px, b[k]->w, b[k]->h, (size_t)b[k]->w * 3, rw, ITX_OCR_REC_HEIGHT,
+                            c->buf + k * item);
     if ((st = itx_nn_session_run(c->rec, c->buf, shape, 4, d))) {
         itx_diag_prefix(d, "text recognizer");
         return st;
     }
     out = itx_nn_session_output(c->rec, 0, shape, &rank);
-    if (rank != 3 || shape[0] != 1 || shape[1] < 1)
-        return itx_diag_set(d, ITX_ERR_MODEL, "text recognizer output is not 1 x steps x classes");
-    if (o->price_sign)
-        out = fix_price_sign(c, out, (size_t)shape[1], (size_t)shape[2]);
-    st = itx_ocr_ctc_decode(out, (size_t)shape[1], (size_t)shape[2], c->e->dict, text, score, d);
+    if (rank != 3 || shape[0] != (int64_t)n || shape[1] < 1 || shape[2] < 1)
+        return itx_diag_set(d, ITX_ERR_MODEL, "text recognizer output is not %zu x steps x classes",
+                            n);
+    steps = (size_t)shape[1];
+    classes = (size_t)shape[2];
+    for (size_t k = 0; k < n; k++) {
+        const float *p = out + k * steps * classes;
+        if (o->price_sign)
+            p = fix_price_sign(c, p, steps, classes);
+        if ((st = itx_ocr_ctc_decode(p, steps, classes, c->e->dict, &b[k]->text, &b[k]->score, d)))
+            return st;
+    }
+    return ITX_OK;
+}
+
+static int
+cmp_ratio(const void *a, const void *b)
+{
+    const struct crop *x = *(struct crop *const *)a, *y = *(struct crop *const *)b;
+    return x->ratio < y->ratio ? -1 : x->ratio > y->ratio;
+}
+
+/*
+ * Classifies and recognises every crop: sorted by aspect ratio, in batches of
+ * o->rec_batch, each at the smallest bucket width that holds PaddleOCR's width for its
+ * widest crop, or at exactly that width with o->rec_exact_width.
+ */
+static enum itx_status
+read_lines(struct itx_ocr_ctx *c, struct crop *crops, size_t n, const struct itx_ocr_opts *o,
+           struct itx_ocr_result *r, struct itx_diag *d)
+{
+    struct crop **order = NULL;
+    size_t m = 0;
+    enum itx_status st = ITX_OK;
+    double t0 = itx_now_ms(), t1;
+
+    if (!n)
+        return ITX_OK;
+    order = itx_malloc_array(n, sizeof(*order));
+    if (!order)
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for %zu lines", n);
+    for (size_t i = 0; i < n; i++) {
+        if (!crops[i].px)
+            continue;
+        if (o->use_cls && (st = classify(c, &crops[i], o, d)))
+            goto out;
+        order[m++] = &crops[i];
+    }
+    t1 = itx_now_ms();
     r->cls_ms += t1 - t0;
+    qsort(order, m, sizeof(*order), cmp_ratio);
+    for (size_t i = 0; i < m; i += (size_t)o->rec_batch) {
+        size_t nb = m - i < (size_t)o->rec_batch ? m - i : (size_t)o->rec_batch;
+        int rw = 0;
+        for (size_t k = i; k < i + nb; k++) {
+            int w = o->rec_exact_width
+                        ? itx_ocr_rec_batch_width(order[k]->ratio, ITX_OCR_REC_MAX_EXACT_WIDTH)
+                        : rec_width(order[k]->w, order[k]->h);
+            rw = w > rw ? w : rw;
+        }
+        if ((st = recognise(c, order + i, nb, rw, o, d)))
+            goto out;
+    }
     r->rec_ms += itx_now_ms() - t1;
+out:
+    itx_free(order);
     return st;
 }
 
@@ -463,7 +543,7 @@ itx_ocr_run(struct itx_ocr_ctx *c, const struct itx_image *img, const struct itx
     size_t n = 0, cap = 0, *slice_of = NULL;
     struct itx_ocr_slice *slices = NULL;
     size_t n_slices = 1;
-    uint8_t *crop = NULL;
+    struct crop *crops = NULL;
     enum itx_status st;
     double t0;
 
@@ -522,43 +602,53 @@ itx_ocr_run(struct itx_ocr_ctx *c, const struct itx_image *img, const struct itx
             goto out;
         }
     }
+    if (n) {
+        crops = itx_calloc(n, sizeof(*crops));
+        if (!crops) {
+            st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for %zu lines", n);
+            goto out;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
-        int cw, ch;
-        bool rotated;
-        char *text;
-        float score;
         struct itx_diag cd;
+        struct crop *k = &crops[i];
 
         itx_diag_init(&cd);
-        st = itx_ocr_crop_quad(img->px, img->w, img->h, img->stride, q[i].pt, 0, &crop, &cw, &ch,
-                               &rotated, &cd);
-        if (st == ITX_ERR_INVALID || st == ITX_ERR_TOO_LARGE)
-            continue; /* an empty or huge crop: no readable line there */
+        st = itx_ocr_crop_quad(img->px, img->w, img->h, img->stride, q[i].pt, 0, &k->px, &k->w,
+                               &k->h, &k->rotated, &cd);
+        if (st == ITX_ERR_INVALID || st == ITX_ERR_TOO_LARGE) {
+            k->px = NULL; /* an empty or huge crop: no readable line there */
+            continue;
+        }
         if (st) {
             itx_diag_set(d, st, "%s", cd.msg);
             goto out;
         }
-        st = read_crop(c, crop, cw, ch, o, r, &text, &score, d);
-        itx_free(crop);
-        crop = NULL;
-        if (st)
-            goto out;
-        if (!(score >= o->drop_score) || !text[0]) {
-            itx_free(text);
+        k->ratio = (double)k->w / k->h;
+    }
+    if ((st = read_lines(c, crops, n, o, r, d)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct crop *k = &crops[i];
+        if (!k->text || !(k->score >= o->drop_score) || !k->text[0])
             continue;
-        }
         struct itx_ocr_line *l = &r->lines[r->n_lines++];
         memcpy(l->box, q[i].pt, sizeof(l->box));
-        l->text = text;
-        l->score = score;
+        l->text = k->text;
+        k->text = NULL;
+        l->score = k->score;
         l->det_score = q[i].score;
-        l->flags = itx_ocr_text_flags(text) | (rotated ? (unsigned)ITX_OCR_VERTICAL : 0u);
+        l->flags = itx_ocr_text_flags(l->text) | (k->rotated ? (unsigned)ITX_OCR_VERTICAL : 0u);
     }
     *out = r;
     r = NULL;
     st = ITX_OK;
 out:
-    itx_free(crop);
+    for (size_t i = 0; crops && i < n; i++) {
+        itx_free(crops[i].px);
+        itx_free(crops[i].text);
+    }
+    itx_free(crops);
     itx_free(q);
     itx_free(slice_of);
     itx_free(slices);

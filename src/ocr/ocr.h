@@ -246,6 +246,7 @@ struct itx_ocr_ctx;
 /* Recognizer widths; a wider line is squeezed into the last one. */
 #define ITX_OCR_REC_BUCKETS 320, 480, 640, 800, 960, 1280, 1600, 1920, 2560
 #define ITX_OCR_N_REC_BUCKETS 9
+#define ITX_OCR_REC_MAX_EXACT_WIDTH 8192
 
 /* Model and key file names inside the models directory. */
 #define ITX_OCR_DET_MODEL "ch_PP-OCRv4_det_infer.onnx"
@@ -274,6 +275,12 @@ struct itx_ocr_opts {
     size_t max_lines;            /* refuse pictures with more detected lines (5000) */
     bool price_sign;             /* read "?" before a digit as a yen sign when the model hesitates
                                     between them (true; itx only, see docs/ocr.md) */
+    int rec_batch;        /* lines per recognizer run, sorted by aspect ratio (1; PaddleOCR 6) */
+    bool det_exact_size;  /* run the detector at PaddleOCR's exact input size instead of
+                             padding it to a bucket (false; for checks against PaddleOCR) */
+    bool rec_exact_width; /* run each batch at PaddleOCR's exact width for its widest line
+                             (up to ITX_OCR_REC_MAX_EXACT_WIDTH) instead of a bucket width:
+                             a plan per width, for checks against PaddleOCR (false) */
 };
 
 void itx_ocr_opts_default(struct itx_ocr_opts *o);
