@@ -15,7 +15,7 @@ void
 itx_inpaint_opts_default(struct itx_inpaint_opts *o)
 {
     o->max_passes = 2;
-    o->flat_rms = 7.0f;
+    o->flat_rms = 12.0f;
     o->margin = 0.15f;
     o->ring = 0.3f;
     o->radius = 0;
@@ -424,6 +424,8 @@ struct work {
     size_t ring_cap;
     uint8_t *win;    /* window scratch */
     size_t win_cap;
+    float *mv;       /* the surface over the window, 3 per pixel */
+    size_t mv_cap;
 };
 
 static bool
@@ -438,6 +440,13 @@ ensure(void **p, size_t *cap, size_t n, size_t el)
     *p = np, *cap = n;
     return true;
 }
+
+/* The surface at window pixel (x, y) into double v[3]. */
+#define MODEL(x, y, v)                                                                     \
+    do {                                                                                   \
+        const float *mp_ = w->mv + 3 * ((size_t)(y) * (size_t)ww + (size_t)(x));           \
+        (v)[0] = (double)mp_[0], (v)[1] = (double)mp_[1], (v)[2] = (double)mp_[2];         \
+    } while (0)
 
 static enum itx_status
 erase_block(struct work *w, const struct itx_render_line *lines, const struct itx_render_blocks *bl,
@@ -479,10 +488,12 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
     for (size_t k = 0; k < b->n_lines; k++) {
         double qs[8], qr8[8];
         const float *q = lines[bl->line_idx[b->first + k]].quad;
+        struct rect lr;
         grow_quad(q, margin, qs);
         grow_quad(q, margin + ring, qr8);
-        for (int y = r.y0; y <= r.y1; y++)
-            for (int x = r.x0; x <= r.x1; x++) {
+        quad_rect(qr8, img->w, img->h, &lr);
+        for (int y = lr.y0; y <= lr.y1; y++)
+            for (int x = lr.x0; x <= lr.x1; x++) {
                 size_t i = (size_t)(y - r.y0) * (size_t)ww + (size_t)(x - r.x0);
                 if (reg[i] == 1)
                     continue;
@@ -515,6 +526,15 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                 }
             }
     rms = fit_model(img, w->xs, w->ys, n_ring, &m);
+    if (!ensure((void **)&w->mv, &w->mv_cap, 3 * n_win, sizeof(float)))
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory erasing a block");
+    for (int y = 0; y < wh; y++)
+        for (int x = 0; x < ww; x++) {
+            double v[3];
+            float *mp = w->mv + 3 * ((size_t)y * (size_t)ww + (size_t)x);
+            model_at(&m, r.x0 + x, r.y0 + y, v);
+            mp[0] = (float)v[0], mp[1] = (float)v[1], mp[2] = (float)v[2];
+        }
     rep->fit_rms = (float)rms;
     thr = fmin(60.0, fmax(18.0, 2.5 * rms));
 
@@ -528,7 +548,7 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                 double v[3], dd;
                 if (reg[i] != 1)
                     continue;
-                model_at(&m, x, y, v);
+                MODEL(x - r.x0, y - r.y0, v);
                 dd = dist3(itx_image_at(img, x, y), v);
                 if (dd > thr) {
                     ink[i] = 1;
@@ -557,7 +577,7 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                     !ink[i + 1] || !ink[i - (size_t)ww] || !ink[i + (size_t)ww])
                     edge++;
                 p = itx_image_at(img, r.x0 + x, r.y0 + y);
-                model_at(&m, r.x0 + x, r.y0 + y, v);
+                MODEL(x, y, v);
                 if (dist3(p, v) >= 0.7 * maxd) {
                     for (int c = 0; c < 3; c++)
                         acc[c] += p[c];
@@ -636,7 +656,7 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                     uint8_t *p;
                     if (!msk[(size_t)y * (size_t)ww + (size_t)x])
                         continue;
-                    model_at(&m, r.x0 + x, r.y0 + y, v);
+                    MODEL(x, y, v);
                     p = itx_image_at(w->out, r.x0 + x, r.y0 + y);
                     for (int c = 0; c < 3; c++)
                         p[c] = clamp8(v[c] + (fill == ITX_INPAINT_FILL_NOISE
@@ -644,7 +664,7 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                                                   : 0));
                 }
         } else {
-            int rad = o->radius > 0 ? o->radius : (int)fmin(12, fmax(4, sw + 2));
+            int rad = o->radius > 0 ? o->radius : (int)fmin(6, fmax(3, sw / 2 + 2));
             fill = ITX_INPAINT_FILL_TEXTURE;
             if (!telea(w->out, &r, msk, rad))
                 return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory inpainting a block");
@@ -682,7 +702,7 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                 if (!near)
                     continue;
                 p = itx_image_at(img, r.x0 + x, r.y0 + y);
-                model_at(&m, r.x0 + x, r.y0 + y, v);
+                MODEL(x, y, v);
                 for (int c = 0; c < 3; c++)
                     tc[c] = rep->text[c];
                 if (dist3(p, v) > 0.5 * thr && dist3(p, tc) < dist3(p, v)) {
@@ -781,6 +801,7 @@ out:
     itx_free(w.xs);
     itx_free(w.ys);
     itx_free(w.win);
+    itx_free(w.mv);
     itx_inpaint_report_free(rep);
     return st;
 }
