@@ -289,10 +289,11 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
     return w;
 }
 
-bool
-itx_dict_pick_sense(const char *senses, size_t len, struct itx_buf *out)
+/* Sense selection into a fixed buffer (no allocation); returns its length, 0 for none. */
+static size_t
+pick_sense(const char *senses, size_t len, char best[128])
 {
-    char best[128], cand[128];
+    char cand[128];
     size_t best_len = 0, first_len = 0, pos = 0;
     bool have = false;
 
@@ -342,9 +343,15 @@ itx_dict_pick_sense(const char *senses, size_t len, struct itx_buf *out)
         }
     }
     (void)first_len;
-    if (!have)
-        return false;
-    return itx_buf_append(out, best, best_len) == ITX_OK;
+    return have ? best_len : 0;
+}
+
+bool
+itx_dict_pick_sense(const char *senses, size_t len, struct itx_buf *out)
+{
+    char best[128];
+    size_t n = pick_sense(senses, len, best);
+    return n > 0 && itx_buf_append(out, best, n) == ITX_OK;
 }
 
 /* ---- the translator -------------------------------------------------------------------- */
@@ -780,12 +787,8 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
             continue;
         tr = itx_dict_lookup(x->dict, x->s + from, to - from, &trl);
         if (tr) {
-            struct itx_buf probe;
-            bool ok;
-            itx_buf_init(&probe, 256);
-            ok = itx_dict_pick_sense(tr, trl, &probe);
-            itx_buf_release(&probe);
-            if (ok) {
+            char sense[128];
+            if (pick_sense(tr, trl, sense) > 0) {
                 c = (struct cand){.cost = 1.0, .len = l, .type = 2, .tr = tr, .tr_len = trl};
                 CONSIDER(c);
             }
@@ -1032,7 +1035,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                    const struct itx_glossary *req_glossary, const char *text, struct itx_buf *out,
                    struct itx_dict_stats *stats, struct itx_diag *d)
 {
-    struct itx_buf norm, sense;
+    struct itx_buf norm;
+    char sense[128];
+    size_t sense_len;
     struct cp *cps = NULL;
     double *best = NULL;
     struct cand *choice = NULL;
@@ -1044,7 +1049,6 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
-    itx_buf_init(&sense, 256);
     s = normalise(text, &norm, d);
     if (s)
         goto out;
@@ -1093,9 +1097,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             st.n_glossary++;
             break;
         case 2:
-            itx_buf_reset(&sense);
-            if (itx_dict_pick_sense(c->tr, c->tr_len, &sense))
-                s = emit(&w, sense.data, sense.len, TK_WORD, true);
+            sense_len = pick_sense(c->tr, c->tr_len, sense);
+            if (sense_len)
+                s = emit(&w, sense, sense_len, TK_WORD, true);
             st.n_tokens++;
             break;
         case 3:
@@ -1131,6 +1135,5 @@ out:
     itx_free(best);
     itx_free(choice);
     itx_buf_release(&norm);
-    itx_buf_release(&sense);
     return s;
 }
