@@ -811,6 +811,9 @@ unescape(void *cls, struct MHD_Connection *c, char *str)
     return (size_t)(w - str);
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,6 +83,7 @@ srv_start(struct srv *s, const char *const *argv, const char *const *env)
     if (s->pid < 0)
         return -1;
     if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);

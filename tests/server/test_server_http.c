@@ -395,10 +395,11 @@ t_errors(struct srv *s)
     /* Bodies over ITX_MAX_JSON_BYTES (8192): announced, and streamed without a length. */
     {
         size_t n = 20000;
-        char *big = malloc(n);
+        char *big = malloc(n + 1);
         memset(big, ' ', n);
         big[0] = '{';
         big[n - 1] = '}';
+        big[n] = '\0';
         post_json(s->port, "/v1/translate", big, &r);
         check_problem(&r, 413, "too_large", "the limit is 8192");
         resp_free(&r);

@@ -1,0 +1,91 @@
+// Cold start of `itx serve`: time from exec to the first 200 from /readyz, median of 10 runs
+// (each a fresh process on a free loopback port, polled every millisecond from the moment
+// of exec, so the time to bind is included), plus the server's own "startup_ms" log field.
+// Last line: RESULT ready_ms=<median>.
+//
+// Usage: node bench/bench-coldstart.mjs path/to/itx [runs]
+// Readiness today covers what is registered: the warm-up functions and readiness checks of
+// the modules that plug into the server (the result store now; OCR model loading and
+// warm-up once the OCR engine registers it), so the number grows as they land.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const itx = process.argv[2];
+const runs = Number(process.argv[3] || 10);
+if (!itx) {
+  console.error('usage: node bench/bench-coldstart.mjs path/to/itx [runs]');
+  process.exit(2);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function readyz(port) {
+  return new Promise(resolve => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, res => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.setTimeout(1000, () => { req.destroy(); resolve(0); });
+  });
+}
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+async function once(dir) {
+  const port = await freePort();
+  const env = { ...process.env, PORT: String(port), ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 'json',
+                ITX_STORE_DIR: dir };
+  const t0 = process.hrtime.bigint();
+  const child = spawn(itx, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', d => { log += d; });
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  let ms = -1;
+  for (;;) {
+    const st = await readyz(port);
+    if (st === 200) {
+      ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      break;
+    }
+    if (exited || Number(process.hrtime.bigint() - t0) > 30e9) break;
+    await sleep(1);
+  }
+  child.kill('SIGTERM');
+  const code = await new Promise(r => (exited ? r(child.exitCode) : child.on('exit', c => r(c))));
+  const m = /"startup_ms":([0-9.]+)/.exec(log);
+  if (ms < 0) throw new Error(`itx serve never became ready (exit ${code}):\n${log}`);
+  if (code !== 0) throw new Error(`itx serve exited ${code} after SIGTERM:\n${log}`);
+  return { ms, server: m ? Number(m[1]) : NaN };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'itx-coldstart-'));
+const results = [];
+try {
+  for (let i = 0; i < runs; i++) {
+    const r = await once(dir);
+    results.push(r);
+    console.log(`run ${i + 1}: ready after ${r.ms.toFixed(1)} ms (server says ${r.server} ms after exec)`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const sorted = results.map(r => r.ms).sort((a, b) => a - b);
+const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]
+  : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+console.log(`min ${sorted[0].toFixed(1)} ms, median ${median.toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms over ${runs} runs`);
+console.log(`RESULT ready_ms=${median.toFixed(1)}`);
