@@ -55,7 +55,7 @@ mime_type(const char *name)
 
 enum itx_status
 files_serve(struct itx_server *s, struct MHD_Connection *c, const char *rel,
-            struct MHD_Response **resp, unsigned *status, struct itx_diag *d)
+            struct MHD_Response **resp, unsigned *status, size_t *size, struct itx_diag *d)
 {
     int dir = -1, fd = -1;
     const char *p = rel, *last = rel;
@@ -107,9 +107,11 @@ files_serve(struct itx_server *s, struct MHD_Connection *c, const char *rel,
         close(fd);
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         *status = 304;
+        *size = 0;
     } else {
         r = MHD_create_response_from_fd((size_t)st.st_size, fd); /* takes fd */
         *status = 200;
+        *size = (size_t)st.st_size;
         if (r)
             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, mime_type(last));
     }

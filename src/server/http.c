@@ -392,20 +392,18 @@ serve_files(struct conn *cn, struct MHD_Connection *c, const char *url)
 {
     struct MHD_Response *r = NULL;
     unsigned status = 0;
+    size_t size = 0;
     struct itx_diag d;
     enum MHD_Result ret;
 
     itx_diag_init(&d);
-    if (files_serve(cn->s, c, url + 7, &r, &status, &d) != ITX_OK)
+    if (files_serve(cn->s, c, url + 7, &r, &status, &size, &d) != ITX_OK)
         return problem_status(cn, c, d.code, NULL, d.msg);
     MHD_add_response_header(r, "X-Request-Id", cn->request_id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     ret = MHD_queue_response(c, status, r);
     cn->status = status;
-    {
-        const char *cl = MHD_get_response_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        cn->response_size = cl ? (size_t)strtoull(cl, NULL, 10) : 0;
-    }
+    cn->response_size = strcmp(cn->method, "HEAD") == 0 ? 0 : size;
     MHD_destroy_response(r);
     cn->responded = true;
     return ret;
@@ -451,8 +449,8 @@ start_work(struct conn *cn, struct MHD_Connection *c)
     if (st != ITX_OK)
         return problem_status(cn, c, st, NULL, d.msg[0] ? d.msg : itx_err_str(st));
     ITX_ASSERT(w != NULL);
-    w->request_id = cn->request_id;
-    w->trace = cn->trace[0] ? cn->trace : NULL;
+    memcpy(w->request_id, cn->request_id, sizeof(w->request_id));
+    memcpy(w->trace, cn->trace, sizeof(w->trace));
     w->conn = c;
     cn->work = w;
     MHD_suspend_connection(c);
@@ -776,9 +774,6 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
         w->conn = NULL;
         w->answered = true;
         pthread_mutex_unlock(&w->mu);
-        /* Logs of the work may still name the request: keep the strings alive with w. */
-        w->request_id = NULL;
-        w->trace = NULL;
         work_release(w);
     }
     if (cn->admitted) {

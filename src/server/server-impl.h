@@ -82,11 +82,12 @@ void work_release(struct itx_server_work *w);
 void http_answer_ready(struct itx_server_work *w);
 
 /* files.c: the answer to GET/HEAD /files/<rel> from the local store directory; *resp and
- * *status are written on ITX_OK (200 or 304), else d says why (ITX_ERR_NOT_FOUND). */
+ * *status (200 or 304) and *size (bytes of the body) are written on ITX_OK, else d says why (ITX_ERR_NOT_FOUND). */
 struct MHD_Connection;
 struct MHD_Response;
 enum itx_status files_serve(struct itx_server *s, struct MHD_Connection *c, const char *rel,
-                            struct MHD_Response **resp, unsigned *status, struct itx_diag *d);
+                            struct MHD_Response **resp, unsigned *status, size_t *size,
+                            struct itx_diag *d);
 
 /* openapi.c (generated) */
 extern const char itx_server_openapi_json[];

@@ -130,9 +130,10 @@ struct itx_server_work {
     struct itx_diag diag;
     char code[48]; /* optional stable problem code overriding itx_err_str(diag.code) */
 
-    /* Request context for logs: borrowed, valid while the work exists. */
-    const char *request_id;
-    const char *trace;
+    /* Request context for logs (struct itx_log_ctx), copied in by the server before run:
+     * the request id and the Cloud Logging trace name ("" when none). */
+    char request_id[72];
+    char trace[200];
 
     /* Private to the server (server-impl.h); creators leave these alone. */
     struct itx_cancel cancel;

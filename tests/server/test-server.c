@@ -95,6 +95,14 @@ echo(struct test_work *t)
         itx_buf_puts(b, "}");
     }
     itx_buf_puts(b, "]}");
+    {
+        /* A progress line as the pipeline will write them, tied to the request. */
+        struct itx_log_ctx ctx = {.request_id = t->w.request_id,
+                                  .trace = t->w.trace[0] ? t->w.trace : NULL,
+                                  .stage = "echo",
+                                  .image = -1};
+        itx_log(ITX_LOG_INFO, &ctx, NULL, "echoed %zu images", r->n_images);
+    }
     return ITX_SERVER_STEP_DONE;
 }
 
