@@ -57,8 +57,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {
             const uint8_t *body = nl ? nl + 1 : data + size;
             st = itx_api_parse_multipart(body, (size_t)(data + size - body), ct,
-                                         (data[0] & 2) ? ITX_API_JOB : ITX_API_TRANSLATE, &lim,
-                                         &r, &d);
+                                         (data[0] & 2) ? ITX_API_JOB : ITX_API_TRANSLATE, &lim, &r,
+                                         &d);
         }
     }
     if (st == ITX_OK) {

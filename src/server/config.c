@@ -15,17 +15,21 @@ struct setting {
     const char *env;
     const char *flag;
     enum kind kind;
-    size_t off;   /* offset of the member in struct itx_server_config */
-    size_t size;  /* K_STR: member size */
+    size_t off;  /* offset of the member in struct itx_server_config */
+    size_t size; /* K_STR: member size */
     long long min, max;
     const char *help;
 };
 
-#define INT(env, flag, member, lo, hi, help)                                               \
-    {env, flag, K_INT, offsetof(struct itx_server_config, member), 0, lo, hi, help}
-#define STR(env, flag, member, help)                                                       \
-    {env, flag, K_STR, offsetof(struct itx_server_config, member),                         \
-     sizeof(((struct itx_server_config *)0)->member), 0, 0, help}
+#define INT(env, flag, member, lo, hi, help)                                                       \
+    {                                                                                              \
+        env, flag, K_INT, offsetof(struct itx_server_config, member), 0, lo, hi, help              \
+    }
+#define STR(env, flag, member, help)                                                               \
+    {                                                                                              \
+        env, flag, K_STR, offsetof(struct itx_server_config, member),                              \
+            sizeof(((struct itx_server_config *)0)->member), 0, 0, help                            \
+    }
 
 static const struct setting settings[] = {
     INT("PORT", "port", port, 0, 65535, "TCP port (0: any free port)"),
@@ -48,8 +52,7 @@ static const struct setting settings[] = {
         "images per /v1/jobs batch"),
     INT("ITX_MAX_HEADER_BYTES", "max-header-bytes", max_header_bytes, 4096, 1048576,
         "request line and headers of one request"),
-    INT("ITX_MAX_CONNECTIONS", "max-connections", max_connections, 1, 100000,
-        "open connections"),
+    INT("ITX_MAX_CONNECTIONS", "max-connections", max_connections, 1, 100000, "open connections"),
     INT("ITX_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", max_per_ip, 0, 100000,
         "open connections from one address (0: no limit)"),
     INT("ITX_IDLE_TIMEOUT_S", "idle-timeout-s", idle_timeout_s, 1, 3600,

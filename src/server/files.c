@@ -40,8 +40,12 @@ mime_type(const char *name)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".png", "image/png"},   {".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
-        {".webp", "image/webp"}, {".gif", "image/gif"},         {".json", "application/json"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".webp", "image/webp"},
+        {".gif", "image/gif"},
+        {".json", "application/json"},
         {".txt", "text/plain; charset=utf-8"},
     };
     size_t n = strlen(name);

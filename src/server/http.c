@@ -36,10 +36,11 @@ enum route {
 };
 
 static const char *const route_names[] = {
-    [R_NONE] = "other",         [R_HEALTHZ] = "healthz",    [R_READYZ] = "readyz",
-    [R_METRICS] = "metrics",    [R_OPENAPI] = "openapi",    [R_FILES] = "files",
-    [R_TRANSLATE] = "translate", [R_JOBS] = "jobs",         [R_JOB_GET] = "job_get",
-    [R_JOB_CANCEL] = "job_cancel",
+    [R_NONE] = "other",          [R_HEALTHZ] = "healthz",
+    [R_READYZ] = "readyz",       [R_METRICS] = "metrics",
+    [R_OPENAPI] = "openapi",     [R_FILES] = "files",
+    [R_TRANSLATE] = "translate", [R_JOBS] = "jobs",
+    [R_JOB_GET] = "job_get",     [R_JOB_CANCEL] = "job_cancel",
 };
 
 struct conn {
@@ -130,8 +131,8 @@ parse_trace(struct conn *cn, struct MHD_Connection *c)
     const char *tp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
     const char *xc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Cloud-Trace-Context");
 
-    if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' &&
-        is_hex(tp, 2) && is_hex(tp + 3, 32) && is_hex(tp + 36, 16) && is_hex(tp + 53, 2)) {
+    if (tp && strlen(tp) >= 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && is_hex(tp, 2) &&
+        is_hex(tp + 3, 32) && is_hex(tp + 36, 16) && is_hex(tp + 53, 2)) {
         memcpy(cn->trace_id, tp + 3, 32);
         cn->trace_id[32] = '\0';
         memcpy(cn->span_id, tp + 36, 16);
@@ -169,8 +170,8 @@ remote_ip(struct conn *cn, struct MHD_Connection *c)
     if (!ci || !ci->client_addr)
         return;
     if (ci->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
-                  cn->remote_ip, sizeof(cn->remote_ip));
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, cn->remote_ip,
+                  sizeof(cn->remote_ip));
     else if (ci->client_addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
                   cn->remote_ip, sizeof(cn->remote_ip));
@@ -180,7 +181,7 @@ remote_ip(struct conn *cn, struct MHD_Connection *c)
 
 static enum MHD_Result
 respond(struct conn *cn, struct MHD_Connection *c, unsigned status, const char *ctype,
-     const void *body, size_t len, const char *cache)
+        const void *body, size_t len, const char *cache)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -259,8 +260,9 @@ problem(struct conn *cn, struct MHD_Connection *c, unsigned status, const char *
     enum MHD_Result ret;
 
     itx_buf_init(&b, 8192);
-    itx_buf_printf(&b, "{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
-                       "\"status\":%u,\"code\":",
+    itx_buf_printf(&b,
+                   "{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
+                   "\"status\":%u,\"code\":",
                    code, status_title(status), status);
     itx_buf_json_str(&b, code);
     itx_buf_puts(&b, ",\"detail\":");
@@ -270,7 +272,7 @@ problem(struct conn *cn, struct MHD_Connection *c, unsigned status, const char *
     itx_buf_puts(&b, "}");
     copy_str(cn->code, sizeof(cn->code), code);
     ret = respond(cn, c, status, "application/problem+json", b.data ? b.data : "{}",
-               b.data ? b.len : 2, NULL);
+                  b.data ? b.len : 2, NULL);
     itx_buf_release(&b);
     return ret;
 }
@@ -279,8 +281,7 @@ static enum MHD_Result
 problem_status(struct conn *cn, struct MHD_Connection *c, enum itx_status st, const char *code,
                const char *detail)
 {
-    return problem(cn, c, (unsigned)itx_err_http_status(st), code ? code : itx_err_str(st),
-                   detail);
+    return problem(cn, c, (unsigned)itx_err_http_status(st), code ? code : itx_err_str(st), detail);
 }
 
 /* ---- authentication ----------------------------------------------------------------- */
@@ -381,8 +382,8 @@ serve_metrics(struct conn *cn, struct MHD_Connection *c)
         itx_buf_release(&b);
         return problem(cn, c, 500, "internal", "cannot render the metrics");
     }
-    ret = respond(cn, c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
-               "no-cache");
+    ret =
+        respond(cn, c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, "no-cache");
     itx_buf_release(&b);
     return ret;
 }
@@ -460,10 +461,10 @@ start_work(struct conn *cn, struct MHD_Connection *c)
         return MHD_YES;
     }
     /* Refused: answer at once through the same resume path. */
-    itx_metric_add(itx_metric_series(s->m_rejected, (const char *[]){st == ITX_ERR_OVERLOADED
-                                                                          ? "queue_full"
-                                                                          : "draining"}),
-                   1);
+    itx_metric_add(
+        itx_metric_series(s->m_rejected,
+                          (const char *[]){st == ITX_ERR_OVERLOADED ? "queue_full" : "draining"}),
+        1);
     pthread_mutex_lock(&w->mu);
     w->answered = true;
     w->forced = st;
@@ -505,8 +506,8 @@ send_work_answer(struct conn *cn, struct MHD_Connection *c)
     if (w->diag.code != ITX_OK)
         return problem_status(cn, c, w->diag.code, w->code[0] ? w->code : NULL,
                               w->diag.msg[0] ? w->diag.msg : itx_err_str(w->diag.code));
-    return respond(cn, c, (unsigned)w->status, "application/json", w->reply.data ? w->reply.data : "{}",
-                w->reply.data ? w->reply.len : 2, NULL);
+    return respond(cn, c, (unsigned)w->status, "application/json",
+                   w->reply.data ? w->reply.data : "{}", w->reply.data ? w->reply.len : 2, NULL);
 }
 
 static bool
@@ -546,7 +547,7 @@ on_headers(struct conn *cn, struct MHD_Connection *c, const char *url, const cha
         if (!is_get(method))
             return problem(cn, c, 405, "method_not_allowed", "use GET");
         return respond(cn, c, 200, "application/json", itx_server_openapi_json,
-                    itx_server_openapi_json_len, "no-cache");
+                       itx_server_openapi_json_len, "no-cache");
     case R_FILES:
         if (!is_get(method))
             return problem(cn, c, 405, "method_not_allowed", "use GET or HEAD");
@@ -566,8 +567,7 @@ on_headers(struct conn *cn, struct MHD_Connection *c, const char *url, const cha
         if (h) {
             size_t n = strlen(h);
             if (n == 0 || n > 255)
-                return problem(cn, c, 400, "invalid",
-                               "Idempotency-Key must be 1..255 characters");
+                return problem(cn, c, 400, "invalid", "Idempotency-Key must be 1..255 characters");
             for (size_t i = 0; i < n; i++)
                 if ((unsigned char)h[i] < 0x21 || (unsigned char)h[i] > 0x7e)
                     return problem(cn, c, 400, "invalid",
@@ -665,8 +665,8 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
     }
     if (*upload_data_size > 0) {
         if (itx_now_ms() - cn->start_ms > (double)s->cfg.read_timeout_ms) {
-            itx_log_warn("closing a connection from %s: the body took over %ld ms",
-                         cn->remote_ip, s->cfg.read_timeout_ms);
+            itx_log_warn("closing a connection from %s: the body took over %ld ms", cn->remote_ip,
+                         s->cfg.read_timeout_ms);
             return MHD_NO;
         }
         if (cn->too_large) {
@@ -701,9 +701,8 @@ static void
 log_request(struct conn *cn, enum MHD_RequestTerminationCode toe)
 {
     struct itx_buf x;
-    struct itx_log_ctx ctx = {.request_id = cn->request_id,
-                              .trace = cn->trace[0] ? cn->trace : NULL,
-                              .image = -1};
+    struct itx_log_ctx ctx = {
+        .request_id = cn->request_id, .trace = cn->trace[0] ? cn->trace : NULL, .image = -1};
     double ms = itx_now_ms() - cn->start_ms;
     enum itx_log_level lvl = ITX_LOG_INFO;
     bool probe = cn->route == R_HEALTHZ || cn->route == R_READYZ || cn->route == R_METRICS;
@@ -719,8 +718,8 @@ log_request(struct conn *cn, enum MHD_RequestTerminationCode toe)
     itx_buf_json_str(&x, cn->method);
     itx_buf_puts(&x, ",\"requestUrl\":");
     itx_buf_json_str(&x, cn->url);
-    itx_buf_printf(&x, ",\"status\":%u,\"responseSize\":\"%zu\",\"latency\":\"%.6fs\"",
-                   cn->status, cn->response_size, ms / 1000.0);
+    itx_buf_printf(&x, ",\"status\":%u,\"responseSize\":\"%zu\",\"latency\":\"%.6fs\"", cn->status,
+                   cn->response_size, ms / 1000.0);
     if (cn->user_agent[0]) {
         itx_buf_puts(&x, ",\"userAgent\":");
         itx_buf_json_str(&x, cn->user_agent);
@@ -749,8 +748,7 @@ log_request(struct conn *cn, enum MHD_RequestTerminationCode toe)
 }
 
 static void
-completed(void *cls, struct MHD_Connection *c, void **con_cls,
-          enum MHD_RequestTerminationCode toe)
+completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct itx_server *s = cls;
     struct conn *cn = *con_cls;
@@ -895,8 +893,8 @@ monitor_main(void *arg)
     {
         char extra[128];
         double since_exec = ms_since_exec();
-        snprintf(extra, sizeof(extra), "\"warmup_ms\":%.1f,\"startup_ms\":%.1f",
-                 itx_now_ms() - t0, since_exec >= 0 ? since_exec : itx_now_ms() - s->created_ms);
+        snprintf(extra, sizeof(extra), "\"warmup_ms\":%.1f,\"startup_ms\":%.1f", itx_now_ms() - t0,
+                 since_exec >= 0 ? since_exec : itx_now_ms() - s->created_ms);
         itx_log(ITX_LOG_INFO, NULL, extra, "warm-up done in %.1f ms, %.0f ms after exec",
                 itx_now_ms() - t0, since_exec);
     }
@@ -909,8 +907,8 @@ monitor_main(void *arg)
             itx_diag_init(&d);
             if (s->ready_checks[i].fn(s->ready_checks[i].ud, &d) != ITX_OK) {
                 ok = false;
-                snprintf(reason, sizeof(reason), "check '%s' failed: %s",
-                         s->ready_checks[i].name, d.msg[0] ? d.msg : itx_err_str(d.code));
+                snprintf(reason, sizeof(reason), "check '%s' failed: %s", s->ready_checks[i].name,
+                         d.msg[0] ? d.msg : itx_err_str(d.code));
             }
         }
         pthread_mutex_lock(&s->ready_mu);
@@ -970,28 +968,26 @@ itx_server_new(const struct itx_server_config *c, struct itx_server **out, struc
     s->metrics = itx_metrics_new();
     if (!s->metrics)
         goto nomem;
-    s->m_requests = itx_metrics_add(s->metrics, ITX_METRIC_COUNTER, "itx_http_requests_total",
-                                    "HTTP requests answered, by route and status code",
-                                    "route,code", NULL, 0);
-    s->m_latency = itx_metrics_add(s->metrics, ITX_METRIC_HISTOGRAM,
-                                   "itx_http_request_duration_seconds",
-                                   "Time from the request headers to the end of the answer",
-                                   "route,code", NULL, 0);
-    s->m_stage = itx_metrics_add(s->metrics, ITX_METRIC_HISTOGRAM, "itx_stage_duration_seconds",
-                                 "Duration of one pipeline stage (queue: waiting for a worker)",
-                                 "stage", stage_bounds,
-                                 sizeof(stage_bounds) / sizeof(stage_bounds[0]));
+    s->m_requests =
+        itx_metrics_add(s->metrics, ITX_METRIC_COUNTER, "itx_http_requests_total",
+                        "HTTP requests answered, by route and status code", "route,code", NULL, 0);
+    s->m_latency = itx_metrics_add(
+        s->metrics, ITX_METRIC_HISTOGRAM, "itx_http_request_duration_seconds",
+        "Time from the request headers to the end of the answer", "route,code", NULL, 0);
+    s->m_stage =
+        itx_metrics_add(s->metrics, ITX_METRIC_HISTOGRAM, "itx_stage_duration_seconds",
+                        "Duration of one pipeline stage (queue: waiting for a worker)", "stage",
+                        stage_bounds, sizeof(stage_bounds) / sizeof(stage_bounds[0]));
     s->m_rejected = itx_metrics_add(s->metrics, ITX_METRIC_COUNTER, "itx_work_rejected_total",
                                     "Requests refused at admission", "reason", NULL, 0);
-    s->m_cancelled = itx_metrics_add(s->metrics, ITX_METRIC_COUNTER, "itx_work_cancelled_total",
-                                     "Admitted requests answered before their work finished",
-                                     "reason", NULL, 0);
-    s->m_queue_depth = itx_metric_series(
-        itx_metrics_add(s->metrics, ITX_METRIC_GAUGE, "itx_queue_depth",
-                        "Admitted requests waiting for a worker", NULL, NULL, 0),
-        NULL);
-    s->m_busy = itx_metric_series(itx_metrics_add(s->metrics, ITX_METRIC_GAUGE,
-                                                  "itx_workers_busy",
+    s->m_cancelled =
+        itx_metrics_add(s->metrics, ITX_METRIC_COUNTER, "itx_work_cancelled_total",
+                        "Admitted requests answered before their work finished", "reason", NULL, 0);
+    s->m_queue_depth =
+        itx_metric_series(itx_metrics_add(s->metrics, ITX_METRIC_GAUGE, "itx_queue_depth",
+                                          "Admitted requests waiting for a worker", NULL, NULL, 0),
+                          NULL);
+    s->m_busy = itx_metric_series(itx_metrics_add(s->metrics, ITX_METRIC_GAUGE, "itx_workers_busy",
                                                   "Workers running work now", NULL, NULL, 0),
                                   NULL);
     s->m_inflight = itx_metric_series(
@@ -1002,11 +998,11 @@ itx_server_new(const struct itx_server_config *c, struct itx_server **out, struc
                                                      "Size of the worker pool", NULL, NULL, 0),
                                      NULL),
                    (double)s->cfg.workers);
-    itx_metric_set(itx_metric_series(itx_metrics_add(s->metrics, ITX_METRIC_GAUGE,
-                                                     "itx_queue_capacity",
-                                                     "Admission queue capacity", NULL, NULL, 0),
-                                     NULL),
-                   (double)s->cfg.queue);
+    itx_metric_set(
+        itx_metric_series(itx_metrics_add(s->metrics, ITX_METRIC_GAUGE, "itx_queue_capacity",
+                                          "Admission queue capacity", NULL, NULL, 0),
+                          NULL),
+        (double)s->cfg.queue);
     {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -1074,8 +1070,7 @@ itx_server_add_warmup(struct itx_server *s, const char *name, itx_server_check_f
 }
 
 void
-itx_server_add_ready_check(struct itx_server *s, const char *name, itx_server_check_fn fn,
-                           void *ud)
+itx_server_add_ready_check(struct itx_server *s, const char *name, itx_server_check_fn fn, void *ud)
 {
     add_check(s->ready_checks, &s->n_ready_checks, name, fn, ud);
 }
@@ -1128,12 +1123,11 @@ itx_server_start(struct itx_server *s, struct itx_diag *d)
     if ((st = pool_start(s, d)) != ITX_OK)
         return st;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->cfg.port, NULL, NULL, access_handler, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
+        flags, (uint16_t)s->cfg.port, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)s->cfg.http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.max_header_bytes + 16384,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_END);

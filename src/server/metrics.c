@@ -19,8 +19,8 @@
 struct itx_metric_series {
     struct itx_metric *family;
     char *values[MAX_LABELS];
-    _Atomic uint64_t value; /* counter/gauge value or histogram sum, as double bits */
-    _Atomic uint64_t count; /* histogram */
+    _Atomic uint64_t value;    /* counter/gauge value or histogram sum, as double bits */
+    _Atomic uint64_t count;    /* histogram */
     _Atomic uint64_t *buckets; /* histogram, one per bound (not cumulative) */
     struct itx_metric_series *next;
 };
@@ -66,8 +66,8 @@ static void
 atomic_add_double(_Atomic uint64_t *p, double v)
 {
     uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(p, &old, d2u(u2d(old) + v),
-                                                  memory_order_relaxed, memory_order_relaxed))
+    while (!atomic_compare_exchange_weak_explicit(p, &old, d2u(u2d(old) + v), memory_order_relaxed,
+                                                  memory_order_relaxed))
         ;
 }
 

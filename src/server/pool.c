@@ -250,8 +250,7 @@ reaper_main(void *arg)
                 struct itx_server_work *e = expired;
                 expired = e->aprev;
                 e->aprev = NULL;
-                itx_metric_add(itx_metric_series(s->m_cancelled, (const char *[]){"deadline"}),
-                               1);
+                itx_metric_add(itx_metric_series(s->m_cancelled, (const char *[]){"deadline"}), 1);
                 answer(e, ITX_ERR_TIMEOUT);
                 work_release(e);
             }
@@ -311,8 +310,7 @@ pool_start(struct itx_server *s, struct itx_diag *d)
     for (long i = 0; i < s->cfg.workers; i++) {
         int e = pthread_create(&s->workers[i], NULL, worker_main, s);
         if (e != 0)
-            return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start worker thread: %s",
-                                strerror(e));
+            return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start worker thread: %s", strerror(e));
         s->n_workers++;
     }
     if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0)

@@ -253,7 +253,8 @@ parse_image(const json_t *v, size_t idx, const struct itx_api_limits *lim,
     if (!json_object_get(v, "url") == !json_object_get(v, "data"))
         return itx_diag_set(d, ITX_ERR_INVALID, "images[%zu] needs exactly one of 'url' or 'data'",
                             idx);
-    json_object_foreach((json_t *)v, key, m) {
+    json_object_foreach((json_t *)v, key, m)
+    {
         snprintf(path, sizeof(path), "images[%zu].%.20s", idx, key);
         if (strcmp(key, "url") == 0) {
             if ((st = get_string(m, path, MAX_URL, &img->url, d)) != ITX_OK)
@@ -327,7 +328,8 @@ parse_options(const json_t *v, struct itx_api_request *r, struct itx_diag *d)
 
     if (!json_is_object(v))
         return type_error(d, "options", "an object", v);
-    json_object_foreach((json_t *)v, key, m) {
+    json_object_foreach((json_t *)v, key, m)
+    {
         if (strcmp(key, "output_format") == 0) {
             if ((st = get_string(m, "options.output_format", 8, &r->output_format, d)) != ITX_OK)
                 return st;
@@ -339,8 +341,7 @@ parse_options(const json_t *v, struct itx_api_request *r, struct itx_diag *d)
             if (!json_is_integer(m))
                 return type_error(d, "options.jpeg_quality", "an integer", m);
             if (json_integer_value(m) < 1 || json_integer_value(m) > 100)
-                return itx_diag_set(d, ITX_ERR_INVALID,
-                                    "'options.jpeg_quality' must be in 1..100");
+                return itx_diag_set(d, ITX_ERR_INVALID, "'options.jpeg_quality' must be in 1..100");
             r->jpeg_quality = (long)json_integer_value(m);
         } else if (strcmp(key, "background") == 0) {
             if ((st = get_bool(m, "options.background", &r->background, d)) != ITX_OK)
@@ -389,7 +390,8 @@ parse_glossary(const json_t *v, const struct itx_api_limits *lim, struct itx_api
         snprintf(path, sizeof(path), "glossary[%zu]", i);
         if (!json_is_object(e))
             return type_error(d, path, "an object", e);
-        json_object_foreach((json_t *)e, key, m) {
+        json_object_foreach((json_t *)e, key, m)
+        {
             snprintf(path, sizeof(path), "glossary[%zu].%.20s", i, key);
             if (strcmp(key, "source") == 0)
                 st = get_string(m, path, MAX_TERM, &r->glossary[i].source, d);
@@ -437,7 +439,8 @@ parse_object(const json_t *root, const struct itx_api_limits *lim, size_t extra_
 
     if (!json_is_object(root))
         return type_error(d, "request body", "a JSON object", root);
-    json_object_foreach((json_t *)root, key, m) {
+    json_object_foreach((json_t *)root, key, m)
+    {
         if (strcmp(key, "images") == 0) {
             images = m;
         } else if (strcmp(key, "source_lang") == 0 || strcmp(key, "target_lang") == 0) {
@@ -505,8 +508,8 @@ load_json(const void *body, size_t len, json_t **out, struct itx_diag *d)
         return itx_diag_set(d, ITX_ERR_INVALID, "the request body is empty (expected JSON)");
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return itx_diag_set(d, ITX_ERR_INVALID, "invalid JSON at line %d, column %d: %s",
-                            je.line, je.column, je.text);
+        return itx_diag_set(d, ITX_ERR_INVALID, "invalid JSON at line %d, column %d: %s", je.line,
+                            je.column, je.text);
     *out = root;
     return ITX_OK;
 }
@@ -681,8 +684,7 @@ itx_api_parse_multipart(const void *body, size_t len, const char *content_type,
         }
         p += 2;
         if (n_parts == MAX_PARTS) {
-            st = itx_diag_set(d, ITX_ERR_TOO_LARGE, "multipart body has over %d parts",
-                              MAX_PARTS);
+            st = itx_diag_set(d, ITX_ERR_TOO_LARGE, "multipart body has over %d parts", MAX_PARTS);
             goto out;
         }
         pt = &parts[n_parts];
@@ -701,16 +703,15 @@ itx_api_parse_multipart(const void *body, size_t len, const char *content_type,
             hend += 2;
         }
         if (hend == p) {
-            st = itx_diag_set(d, ITX_ERR_INVALID,
-                              "multipart part %zu has no Content-Disposition", n_parts);
+            st = itx_diag_set(d, ITX_ERR_INVALID, "multipart part %zu has no Content-Disposition",
+                              n_parts);
             goto out;
         }
         p = hend + 2;
         next = find(p, (size_t)(end - p), delim, dlen);
         if (!next) {
             st = itx_diag_set(d, ITX_ERR_INVALID,
-                              "multipart body ends inside part %zu (no closing boundary)",
-                              n_parts);
+                              "multipart body ends inside part %zu (no closing boundary)", n_parts);
             goto out;
         }
         pt->data = p;

@@ -31,9 +31,9 @@ struct itx_server {
     pthread_cond_t work_cv;   /* workers wait for work */
     pthread_cond_t reaper_cv; /* the reaper waits for the next deadline */
     struct itx_server_work *q_head, *q_tail;
-    size_t q_waiting;  /* admitted items that have not started: what the capacity limits */
+    size_t q_waiting; /* admitted items that have not started: what the capacity limits */
     struct itx_server_work *active; /* admitted items with a pending deadline */
-    bool stopping;     /* workers and reaper exit */
+    bool stopping;                  /* workers and reaper exit */
     pthread_t *workers;
     size_t n_workers;
     pthread_t reaper;
@@ -48,7 +48,7 @@ struct itx_server {
     size_t n_ready_checks;
     pthread_t monitor;
     bool monitor_started;
-    pthread_mutex_t ready_mu;  /* guards ready_reason and the monitor's sleep */
+    pthread_mutex_t ready_mu; /* guards ready_reason and the monitor's sleep */
     pthread_cond_t ready_cv;
     bool monitor_stop;
     char ready_reason[ITX_DIAG_MSG_SIZE + 64]; /* "" when ready */
@@ -82,7 +82,8 @@ void work_release(struct itx_server_work *w);
 void http_answer_ready(struct itx_server_work *w);
 
 /* files.c: the answer to GET/HEAD /files/<rel> from the local store directory; *resp and
- * *status (200 or 304) and *size (bytes of the body) are written on ITX_OK, else d says why (ITX_ERR_NOT_FOUND). */
+ * *status (200 or 304) and *size (bytes of the body) are written on ITX_OK, else d says why
+ * (ITX_ERR_NOT_FOUND). */
 struct MHD_Connection;
 struct MHD_Response;
 enum itx_status files_serve(struct itx_server *s, struct MHD_Connection *c, const char *rel,

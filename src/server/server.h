@@ -41,29 +41,29 @@
 #define ITX_SERVER_MAX_API_KEYS 8
 
 struct itx_server_config {
-    char bind[64];           /* ITX_BIND, default "0.0.0.0" */
-    long port;               /* PORT, default 8080; 0 lets the kernel pick one */
-    long http_threads;       /* ITX_HTTP_THREADS, default 2 */
-    long workers;            /* ITX_WORKERS, default the number of cores */
-    long queue;              /* ITX_QUEUE, default 2 x workers: work waiting for a worker */
-    long deadline_ms;        /* ITX_DEADLINE_MS, default 60000 */
-    long max_json_bytes;     /* ITX_MAX_JSON_BYTES, default 1 MiB */
-    long max_upload_bytes;   /* ITX_MAX_UPLOAD_BYTES, default 25 MiB (multipart bodies) */
-    long max_image_bytes;    /* ITX_MAX_IMAGE_BYTES, default 20 MiB per decoded image */
-    long max_images;         /* ITX_MAX_IMAGES, default 16 per /v1/translate */
-    long max_job_images;     /* ITX_MAX_JOB_IMAGES, default 100 per /v1/jobs */
-    long max_header_bytes;   /* ITX_MAX_HEADER_BYTES, default 16 KiB */
-    long max_connections;    /* ITX_MAX_CONNECTIONS, default 1024 */
-    long max_per_ip;         /* ITX_MAX_CONNECTIONS_PER_IP, default 64 */
-    long idle_timeout_s;     /* ITX_IDLE_TIMEOUT_S, default 10 */
-    long read_timeout_ms;    /* ITX_READ_TIMEOUT_MS, default 30000: reading a whole body */
-    long grace_ms;           /* ITX_GRACE_MS, default 8000 */
-    long ready_interval_ms;  /* ITX_READY_INTERVAL_MS, default 5000 */
-    long retry_after_s;      /* ITX_RETRY_AFTER_S, default 1 */
-    char files_dir[1024];    /* ITX_STORE_DIR (local store), served at /files/; "" = off */
-    char project[128];       /* GOOGLE_CLOUD_PROJECT, for trace names; "" = unknown */
-    char version[32];        /* build version for itx_build_info */
-    size_t n_api_keys;       /* ITX_API_KEYS, comma-separated; none = no authentication */
+    char bind[64];          /* ITX_BIND, default "0.0.0.0" */
+    long port;              /* PORT, default 8080; 0 lets the kernel pick one */
+    long http_threads;      /* ITX_HTTP_THREADS, default 2 */
+    long workers;           /* ITX_WORKERS, default the number of cores */
+    long queue;             /* ITX_QUEUE, default 2 x workers: work waiting for a worker */
+    long deadline_ms;       /* ITX_DEADLINE_MS, default 60000 */
+    long max_json_bytes;    /* ITX_MAX_JSON_BYTES, default 1 MiB */
+    long max_upload_bytes;  /* ITX_MAX_UPLOAD_BYTES, default 25 MiB (multipart bodies) */
+    long max_image_bytes;   /* ITX_MAX_IMAGE_BYTES, default 20 MiB per decoded image */
+    long max_images;        /* ITX_MAX_IMAGES, default 16 per /v1/translate */
+    long max_job_images;    /* ITX_MAX_JOB_IMAGES, default 100 per /v1/jobs */
+    long max_header_bytes;  /* ITX_MAX_HEADER_BYTES, default 16 KiB */
+    long max_connections;   /* ITX_MAX_CONNECTIONS, default 1024 */
+    long max_per_ip;        /* ITX_MAX_CONNECTIONS_PER_IP, default 64 */
+    long idle_timeout_s;    /* ITX_IDLE_TIMEOUT_S, default 10 */
+    long read_timeout_ms;   /* ITX_READ_TIMEOUT_MS, default 30000: reading a whole body */
+    long grace_ms;          /* ITX_GRACE_MS, default 8000 */
+    long ready_interval_ms; /* ITX_READY_INTERVAL_MS, default 5000 */
+    long retry_after_s;     /* ITX_RETRY_AFTER_S, default 1 */
+    char files_dir[1024];   /* ITX_STORE_DIR (local store), served at /files/; "" = off */
+    char project[128];      /* GOOGLE_CLOUD_PROJECT, for trace names; "" = unknown */
+    char version[32];       /* build version for itx_build_info */
+    size_t n_api_keys;      /* ITX_API_KEYS, comma-separated; none = no authentication */
     char api_keys[ITX_SERVER_MAX_API_KEYS][129];
 };
 
@@ -124,7 +124,7 @@ struct itx_server_work {
     void (*destroy)(struct itx_server_work *w);
 
     /* The reply, written by run. */
-    int status;        /* HTTP status when diag.code is ITX_OK; default 200 */
+    int status;           /* HTTP status when diag.code is ITX_OK; default 200 */
     struct itx_buf reply; /* application/json body, ceiling 64 MiB */
     char location[256];   /* Location header when not empty */
     struct itx_diag diag;
@@ -138,10 +138,10 @@ struct itx_server_work {
     /* Private to the server (server-impl.h); creators leave these alone. */
     struct itx_cancel cancel;
     pthread_mutex_t mu;
-    int refs;          /* the connection's and the pool's */
-    bool started;      /* run was called at least once */
-    bool answered;     /* the connection has its answer (reply or forced) */
-    bool active;       /* on the server's deadline list */
+    int refs;               /* the connection's and the pool's */
+    bool started;           /* run was called at least once */
+    bool answered;          /* the connection has its answer (reply or forced) */
+    bool active;            /* on the server's deadline list */
     enum itx_status forced; /* answer given without the reply: timeout, shutdown */
     double deadline_ms;
     double enqueued_ms;
@@ -162,12 +162,12 @@ void itx_server_work_wake(struct itx_server_work *w);
 /* ---- the API request model and parser ----------------------------------------------- */
 
 struct itx_api_image {
-    char *url;          /* http(s) source, or NULL */
-    uint8_t *data;      /* decoded bytes (base64 or multipart part), or NULL */
+    char *url;     /* http(s) source, or NULL */
+    uint8_t *data; /* decoded bytes (base64 or multipart part), or NULL */
     size_t size;
-    const char *type;   /* sniffed: "image/png", "image/jpeg", "image/webp", "image/gif" */
-    char *name;         /* client's name for the image (file name or "name"), may be NULL */
-    char *group;        /* images sharing a group share one translation call; may be NULL */
+    const char *type; /* sniffed: "image/png", "image/jpeg", "image/webp", "image/gif" */
+    char *name;       /* client's name for the image (file name or "name"), may be NULL */
+    char *group;      /* images sharing a group share one translation call; may be NULL */
 };
 
 struct itx_api_glossary_entry {
@@ -215,8 +215,8 @@ void itx_api_limits_from_config(struct itx_api_limits *l, const struct itx_serve
  * with itx_api_request_free.
  */
 enum itx_status itx_api_parse_json(const void *body, size_t len, enum itx_api_kind kind,
-                                   const struct itx_api_limits *lim,
-                                   struct itx_api_request **out, struct itx_diag *d);
+                                   const struct itx_api_limits *lim, struct itx_api_request **out,
+                                   struct itx_diag *d);
 
 /*
  * Parses a multipart/form-data body (content_type is the whole Content-Type header, which
@@ -225,8 +225,7 @@ enum itx_status itx_api_parse_json(const void *body, size_t len, enum itx_api_ki
  * in order after the JSON's images. Other part names are errors.
  */
 enum itx_status itx_api_parse_multipart(const void *body, size_t len, const char *content_type,
-                                        enum itx_api_kind kind,
-                                        const struct itx_api_limits *lim,
+                                        enum itx_api_kind kind, const struct itx_api_limits *lim,
                                         struct itx_api_request **out, struct itx_diag *d);
 
 void itx_api_request_free(struct itx_api_request *r);
@@ -236,8 +235,7 @@ void itx_api_request_free(struct itx_api_request *r);
  * buffer (free with itx_free). Returns false and the offset of the first bad character in
  * *bad_at on malformed input, or on allocation failure (*bad_at = SIZE_MAX).
  */
-bool itx_api_base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len,
-                           size_t *bad_at);
+bool itx_api_base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len, size_t *bad_at);
 
 /* Image type from magic bytes, or NULL. */
 const char *itx_api_sniff_image(const uint8_t *p, size_t n);

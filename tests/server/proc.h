@@ -17,7 +17,7 @@ struct srv {
     int log_fd;
     pthread_t reader;
     pthread_mutex_t mu;
-    char *log;   /* everything the server wrote to stderr so far */
+    char *log; /* everything the server wrote to stderr so far */
     size_t log_len;
 };
 

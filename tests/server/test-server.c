@@ -171,8 +171,9 @@ run(struct itx_server_work *w, const struct itx_cancel *c)
     case 1:
         t->w.status = 202;
         snprintf(t->w.location, sizeof(t->w.location), "/v1/jobs/%s", t->job_id);
-        itx_buf_printf(&t->w.reply, "{\"id\":\"%s\",\"state\":\"queued\",\"n_images\":%zu,"
-                                    "\"idempotency_key\":",
+        itx_buf_printf(&t->w.reply,
+                       "{\"id\":\"%s\",\"state\":\"queued\",\"n_images\":%zu,"
+                       "\"idempotency_key\":",
                        t->job_id, t->req->n_images);
         itx_buf_json_str(&t->w.reply, t->idem);
         itx_buf_puts(&t->w.reply, "}");
@@ -211,8 +212,7 @@ make(int kind, struct itx_api_request *req, const char *id, const char *idem,
 }
 
 static enum itx_status
-p_translate(void *ud, struct itx_api_request *req, struct itx_server_work **out,
-            struct itx_diag *d)
+p_translate(void *ud, struct itx_api_request *req, struct itx_server_work **out, struct itx_diag *d)
 {
     (void)ud;
     return make(0, req, NULL, NULL, out, d);

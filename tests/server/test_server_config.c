@@ -100,11 +100,22 @@ main(void)
     }
     {
         struct itx_buf b;
-        static const char *const names[] = {
-            "PORT", "ITX_BIND", "ITX_WORKERS", "ITX_QUEUE", "ITX_DEADLINE_MS",
-            "ITX_MAX_JSON_BYTES", "ITX_MAX_UPLOAD_BYTES", "ITX_MAX_HEADER_BYTES",
-            "ITX_MAX_CONNECTIONS", "ITX_IDLE_TIMEOUT_S", "ITX_READ_TIMEOUT_MS", "ITX_GRACE_MS",
-            "ITX_API_KEYS", "--grace-ms", "default 8000", "default 60000"};
+        static const char *const names[] = {"PORT",
+                                            "ITX_BIND",
+                                            "ITX_WORKERS",
+                                            "ITX_QUEUE",
+                                            "ITX_DEADLINE_MS",
+                                            "ITX_MAX_JSON_BYTES",
+                                            "ITX_MAX_UPLOAD_BYTES",
+                                            "ITX_MAX_HEADER_BYTES",
+                                            "ITX_MAX_CONNECTIONS",
+                                            "ITX_IDLE_TIMEOUT_S",
+                                            "ITX_READ_TIMEOUT_MS",
+                                            "ITX_GRACE_MS",
+                                            "ITX_API_KEYS",
+                                            "--grace-ms",
+                                            "default 8000",
+                                            "default 60000"};
         itx_buf_init(&b, 1 << 16);
         itx_server_config_help(&b);
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -192,11 +192,23 @@ t_files(struct srv *s)
     char path[512], v[128], etag[128] = "";
     struct resp r;
     static const char *const bad[] = {
-        "/files/../CMakeLists.txt", "/files/%2e%2e/secret.txt", "/files/sub/../a.png",
-        "/files/sub/%2e%2e/%2e%2e/secret.txt", "/files/link.png", "/files/linkdir/b.json",
-        "/files/.hidden", "/files/a.png%00.txt", "/files//a.png", "/files/sub",
-        "/files/sub/", "/files/", "/files/nope.png", "/files/a.png/x", "/files/%2fetc%2fpasswd",
-        "/files/..%2fsecret.txt", "/files/fifo",
+        "/files/../CMakeLists.txt",
+        "/files/%2e%2e/secret.txt",
+        "/files/sub/../a.png",
+        "/files/sub/%2e%2e/%2e%2e/secret.txt",
+        "/files/link.png",
+        "/files/linkdir/b.json",
+        "/files/.hidden",
+        "/files/a.png%00.txt",
+        "/files//a.png",
+        "/files/sub",
+        "/files/sub/",
+        "/files/",
+        "/files/nope.png",
+        "/files/a.png/x",
+        "/files/%2fetc%2fpasswd",
+        "/files/..%2fsecret.txt",
+        "/files/fifo",
     };
 
     http(s->port, "GET", "/files/a.png", NULL, NULL, 0, &r);
@@ -343,16 +355,16 @@ t_errors(struct srv *s)
         {"{\"images\":{},\"target_lang\":\"en\"}", 400, "invalid", "'images' must be an array"},
         {"{\"images\":[{\"url\":\"https://e.com/a.png\"}],\"target_lang\":\"en\",\"colour\":1}",
          400, "invalid", "unknown member 'colour'"},
-        {"{\"images\":[{\"url\":\"https://e.com/a.png\",\"size\":3}],\"target_lang\":\"en\"}",
-         400, "invalid", "unknown member 'size' in images[0]"},
+        {"{\"images\":[{\"url\":\"https://e.com/a.png\",\"size\":3}],\"target_lang\":\"en\"}", 400,
+         "invalid", "unknown member 'size' in images[0]"},
         {"{\"images\":[{\"url\":\"https://e.com/a.png\"}],\"target_lang\":\"en\","
          "\"options\":{\"qa\":\"yes\"}}",
          400, "invalid", "'options.qa' must be a boolean"},
         {"{\"images\":[{\"url\":\"https://e.com/a.png\"}]}", 400, "invalid",
          "'target_lang' is required"},
         {"{\"images\":[],\"target_lang\":\"en\"}", 400, "invalid", "must not be empty"},
-        {"{\"images\":[{\"url\":\"ftp://e.com/a.png\"}],\"target_lang\":\"en\"}", 400,
-         "invalid", "'images[0].url' must be an http or https URL"},
+        {"{\"images\":[{\"url\":\"ftp://e.com/a.png\"}],\"target_lang\":\"en\"}", 400, "invalid",
+         "'images[0].url' must be an http or https URL"},
         {"{\"images\":[{\"url\":\"https://e.com/1\"},{\"url\":\"https://e.com/2\"},"
          "{\"url\":\"https://e.com/3\"},{\"url\":\"https://e.com/4\"}],\"target_lang\":\"en\"}",
          413, "too_large", "too many images: 4, the limit is 3"},
@@ -448,8 +460,9 @@ t_errors(struct srv *s)
 static void
 t_jobs(struct srv *s)
 {
-    static const char body[] = "{\"images\":[{\"url\":\"https://e.com/1\"},{\"url\":\"https://e.com/2\"}],"
-                               "\"target_lang\":\"en\",\"webhook_url\":\"https://hooks.example/x\"}";
+    static const char body[] =
+        "{\"images\":[{\"url\":\"https://e.com/1\"},{\"url\":\"https://e.com/2\"}],"
+        "\"target_lang\":\"en\",\"webhook_url\":\"https://hooks.example/x\"}";
     const char *h[] = {AUTH1, JSON_CT, "Idempotency-Key: 7c1b7a2e-batch", NULL};
     struct resp r;
     char v[128];
@@ -502,7 +515,8 @@ t_concurrency(struct srv *s)
                                "\"provider\":\"sleep-150\"}";
     struct call c[4];
     struct resp r;
-    double before = metric_now(s->port, "itx_http_requests_total{route=\"translate\",code=\"200\"}");
+    double before =
+        metric_now(s->port, "itx_http_requests_total{route=\"translate\",code=\"200\"}");
 
     for (int i = 0; i < 4; i++)
         call_start(&c[i], s->port, body);
@@ -585,10 +599,14 @@ t_io_handoff(struct srv *s)
 static void
 t_logs(struct srv *s)
 {
-    const char *h[] = {AUTH1, JSON_CT, "X-Request-Id: test-req-42",
+    const char *h[] = {AUTH1,
+                       JSON_CT,
+                       "X-Request-Id: test-req-42",
                        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                       "User-Agent: itx-test/1", NULL};
-    static const char body[] = "{\"images\":[{\"url\":\"https://e.com/a\"}],\"target_lang\":\"en\"}";
+                       "User-Agent: itx-test/1",
+                       NULL};
+    static const char body[] =
+        "{\"images\":[{\"url\":\"https://e.com/a\"}],\"target_lang\":\"en\"}";
     struct resp r;
     char v[64], *log, *line, *save = NULL;
     int lines = 0, bad = 0, found = 0;
@@ -688,8 +706,7 @@ t_metrics(struct srv *s)
                     size_t bl = strlen(base), sl = strlen(sufs[k]);
                     char cand[200];
                     if (bl > sl && strcmp(base + bl - sl, sufs[k]) == 0) {
-                        snprintf(cand, sizeof(cand), "# TYPE %.*s histogram", (int)(bl - sl),
-                                 base);
+                        snprintf(cand, sizeof(cand), "# TYPE %.*s histogram", (int)(bl - sl), base);
                         if (strstr(r.body, cand))
                             base[bl - sl] = '\0';
                     }
@@ -776,10 +793,19 @@ server_a(void)
     struct srv s;
     char e_gate[320], e_io[320], e_warm[320], e_down[320], e_files[320];
     const char *argv[] = {bin, "--workers", "2", "--queue", "4", NULL};
-    const char *env[] = {"ITX_API_KEYS=" KEY1 "," KEY2, "ITX_READY_INTERVAL_MS=20",
-                         "ITX_MAX_IMAGES=3", "ITX_MAX_JOB_IMAGES=5", "ITX_MAX_JSON_BYTES=8192",
-                         "ITX_MAX_IMAGE_BYTES=2048", "ITX_MAX_UPLOAD_BYTES=16384",
-                         "GOOGLE_CLOUD_PROJECT=proj-x", e_gate, e_io, e_warm, e_down, e_files,
+    const char *env[] = {"ITX_API_KEYS=" KEY1 "," KEY2,
+                         "ITX_READY_INTERVAL_MS=20",
+                         "ITX_MAX_IMAGES=3",
+                         "ITX_MAX_JOB_IMAGES=5",
+                         "ITX_MAX_JSON_BYTES=8192",
+                         "ITX_MAX_IMAGE_BYTES=2048",
+                         "ITX_MAX_UPLOAD_BYTES=16384",
+                         "GOOGLE_CLOUD_PROJECT=proj-x",
+                         e_gate,
+                         e_io,
+                         e_warm,
+                         e_down,
+                         e_files,
                          NULL};
 
     snprintf(e_gate, sizeof(e_gate), "TEST_GATE=%s", gate);

@@ -33,13 +33,19 @@ t_base64(void)
 {
     static const struct {
         const char *in, *out;
-    } ok[] = {{"", ""}, {"Zg==", "f"}, {"Zm8=", "fo"}, {"Zm9v", "foo"}, {"Zm9vYg==", "foob"},
-              {"Zm9vYmE=", "fooba"}, {"Zm9vYmFy", "foobar"}, {"+/+/", "\xfb\xff\xbf"}};
+    } ok[] = {{"", ""},
+              {"Zg==", "f"},
+              {"Zm8=", "fo"},
+              {"Zm9v", "foo"},
+              {"Zm9vYg==", "foob"},
+              {"Zm9vYmE=", "fooba"},
+              {"Zm9vYmFy", "foobar"},
+              {"+/+/", "\xfb\xff\xbf"}};
     static const struct {
         const char *in;
         size_t at;
-    } bad[] = {{"Zg=", 3}, {"Zg=a", 2}, {"Z===", 1}, {"Zm9v\n", 5}, {"Zm 9", 2}, {"=Zm9", 0},
-               {"Zg==Zg==", 2}, {"Zm-_", 2}, {"Zm9v Zm9", 4}};
+    } bad[] = {{"Zg=", 3},  {"Zg=a", 2},     {"Z===", 1}, {"Zm9v\n", 5},  {"Zm 9", 2},
+               {"=Zm9", 0}, {"Zg==Zg==", 2}, {"Zm-_", 2}, {"Zm9v Zm9", 4}};
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         uint8_t *o = NULL;
@@ -181,20 +187,21 @@ pm(const char *body, size_t n, const char *ct, struct itx_api_request **r, struc
 static void
 t_multipart(void)
 {
-    static const char ok[] = "preamble\r\n--b1\r\n"
-                             "Content-Disposition: form-data; name=\"request\"\r\n\r\n"
-                             "{\"target_lang\":\"fr\"}\r\n"
-                             "--b1\r\ncontent-disposition: form-data; name=image; filename=a.png\r\n"
-                             "\r\n\x89PNG\r\n\x1a\n--b1x\r\n"
-                             "--b1--";
+    static const char ok[] =
+        "preamble\r\n--b1\r\n"
+        "Content-Disposition: form-data; name=\"request\"\r\n\r\n"
+        "{\"target_lang\":\"fr\"}\r\n"
+        "--b1\r\ncontent-disposition: form-data; name=image; filename=a.png\r\n"
+        "\r\n\x89PNG\r\n\x1a\n--b1x\r\n"
+        "--b1--";
     static const struct {
         const char *body, *ct, *msg;
         enum itx_status st;
     } bad[] = {
         {"--b\r\n\r\nx\r\n--b--", "multipart/form-data; boundary=b", "no Content-Disposition",
          ITX_ERR_INVALID},
-        {"--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nxx", "multipart/form-data; boundary=b",
-         "no closing boundary", ITX_ERR_INVALID},
+        {"--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nxx",
+         "multipart/form-data; boundary=b", "no closing boundary", ITX_ERR_INVALID},
         {"--b\r\nContent-Disposition: form-data; name=\"request\"\r\n\r\n{\"target_lang\":\"en\"}"
          "\r\n--b\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nBM\r\n--b--",
          "multipart/form-data; boundary=b", "image 0 is not a PNG", ITX_ERR_UNSUPPORTED},
@@ -245,9 +252,10 @@ t_multipart(void)
 static void
 t_alloc_failures(void)
 {
-    static const char j[] = "{\"images\":[{\"url\":\"https://e.com/a.jpg\"},{\"data\":\"R0lGODlhAQ==\","
-                            "\"name\":\"x.gif\"}],\"target_lang\":\"en\",\"glossary\":"
-                            "[{\"source\":\"a\",\"target\":\"b\"}],\"options\":{\"output_format\":\"png\"}}";
+    static const char j[] =
+        "{\"images\":[{\"url\":\"https://e.com/a.jpg\"},{\"data\":\"R0lGODlhAQ==\","
+        "\"name\":\"x.gif\"}],\"target_lang\":\"en\",\"glossary\":"
+        "[{\"source\":\"a\",\"target\":\"b\"}],\"options\":{\"output_format\":\"png\"}}";
     int failures = 0;
     for (unsigned long n = 1; n < 200; n++) {
         struct itx_api_request *r = NULL;
