@@ -62,7 +62,7 @@ itx_cli_translate_text(int argc, char **argv)
     struct itx_tr_stats st;
     struct itx_diag d;
     const char *glossary_path = NULL, *cache_path = getenv("ITX_TRANSLATE_CACHE");
-    int json = 0, rc = 1, first = 1, n;
+    int json = 0, rc = 1, first = 1, n, provider_given = 0;
 
     if (itx_cli_wants_help(argc, argv))
         return usage(stdout, 0);
@@ -83,6 +83,7 @@ itx_cli_translate_text(int argc, char **argv)
         if (strcmp(a, "--to") == 0) {
             req.target = argv[first + 1];
         } else if (strcmp(a, "--provider") == 0) {
+            provider_given = 1;
             if (!itx_tr_provider_parse(argv[first + 1], &cfg.provider)) {
                 fprintf(stderr,
                         "itx translate-text: unknown provider '%s'; use dict, gemini "
@@ -105,6 +106,9 @@ itx_cli_translate_text(int argc, char **argv)
     if (first >= argc)
         return usage(stderr, 2);
     n = argc - first;
+    /* An explicit --provider wins over ITX_TRANSLATE_PROVIDER (also --provider dict). */
+    if (provider_given)
+        unsetenv("ITX_TRANSLATE_PROVIDER");
     if (itx_tr_config_from_env(&cfg, &d))
         goto out;
     if (cache_path && *cache_path && itx_tr_cache_open_sqlite(cache_path, &cache, &d))

@@ -38,4 +38,7 @@ err=$(env -u GEMINI_API_KEY "$ITX_BIN" translate-text --provider gemini 包邮 2
 check "gemini without key exit" 1 "$rc"
 contains "gemini without key message" "GEMINI_API_KEY" "$err"
 
+out=$(ITX_TRANSLATE_PROVIDER=gemini "$ITX_BIN" translate-text --provider dict 包邮 2>&1)
+check "--provider beats the environment" "Free shipping" "$out"
+
 exit $fail
