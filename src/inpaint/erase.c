@@ -248,6 +248,21 @@ hash_noise(int x, int y, int c)
     return ((double)(h & 0xffff) / 32768.0 - 1.0) * 1.7320508;
 }
 
+/* Distance of colour p from the segment a..b in RGB (anti-aliased edges lie near it). */
+static double
+seg_dist(const uint8_t *p, const double a[3], const uint8_t bq[3])
+{
+    double ab[3], ap[3], l2 = 0, t = 0, q[3];
+    for (int c = 0; c < 3; c++) {
+        ab[c] = bq[c] - a[c], ap[c] = p[c] - a[c];
+        l2 += ab[c] * ab[c], t += ab[c] * ap[c];
+    }
+    t = l2 > 0 ? fmin(1, fmax(0, t / l2)) : 0;
+    for (int c = 0; c < 3; c++)
+        q[c] = a[c] + t * ab[c];
+    return dist3(p, q);
+}
+
 /* ---- fast marching inpainting (Telea 2004, without the gradient term) ------------------- */
 
 struct heap_item {
@@ -539,6 +554,10 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
     thr = fmin(60.0, fmax(18.0, 2.5 * rms));
 
     /* ink: far from the surface inside the search area */
+    double tc0[3] = {b->style.color[0], b->style.color[1], b->style.color[2]};
+    double bg0[3] = {b->style.bg[0], b->style.bg[1], b->style.bg[2]};
+    bool use_tc = dist3(b->style.color, bg0) > 60;
+    (void)tc0;
     {
         size_t area = 0, edge = 0, n_ink = 0;
         double acc[3] = {0, 0, 0}, bgacc[3] = {0, 0, 0}, nacc = 0, maxd = 0;
@@ -550,7 +569,9 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                     continue;
                 MODEL(x - r.x0, y - r.y0, v);
                 dd = dist3(itx_image_at(img, x, y), v);
-                if (dd > thr) {
+                /* with a known text colour, ink must also be nearer to it than to the
+                   background: a badge's edge under a poorly fitting surface is not ink */
+                if (dd > thr && (!use_tc || dist3(itx_image_at(img, x, y), tc0) < dd)) {
                     ink[i] = 1;
                     n_ink++;
                     maxd = fmax(maxd, dd);
@@ -602,7 +623,7 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                     p = itx_image_at(img, r.x0 + x, r.y0 + y);
                     for (int c = 0; c < 3; c++)
                         tc[c] = rep->text[c];
-                    if (dist3(p, tc) > 100) {
+                    if (dist3(p, tc) > 100 && seg_dist(p, tc, rep->bg) > 60) {
                         for (int c = 0; c < 3; c++)
                             racc[c] += p[c];
                         nr++;
