@@ -3,12 +3,16 @@
  * (the server library with a test pipeline) in child processes with ephemeral ports.
  * argv[1] is the test-server binary.
  */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -835,13 +839,85 @@ server_a(void)
     srv_free(&s);
 }
 
+/* ---- slow clients ------------------------------------------------------------------ */
+
+static int
+connect_raw(unsigned port)
+{
+    struct sockaddr_in a = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether the server closes fd (EOF or reset) within ms, draining anything it sends. */
+static bool
+closed_within(int fd, long ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    char buf[4096];
+    for (long waited = 0; waited < ms; waited += 100) {
+        if (poll(&p, 1, 100) > 0) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* A client that stops in the middle of its headers is cut off after the idle timeout; one
+ * that drips its body a byte at a time is cut off after the read timeout, although each
+ * byte keeps the connection from being idle. Generous bounds: this checks that they are
+ * closed at all, not how fast. */
+static void
+t_slow_clients(struct srv *s)
+{
+    int fd = connect_raw(s->port);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(send(fd, "GET /healthz HTTP/1.1\r\nHo", 25, MSG_NOSIGNAL) == 25);
+        CHECK(closed_within(fd, 15000));
+        close(fd);
+    }
+    fd = connect_raw(s->port);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        static const char head[] = "POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
+                                   "Content-Type: application/json\r\n"
+                                   "Content-Length: 1000\r\n\r\n";
+        bool closed = false;
+        CHECK(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(head) - 1));
+        for (int i = 0; i < 200 && !closed; i++) {
+            if (send(fd, " ", 1, MSG_NOSIGNAL) != 1)
+                closed = true;
+            else
+                closed = closed_within(fd, 100);
+        }
+        CHECK_MSG(closed, "a body dripping for 20 s was not cut off");
+        close(fd);
+    }
+}
+
 /* ---- server B: deadlines ------------------------------------------------------------ */
 
 static void
 server_b(void)
 {
     struct srv s;
-    const char *argv[] = {bin, "--workers=1", "--deadline-ms=600", NULL};
+    const char *argv[] = {bin,
+                          "--workers=1",
+                          "--deadline-ms=600",
+                          "--idle-timeout-s=1",
+                          "--read-timeout-ms=1000",
+                          NULL};
     const char *env[] = {"ITX_STORE_DIR=", NULL};
     struct resp r;
 
@@ -867,6 +943,10 @@ server_b(void)
     /* No files directory configured: /files/ is not a route. */
     http(s.port, "GET", "/files/a.png", NULL, NULL, 0, &r);
     check_problem(&r, 404, "not_found", "no such route");
+    resp_free(&r);
+    t_slow_clients(&s);
+    http(s.port, "GET", "/healthz", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
     resp_free(&r);
     CHECK_INT(srv_signal_wait(&s, SIGINT), 0);
     srv_free(&s);
