@@ -126,6 +126,20 @@ t_startup(struct srv *s)
     CHECK_INT(r.status, 200);
     CHECK_STR(r.body, "{\"status\":\"ok\"}");
     resp_free(&r);
+    {
+        char v[80];
+        const char *h[] = {"X-Request-Id: bad id with spaces", NULL};
+        http(s->port, "HEAD", "/healthz", h, NULL, 0, &r);
+        CHECK_INT(r.status, 200);
+        CHECK(resp_header(&r, "Cache-Control", v, sizeof(v)) && strcmp(v, "no-cache") == 0);
+        /* an unusable X-Request-Id is replaced by a generated one */
+        CHECK(resp_header(&r, "X-Request-Id", v, sizeof(v)) && strlen(v) == 32);
+        resp_free(&r);
+        http(s->port, "POST", "/healthz", jh, "{}", 2, &r);
+        check_problem(&r, 405, "method_not_allowed", "GET");
+        CHECK(resp_header(&r, "Allow", v, sizeof(v)) && strcmp(v, "GET, HEAD") == 0);
+        resp_free(&r);
+    }
     write_file(warm_gate, "", 0);
     CHECK(metric_wait(s->port, "itx_stage_duration_seconds_count{stage=\"warmup\"}", 1, 10000));
     for (int i = 0; i < 1000; i++) {
@@ -912,12 +926,9 @@ static void
 server_b(void)
 {
     struct srv s;
-    const char *argv[] = {bin,
-                          "--workers=1",
-                          "--deadline-ms=600",
-                          "--idle-timeout-s=1",
-                          "--read-timeout-ms=1000",
-                          NULL};
+    const char *argv[] = {
+        bin, "--workers=1", "--deadline-ms=600", "--idle-timeout-s=1", "--read-timeout-ms=1000",
+        NULL};
     const char *env[] = {"ITX_STORE_DIR=", NULL};
     struct resp r;
 
