@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
-        bench-nn bench-dict
+        bench-nn bench-dict bench-ocr
 
 setup:
 	scripts/setup.sh
@@ -45,6 +45,11 @@ fuzz: setup-dev
 
 bench-nn: build setup-dev
 	node bench/bench-nn.mjs build/release/itx
+
+# itx ocr against @gutenye/ocr-node and tools/ref-ocr on the same pictures and thread count
+# (last line: RESULT ratio=<itx/@gutenye median> itx_rss_mb=<peak>).
+bench-ocr: build setup-dev
+	node bench/bench-ocr.mjs build/release/itx
 
 # Dictionary translation quality on bench/dict/phrases.tsv (last line: RESULT accepted=.. chrf=..).
 bench-dict: build

@@ -234,9 +234,13 @@ bool itx_ocr_is_han(uint32_t c);
  * picture resized as PaddleOCR does, long side at most limit_side, sides multiples of 32)
  * is padded with zeros (the mean colour after normalisation) on the right and bottom up to
  * the next multiple of ITX_OCR_DET_BUCKET on each side, and the map is read back over the
- * unpadded part only. A text line is recognised alone (batch 1: batching buys nothing on a
- * CPU here) at the smallest width of ITX_OCR_REC_BUCKETS that holds PaddleOCR's width for
- * it, int(48 * max(320/48, w/h)), zero-padded as PaddleOCR pads its batches.
+ * unpadded part only. Text lines are recognised one at a time by default (batches buy
+ * nothing on a CPU here: 6 lines at once cost 6 times one), each at the smallest width of
+ * ITX_OCR_REC_BUCKETS that holds PaddleOCR's width for it, int(48 * max(320/48, w/h)),
+ * zero-padded as PaddleOCR pads its batches. The buckets are few because every plan of the
+ * recognizer holds its own copy of the reordered weights (about 10 MB) besides its
+ * activations; a 960x960 detector plan holds about 92 MiB. itx_ocr_opts can ask for
+ * PaddleOCR's exact shapes and batches instead (for comparisons: a plan per shape).
  */
 struct itx_image;
 struct itx_ocr_engine;
@@ -244,8 +248,8 @@ struct itx_ocr_ctx;
 
 #define ITX_OCR_DET_BUCKET 160
 /* Recognizer widths; a wider line is squeezed into the last one. */
-#define ITX_OCR_REC_BUCKETS 320, 480, 640, 800, 960, 1280, 1600, 1920, 2560
-#define ITX_OCR_N_REC_BUCKETS 9
+#define ITX_OCR_REC_BUCKETS 320, 640, 1280, 2560
+#define ITX_OCR_N_REC_BUCKETS 4
 #define ITX_OCR_REC_MAX_EXACT_WIDTH 8192
 
 /* Model and key file names inside the models directory. */
@@ -256,8 +260,8 @@ struct itx_ocr_ctx;
 
 struct itx_ocr_engine_opts {
     int threads;       /* OpenMP threads per inference of each context (1) */
-    int det_max_plans; /* detector shapes a context keeps planned (3; each 960x960 plan
-                          holds about 92 MiB of activations) */
+    int det_max_plans; /* detector shapes a context keeps planned (3; a 960x960 plan holds
+                          about 92 MiB, 800x800 about 64 MiB) */
     int rec_max_plans; /* recognizer widths a context keeps planned (ITX_OCR_N_REC_BUCKETS) */
 };
 
