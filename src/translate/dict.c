@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -868,6 +869,13 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
             w->prev = TK_WORD;
             return st;
         }
+    }
+    /* "欧美风" gives "European and American style" + "style": say a word only once. */
+    if (kind == TK_WORD && w->prev == TK_WORD && !memchr(s, ' ', n) &&
+        w->out->len >= w->start + n) {
+        const char *tail = w->out->data + w->out->len - n;
+        if (strncasecmp(tail, s, n) == 0 && (w->out->len == n + w->start || tail[-1] == ' '))
+            return ITX_OK;
     }
     if (w->any && kind != TK_CLOSE && kind != TK_JOIN && w->prev != TK_OPEN && w->prev != TK_JOIN)
         st = itx_buf_putc(w->out, ' ');

@@ -163,6 +163,10 @@ test_translate(void)
     expect("包邮！限时特价", "Free shipping! Limited-time special price");
     expect("（包邮）", "(Free shipping)");
     expect("黑色/白色", "Black/white");
+    /* A word said twice in a row is said once. */
+    expect("欧美风", "European and American style");
+    /* Postposed adjectives move before their noun. */
+    expect("质量很好", "Very good quality");
 }
 
 static void
