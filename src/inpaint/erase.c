@@ -556,7 +556,9 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
     /* ink: far from the surface inside the search area */
     double tc0[3] = {b->style.color[0], b->style.color[1], b->style.color[2]};
     double bg0[3] = {b->style.bg[0], b->style.bg[1], b->style.bg[2]};
-    bool use_tc = dist3(b->style.color, bg0) > 60;
+    /* only where the ring fits badly (it crosses a badge or a shape's edge): on a well
+       fitting ring, distance alone also catches shadows and glows */
+    bool use_tc = dist3(b->style.color, bg0) > 60 && rms > (double)o->flat_rms;
     (void)tc0;
     {
         size_t area = 0, edge = 0, n_ink = 0;

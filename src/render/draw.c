@@ -20,7 +20,7 @@ itx_render_opts_default(struct itx_render_opts *o)
     o->min_size = 9;
     o->readable_size = 12;
     o->max_scale = 1.0f;
-    o->grow = 0.25f;
+    o->grow = 1.0f;
     o->min_contrast = 4.5f;
     o->same_size_per_group = true;
 }
@@ -46,6 +46,7 @@ struct plan {
     const char *font;
     bool bold, active;
     unsigned flags;
+    float pitch; /* fixed line pitch of a list, px (0: natural) */
 };
 
 static void
@@ -104,7 +105,9 @@ box_free(const struct itx_image *bg, const struct box *orig, const struct box *b
     int n = 0, close = 0, step;
     box_quad(b, q);
     quad_bbox(q, bb);
-    if (bb[0] < 0 || bb[1] < 0 || bb[2] > (float)w || bb[3] > (float)h)
+    /* a margin of 2% of the picture's shorter side keeps grown text off the edges */
+    float edge = 0.02f * (float)(w < h ? w : h);
+    if (bb[0] < edge || bb[1] < edge || bb[2] > (float)w - edge || bb[3] > (float)h - edge)
         return false;
     box_quad(orig, oq);
     quad_bbox(oq, ob);
@@ -137,9 +140,10 @@ box_free(const struct itx_image *bg, const struct box *orig, const struct box *b
 
 static enum itx_status
 fit(struct itx_render_ctx *c, const char *text, const struct box *b, const char *font, bool bold,
-    float min_size, float max_size, struct itx_render_layout *lay, struct itx_diag *d)
+    float min_size, float max_size, float pitch, struct itx_render_layout *lay,
+    struct itx_diag *d)
 {
-    struct itx_render_layout_opts lo = {font, bold, min_size, max_size, 0};
+    struct itx_render_layout_opts lo = {font, bold, min_size, max_size, 0, pitch};
     memset(lay, 0, sizeof(*lay));
     return itx_render_layout_fit(c, text, b->w, b->h, &lo, lay, d);
 }
@@ -226,7 +230,7 @@ render_mask(const struct plan *p, int pad, struct itx_image **out, struct itx_di
     VipsImage *t = NULL;
     struct itx_image *m = NULL, *o = NULL;
     enum itx_status st;
-    int x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
+    int x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1, spacing;
     VipsAlign al = p->align == ITX_RENDER_ALIGN_CENTRE  ? VIPS_ALIGN_CENTRE
                    : p->align == ITX_RENDER_ALIGN_RIGHT ? VIPS_ALIGN_HIGH
                                                         : VIPS_ALIGN_LOW;
@@ -241,7 +245,12 @@ render_mask(const struct plan *p, int pad, struct itx_image **out, struct itx_di
         return itx_diag_set(d, st, "out of memory escaping text");
     }
     snprintf(desc, sizeof(desc), "%s%s %.2f", p->font, p->bold ? " Bold" : "", (double)p->lay.size);
-    if (vips_text(&t, mk.data ? mk.data : "", "font", desc, "dpi", 72, "align", al, NULL)) {
+    /* a fixed pitch wider than the font's own line is extra spacing (libvips takes whole px) */
+    spacing = p->lay.n_lines > 1 && p->lay.line_height > p->lay.natural_line_height
+                  ? (int)lrintf(p->lay.line_height - p->lay.natural_line_height)
+                  : 0;
+    if (vips_text(&t, mk.data ? mk.data : "", "font", desc, "dpi", 72, "align", al, "spacing",
+                  spacing, NULL)) {
         st = itx_diag_set(d, ITX_ERR_INTERNAL, "cannot render text: %s", vips_error_buffer());
         vips_error_clear();
         itx_buf_release(&mk);
@@ -391,6 +400,14 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
     struct box b = {blk->cx, blk->cy, fmaxf(1, blk->w), fmaxf(1, blk->h), blk->angle};
 
     p->font = itx_render_font_for_lang(it->lang);
+    if (!blk->vertical && blk->n_lines >= 2) {
+        /* a translation with one line per source line (a list) keeps the source's rows */
+        size_t n_breaks = 0;
+        for (const char *q = it->text; *q; q++)
+            n_breaks += *q == '\n';
+        if (n_breaks + 1 == blk->n_lines)
+            p->pitch = fmaxf(0, (blk->h - blk->style.size * 0.88f) / (float)(blk->n_lines - 1));
+    }
     p->bold = blk->style.bold;
     p->align = blk->align;
     if (itx_render_lang_rtl(it->lang) && p->align == ITX_RENDER_ALIGN_LEFT)
@@ -400,10 +417,10 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
         struct box br = {blk->cx, blk->cy, fmaxf(1, blk->h), fmaxf(1, blk->w), -90.0f};
         struct itx_render_layout lr;
         p->align = ITX_RENDER_ALIGN_CENTRE;
-        st = fit(c, it->text, &b, p->font, p->bold, o->min_size, max_size, &p->lay, d);
+        st = fit(c, it->text, &b, p->font, p->bold, o->min_size, max_size, p->pitch, &p->lay, d);
         if (st != ITX_OK)
             return st;
-        st = fit(c, it->text, &br, p->font, p->bold, o->min_size, max_size, &lr, d);
+        st = fit(c, it->text, &br, p->font, p->bold, o->min_size, max_size, p->pitch, &lr, d);
         if (st != ITX_OK)
             return st;
         /* horizontal text in a wider area beside the columns reads best: try it first */
@@ -414,7 +431,7 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
             wb.w = fminf(b.w * mult[k], fmaxf(b.w, b.h * 1.2f));
             if (wb.w <= b.w + 1 || !box_free(bg, &b, &wb, blocks, it->block, bg->w, bg->h))
                 continue;
-            st = fit(c, it->text, &wb, p->font, p->bold, o->min_size, max_size, &wl, d);
+            st = fit(c, it->text, &wb, p->font, p->bold, o->min_size, max_size, p->pitch, &wl, d);
             if (st != ITX_OK) {
                 itx_render_layout_release(&lr);
                 return st;
@@ -439,7 +456,7 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
             itx_render_layout_release(&lr);
         }
     } else {
-        st = fit(c, it->text, &b, p->font, p->bold, o->min_size, max_size, &p->lay, d);
+        st = fit(c, it->text, &b, p->font, p->bold, o->min_size, max_size, p->pitch, &p->lay, d);
         if (st != ITX_OK)
             return st;
         if (fabsf(b.angle) > 0.5f)
@@ -447,16 +464,24 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
     }
     if (o->grow > 0 && (p->lay.size < 0.85f * max_size || p->lay.overflow)) {
         /* grow into free background: along the text first, then across too */
-        for (int k = 0; k < 4; k++) {
-            float g = o->grow * (k < 2 ? 1.0f : 0.5f);
+        for (int k = 0; k < 6; k++) {
+            static const float level[3] = {1.0f, 0.5f, 0.25f};
+            float g = o->grow * level[k / 2] / 2;
             struct box gb = b;
             struct itx_render_layout gl;
+            double r = (double)b.angle * M_PI / 180.0, shift;
             gb.w = b.w * (1 + 2 * g);
             if (k % 2 == 1)
                 gb.h = b.h * (1 + 2 * g);
+            /* the aligned edge stays where it is: left-aligned text grows to the right */
+            shift = p->align == ITX_RENDER_ALIGN_LEFT    ? (double)(gb.w - b.w) / 2
+                    : p->align == ITX_RENDER_ALIGN_RIGHT ? -(double)(gb.w - b.w) / 2
+                                                         : 0;
+            gb.cx = (float)((double)b.cx + shift * cos(r));
+            gb.cy = (float)((double)b.cy - shift * sin(r));
             if (!box_free(bg, &b, &gb, blocks, it->block, bg->w, bg->h))
                 continue;
-            st = fit(c, it->text, &gb, p->font, p->bold, o->min_size, max_size, &gl, d);
+            st = fit(c, it->text, &gb, p->font, p->bold, o->min_size, max_size, p->pitch, &gl, d);
             if (st != ITX_OK)
                 return st;
             if ((gl.size > p->lay.size * 1.05f && !gl.overflow) ||
@@ -539,7 +564,7 @@ itx_render_draw(struct itx_render_ctx *c, const struct itx_image *bg,
             if (s < plans[i].lay.size) {
                 struct itx_render_layout l2;
                 struct itx_render_layout_opts lo = {plans[i].font, plans[i].bold, opts->min_size,
-                                                    s, 0};
+                                                    s, 0, plans[i].pitch};
                 memset(&l2, 0, sizeof(l2));
                 st = itx_render_layout_at(c, items[i].text, s, plans[i].box.w, plans[i].box.h, &lo,
                                           &l2, d);

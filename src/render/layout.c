@@ -235,8 +235,16 @@ clean_text(const char *text, char **out, struct itx_diag *d)
     for (const char *p = text; *p; p = g_utf8_next_char(p)) {
         gunichar ch = g_utf8_get_char(p);
         size_t cl = (size_t)(g_utf8_next_char(p) - p);
+        if (ch == '\n' && k > 0) {
+            /* a line break the translation asks for (list items): kept, spaces around it
+               dropped, runs of breaks made one */
+            if (s[k - 1] != '\n')
+                s[k++] = '\n';
+            space = false;
+            continue;
+        }
         if (g_unichar_isspace(ch) || ch == 0x3000) {
-            space = k > 0;
+            space = k > 0 && s[k - 1] != '\n';
             continue;
         }
         if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0) ||
@@ -248,6 +256,8 @@ clean_text(const char *text, char **out, struct itx_diag *d)
         memcpy(s + k, p, cl);
         k += cl;
     }
+    while (k > 0 && s[k - 1] == '\n')
+        k--;
     s[k] = '\0';
     *out = s;
     return ITX_OK;
@@ -256,6 +266,7 @@ clean_text(const char *text, char **out, struct itx_diag *d)
 struct seg {
     size_t off, len;  /* bytes of the segment, trailing spaces excluded */
     size_t space_len; /* bytes of trailing spaces */
+    bool hard;        /* ends with a line break the text asks for */
     double w;         /* width at REF_SIZE without the trailing spaces */
 };
 
@@ -298,8 +309,12 @@ segment(struct itx_render_ctx *c, const char *text, const char *font, bool bold,
         p = g_utf8_next_char(p);
         if (i == n_chars || (chars ? attrs[i].is_cursor_position : attrs[i].is_line_break)) {
             size_t end = (size_t)(p - text), len = end - start, sp = 0;
+            bool hard = len > 0 && text[start + len - 1] == '\n';
+            if (hard)
+                len--;
             while (len > sp && text[start + len - 1 - sp] == ' ')
                 sp++;
+            sg->v[sg->n].hard = hard;
             sg->v[sg->n].off = start;
             sg->v[sg->n].len = len - sp;
             sg->v[sg->n].space_len = sp;
@@ -318,9 +333,18 @@ segment(struct itx_render_ctx *c, const char *text, const char *font, bool bold,
         goto out;
     }
     {
+        /* one line's metrics: the text with its requested breaks turned into spaces */
         PangoRectangle ink, logical;
-        measure(c, font, bold, REF_SIZE, n ? text : "Hg", n ? n : 2, ITX_RENDER_ALIGN_LEFT, &ink,
-                &logical);
+        char *one = itx_strdup(n ? text : "Hg");
+        if (!one) {
+            st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory measuring text");
+            goto out;
+        }
+        for (char *q = one; *q; q++)
+            if (*q == '\n')
+                *q = ' ';
+        measure(c, font, bold, REF_SIZE, one, strlen(one), ITX_RENDER_ALIGN_LEFT, &ink, &logical);
+        itx_free(one);
         sg->line_h = logical.height;
         sg->ink_h = ink.height > 0 ? ink.height : logical.height;
         sg->ink_top = ink.y - logical.y;
@@ -339,6 +363,13 @@ out:
  * returns the line count; *max_w is the widest line, *too_wide whether a segment alone is
  * wider than box_w.
  */
+/* Whether segment i starts after a requested break (no space before it then). */
+static bool
+chars_hard_fix(const struct segs *sg, size_t i)
+{
+    return i > 0 && sg->v[i - 1].hard;
+}
+
 static int
 wrap(const struct segs *sg, double size, double box_w, size_t *brk, double *max_w, bool *too_wide)
 {
@@ -350,9 +381,11 @@ wrap(const struct segs *sg, double size, double box_w, size_t *brk, double *max_
     for (size_t i = 0; i < sg->n; i++) {
         double w = sg->v[i].w * k;
         double sp = i > 0 ? (double)sg->v[i - 1].space_len * sg->space_w * k : 0;
+        if (chars_hard_fix(sg, i))
+            sp = 0;
         if (w > box_w)
             *too_wide = true;
-        if (i > 0 && line + sp + w > box_w) {
+        if (i > 0 && (sg->v[i - 1].hard || line + sp + w > box_w)) {
             widest = line > widest ? line : widest;
             if (brk)
                 brk[n_lines] = i;
@@ -371,7 +404,8 @@ static double
 est_height(const struct segs *sg, double size, int n_lines, double spacing)
 {
     double k = size / REF_SIZE;
-    double step = spacing > 0 ? spacing * size : sg->line_h * k;
+    /* a negative spacing is a fixed pitch in px */
+    double step = spacing > 0 ? spacing * size : spacing < 0 ? -spacing : sg->line_h * k;
     return (n_lines - 1) * step + sg->ink_h * k;
 }
 
@@ -428,6 +462,9 @@ check_opts(const char *text, float box_w, float box_h, const struct itx_render_l
     if (!isfinite(o->line_spacing) || o->line_spacing < 0 || o->line_spacing > 10)
         return itx_diag_set(d, ITX_ERR_INVALID, "line spacing %g is not within 0..10",
                             (double)o->line_spacing);
+    if (!isfinite(o->line_pitch) || o->line_pitch < 0 || o->line_pitch > 1e4f)
+        return itx_diag_set(d, ITX_ERR_INVALID, "line pitch %g is not within 0..10000",
+                            (double)o->line_pitch);
     return ITX_OK;
 }
 
@@ -448,13 +485,14 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
     const char *font = o->font ? o->font : "Noto Sans";
     double lo = (double)o->min_size, hi = (double)o->max_size, s;
     double bw = (double)box_w, bh = (double)box_h;
-    double mw;
+    double mw, spacing;
     bool too_wide, broke = false, overflow = false;
     int nl;
 
     st = check_opts(text, box_w, box_h, o, d);
     if (st != ITX_OK)
         return st;
+    spacing = o->line_pitch > 0 ? -(double)o->line_pitch : (double)o->line_spacing;
     st = clean_text(text, &clean, d);
     if (st != ITX_OK)
         return st;
@@ -470,14 +508,14 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
     if (search) {
         /* the estimate keeps a 2% margin for kerning and shaping across segments */
         bw = (double)box_w * 0.98, bh = (double)box_h * 0.98;
-        if (fits(use, hi, bw, bh, (double)o->line_spacing)) {
+        if (fits(use, hi, bw, bh, spacing)) {
             s = hi;
-        } else if (!fits(use, lo, bw, bh, (double)o->line_spacing)) {
+        } else if (!fits(use, lo, bw, bh, spacing)) {
             s = lo;
         } else {
             while (hi - lo > 0.25) {
                 double mid = (lo + hi) / 2;
-                if (fits(use, mid, bw, bh, (double)o->line_spacing))
+                if (fits(use, mid, bw, bh, spacing))
                     lo = mid;
                 else
                     hi = mid;
@@ -507,8 +545,9 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
         measure(c, font, o->bold, s, composed, strlen(composed), ITX_RENDER_ALIGN_LEFT, &ink,
                 &logical);
         {
-            double h = o->line_spacing > 0 ? est_height(use, s, nl, (double)o->line_spacing)
-                                           : (double)ink.height;
+            double h = spacing != 0 && nl > 1
+                           ? fmax((double)ink.height, est_height(use, s, nl, spacing))
+                           : (double)ink.height;
             double w = fmax((double)ink.width, mw);
             overflow = too_wide || w > (double)box_w || h > (double)box_h;
             out->width = (float)w;
@@ -520,7 +559,9 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
     }
     out->size = (float)s;
     out->n_lines = nl;
-    out->line_height = (float)(o->line_spacing > 0 ? (double)o->line_spacing * s : use->line_h * s / REF_SIZE);
+    out->natural_line_height = (float)(use->line_h * s / REF_SIZE);
+    out->line_height = (float)(spacing > 0 ? spacing * s : spacing < 0 ? -spacing
+                                                                       : use->line_h * s / REF_SIZE);
     out->overflow = overflow;
     out->broke_word = broke;
     out->text = composed;

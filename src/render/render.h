@@ -150,6 +150,8 @@ struct itx_render_layout_opts {
     float min_size;     /* smallest size tried, px (9) */
     float max_size;     /* largest, px (the block's source size) */
     float line_spacing; /* baseline-to-baseline distance in sizes; 0: the font's own */
+    float line_pitch;   /* px between baselines whatever the size (a list keeping its
+                           source rows); 0: line_spacing decides */
 };
 
 /*
@@ -161,6 +163,7 @@ struct itx_render_layout {
     int n_lines;
     float width, height;
     float line_height; /* px from one line to the next */
+    float natural_line_height; /* the font's own line height at size, px */
     bool overflow;     /* does not fit even at min_size; drawn at min_size anyway */
     bool broke_word;   /* a word alone wider than the box was broken between characters */
     char *text;        /* NUL-terminated UTF-8 with '\n' at the breaks (itx_free) */
@@ -210,8 +213,10 @@ struct itx_render_opts {
     float min_size;      /* smallest size drawn, px (9) */
     float readable_size; /* under this the region is flagged too_small, px (12) */
     float max_scale;     /* largest size as a multiple of the block's source size (1.0) */
-    float grow;          /* growth into free background, as a share of the box's side on
-                            each side (0.25); only where no other block is */
+    float grow;          /* growth into free background: the box may become up to 1 + grow
+                            times as long (and, failing that, as tall) (1.0); tried at
+                            grow, grow/2, grow/4; only where no other block's box is, the
+                            background is like the box's, and 2% off the picture's edges */
     float min_contrast;  /* WCAG contrast under which an outline is added (4.5) */
     bool same_size_per_group; /* one size per block group (true) */
 };
@@ -253,8 +258,8 @@ void itx_render_report_free(struct itx_render_report *r);
 
 /*
  * Draws translations on a copy of bg (3 channels; the erased picture). For each item: the
- * block's box (grown by up to opts.grow into space no other block's box covers, within the
- * picture, when the text does not fit at its source size), the layout by
+ * block's box (grown as opts.grow says, keeping its aligned edge, when the text does not
+ * fit at 85% of its source size), the layout by
  * itx_render_layout_fit with the block's alignment, then one size per block group (the
  * smallest of the group's fitted sizes) unless opts says otherwise. Horizontal blocks are
  * drawn along their own angle; a vertical column group is drawn as horizontal text in the

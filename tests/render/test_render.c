@@ -29,7 +29,7 @@ static struct itx_render_ctx *ctx;
 static void
 test_layout_rules(void)
 {
-    struct itx_render_layout_opts o = {"Noto Sans", false, 9, 40, 0};
+    struct itx_render_layout_opts o = {"Noto Sans", false, 9, 40, 0, 0};
     struct itx_render_layout l;
     struct itx_diag d;
     itx_diag_init(&d);
@@ -73,8 +73,15 @@ test_layout_rules(void)
     itx_render_layout_release(&l);
 
     /* white space collapsed, control characters dropped */
-    CHECK_INT(itx_render_layout_fit(ctx, "  two \t\n words\x01 ", 400, 60, &o, &l, &d), ITX_OK);
+    CHECK_INT(itx_render_layout_fit(ctx, "  two \t words\x01 ", 400, 60, &o, &l, &d), ITX_OK);
     CHECK_STR(l.text, "two words");
+    itx_render_layout_release(&l);
+
+    /* line breaks in the text are kept (list items), however wide the box */
+    CHECK_INT(itx_render_layout_fit(ctx, "Breathable \n\n Waterproof\n", 600, 200, &o, &l, &d),
+              ITX_OK);
+    CHECK_STR(l.text, "Breathable\nWaterproof");
+    CHECK(l.n_lines == 2 && !l.overflow);
     itx_render_layout_release(&l);
 
     /* errors */
@@ -113,7 +120,7 @@ test_layout_rules(void)
 static void
 test_scripts(void)
 {
-    struct itx_render_layout_opts o = {itx_render_font_for_lang("ar"), false, 9, 40, 0};
+    struct itx_render_layout_opts o = {itx_render_font_for_lang("ar"), false, 9, 40, 0, 0};
     struct itx_render_layout l;
     struct itx_diag d;
     itx_diag_init(&d);
@@ -192,6 +199,12 @@ static const char *const dict[][2] = {
     {"大容量", "Large capacity"},    {"保温", "Insulated"},    {"轻便", "Lightweight"},
     {"品质", "Quality"},             {"保证", "guaranteed"},   {"官方", "Official"},
     {"旗舰店", "flagship store"},    {"买一送一", "Buy one get one"},
+    {"四件套", "4-piece set"},       {"医用口罩", "Medical masks"}, {"学生用品", "School supplies"},
+    {"笔记本", "Notebook"},          {"独立包装", "Individually wrapped"}, {"电热水壶", "Electric kettle"},
+    {"手工制作", "Handmade"},        {"手机壳", "phone case"}, {"当季水果", "Seasonal fruit"},
+    {"新款上市", "New arrival"},     {"尺寸", "Size"},         {"当天发货", "Ships today"},
+    {"生日礼物", "Birthday gift"},   {"登山包", "Hiking backpack"}, {"无毒无味", "Non-toxic, odourless"},
+    {"产地直发", "Direct from origin"}, {"加绒加厚", "Fleece-lined, thick"}, {"尺码", "Size"},
     {"到手价", "Now"},               {"券后价", "With coupon"}, {"销量", "Sales"},
 };
 
@@ -223,7 +236,7 @@ translate(const char *src)
             p += cl;
         }
     }
-    if (!any && n > 0) /* prices, model numbers: kept as they are */
+    if (!any && strspn(out, " ,.") < n) /* prices, model numbers: kept as they are */
         return out;
     if (!any) /* phrases outside the list: a generic selling point */
         snprintf(out, 1024, "%s", strlen(src) > 12 ? "Premium quality, fast delivery" : "Top pick");
@@ -286,10 +299,26 @@ test_testset(void)
         for (size_t b = 0; b < blocks->n_blocks; b++) {
             const struct itx_render_block *bk = &blocks->blocks[b];
             char src[1024] = "";
+            bool list = bk->n_lines > 1;
             for (size_t k = 0; k < bk->n_lines; k++)
-                strncat(src, p.texts[blocks->line_idx[bk->first + k]],
-                        sizeof(src) - strlen(src) - 1);
-            texts[b] = translate(src);
+                list = list && strlen(p.texts[blocks->line_idx[bk->first + k]]) <= 5 * 3;
+            if (list) {
+                /* short lines of one block are list items: one translated item per line */
+                char joined[2048] = "";
+                for (size_t k = 0; k < bk->n_lines; k++) {
+                    char *t = translate(p.texts[blocks->line_idx[bk->first + k]]);
+                    if (k)
+                        strncat(joined, "\n", sizeof(joined) - strlen(joined) - 1);
+                    strncat(joined, t, sizeof(joined) - strlen(joined) - 1);
+                    itx_free(t);
+                }
+                texts[b] = itx_strdup(joined);
+            } else {
+                for (size_t k = 0; k < bk->n_lines; k++)
+                    strncat(src, p.texts[blocks->line_idx[bk->first + k]],
+                            sizeof(src) - strlen(src) - 1);
+                texts[b] = translate(src);
+            }
             items[b].block = b;
             items[b].text = texts[b];
             items[b].lang = "en";
@@ -339,6 +368,14 @@ test_testset(void)
                                   (double)rr->regions[s].size, (double)rg->size);
             }
         }
+        if (getenv("ITX_RENDER_VERBOSE") && rr)
+            for (size_t r = 0; r < rr->n_regions; r++)
+                printf("%s block %zu group %d: '%s' size %.1f lines %d flags %x src %.1f box "
+                       "%.0fx%.0f\n",
+                       p.name, r, blocks->blocks[r].group, texts[r], (double)rr->regions[r].size,
+                       rr->regions[r].n_lines, rr->regions[r].flags,
+                       (double)blocks->blocks[r].style.size, (double)blocks->blocks[r].w,
+                       (double)blocks->blocks[r].h);
         if (demo && out && (i == 0 || i == 1 || i == 3 || i == 5 || i == 9)) {
             char path[1200];
             snprintf(path, sizeof(path), "%s/%s.before.jpg", demo, p.name);
