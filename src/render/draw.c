@@ -429,6 +429,14 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
             struct box wb = b;
             struct itx_render_layout wl;
             wb.w = fminf(b.w * mult[k], fmaxf(b.w, b.h * 1.2f));
+            {
+                /* shifted sideways to stay 2% inside the picture */
+                float edge = 0.02f * (float)(bg->w < bg->h ? bg->w : bg->h);
+                if (wb.cx - wb.w / 2 < edge)
+                    wb.cx = edge + wb.w / 2;
+                if (wb.cx + wb.w / 2 > (float)bg->w - edge)
+                    wb.cx = (float)bg->w - edge - wb.w / 2;
+            }
             if (wb.w <= b.w + 1 || !box_free(bg, &b, &wb, blocks, it->block, bg->w, bg->h))
                 continue;
             st = fit(c, it->text, &wb, p->font, p->bold, o->min_size, max_size, p->pitch, &wl, d);
@@ -463,20 +471,25 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
             p->flags |= ITX_RENDER_ROTATED;
     }
     if (o->grow > 0 && (p->lay.size < 0.85f * max_size || p->lay.overflow)) {
-        /* grow into free background: along the text first, then across too */
-        for (int k = 0; k < 6; k++) {
+        /* grow into free background: along the text first, then across too; the aligned
+           edge stays where it is (left-aligned text grows to the right), else the box
+           grows about its centre, else from the other edge */
+        for (int k = 0; k < 18; k++) {
             static const float level[3] = {1.0f, 0.5f, 0.25f};
-            float g = o->grow * level[k / 2] / 2;
+            float g = o->grow * level[k / 6] / 2;
+            int anchor = (k / 2) % 3; /* 0 aligned edge, 1 centre, 2 other edge */
             struct box gb = b;
             struct itx_render_layout gl;
-            double r = (double)b.angle * M_PI / 180.0, shift;
+            double r = (double)b.angle * M_PI / 180.0, shift, half;
+            int side;
             gb.w = b.w * (1 + 2 * g);
             if (k % 2 == 1)
                 gb.h = b.h * (1 + 2 * g);
-            /* the aligned edge stays where it is: left-aligned text grows to the right */
-            shift = p->align == ITX_RENDER_ALIGN_LEFT    ? (double)(gb.w - b.w) / 2
-                    : p->align == ITX_RENDER_ALIGN_RIGHT ? -(double)(gb.w - b.w) / 2
-                                                         : 0;
+            half = (double)(gb.w - b.w) / 2;
+            side = p->align == ITX_RENDER_ALIGN_LEFT ? 1 : p->align == ITX_RENDER_ALIGN_RIGHT ? -1 : 0;
+            if (side == 0 && anchor != 1)
+                side = anchor == 0 ? 1 : -1;
+            shift = anchor == 1 ? 0 : anchor == 0 ? side * half : -side * half;
             gb.cx = (float)((double)b.cx + shift * cos(r));
             gb.cy = (float)((double)b.cy - shift * sin(r));
             if (!box_free(bg, &b, &gb, blocks, it->block, bg->w, bg->h))
@@ -490,6 +503,9 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
                 p->lay = gl;
                 b = gb;
                 p->flags |= ITX_RENDER_GREW;
+                /* text grown off its anchor is centred in the new box */
+                if (anchor != 0)
+                    p->align = ITX_RENDER_ALIGN_CENTRE;
                 break;
             }
             itx_render_layout_release(&gl);
