@@ -540,16 +540,32 @@ erase_block(struct work *w, const struct itx_render_line *lines, const struct it
                     n_ring++;
                 }
             }
+    if (n_ring > 3000) {
+        /* an even subsample bounds the fit's cost on big blocks */
+        size_t step = n_ring / 3000 + 1, k = 0;
+        for (size_t i = 0; i < n_ring; i += step, k++)
+            w->xs[k] = w->xs[i], w->ys[k] = w->ys[i];
+        n_ring = k;
+    }
     rms = fit_model(img, w->xs, w->ys, n_ring, &m);
     if (!ensure((void **)&w->mv, &w->mv_cap, 3 * n_win, sizeof(float)))
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory erasing a block");
-    for (int y = 0; y < wh; y++)
-        for (int x = 0; x < ww; x++) {
-            double v[3];
-            float *mp = w->mv + 3 * ((size_t)y * (size_t)ww + (size_t)x);
-            model_at(&m, r.x0 + x, r.y0 + y, v);
-            mp[0] = (float)v[0], mp[1] = (float)v[1], mp[2] = (float)v[2];
+    for (int y = 0; y < wh; y++) {
+        /* along a row the surface is a quadratic in u: three coefficients per channel */
+        double v = (r.y0 + y - m.oy) / m.s, q[3][3];
+        for (int c = 0; c < 3; c++) {
+            const double *k = m.c[c];
+            q[c][0] = k[0] + (m.n_terms > 1 ? k[2] * v : 0) + (m.n_terms > 3 ? k[5] * v * v : 0);
+            q[c][1] = m.n_terms > 1 ? k[1] + (m.n_terms > 3 ? k[4] * v : 0) : 0;
+            q[c][2] = m.n_terms > 3 ? k[3] : 0;
         }
+        for (int x = 0; x < ww; x++) {
+            double u = (r.x0 + x - m.ox) / m.s;
+            float *mp = w->mv + 3 * ((size_t)y * (size_t)ww + (size_t)x);
+            for (int c = 0; c < 3; c++)
+                mp[c] = (float)(q[c][0] + u * (q[c][1] + u * q[c][2]));
+        }
+    }
     rep->fit_rms = (float)rms;
     thr = fmin(60.0, fmax(18.0, 2.5 * rms));
 

@@ -30,6 +30,11 @@ struct itx_render_ctx {
     PangoLayout *layout;
     struct cache_entry *cache;
     size_t n_cache;
+    /* the last text's segmentation: fits of one text into several boxes share it */
+    char *memo_text;
+    char memo_font[96];
+    bool memo_bold;
+    struct segs *memo;
 };
 
 enum itx_status
@@ -72,6 +77,8 @@ cache_clear(struct itx_render_ctx *c)
     c->n_cache = 0;
 }
 
+static void memo_drop(struct itx_render_ctx *c);
+
 void
 itx_render_ctx_free(struct itx_render_ctx *c)
 {
@@ -80,6 +87,7 @@ itx_render_ctx_free(struct itx_render_ctx *c)
     if (c->cache)
         cache_clear(c);
     itx_free(c->cache);
+    memo_drop(c);
     if (c->layout)
         g_object_unref(c->layout);
     if (c->pctx)
@@ -358,6 +366,46 @@ out:
     return st;
 }
 
+static void
+memo_drop(struct itx_render_ctx *c)
+{
+    if (c->memo)
+        itx_free(c->memo->v);
+    itx_free(c->memo);
+    itx_free(c->memo_text);
+    c->memo = NULL;
+    c->memo_text = NULL;
+}
+
+/* The word segmentation of a cleaned text, from the memo or made (and memorised). */
+static enum itx_status
+segment_memo(struct itx_render_ctx *c, const char *clean, const char *font, bool bold,
+             const struct segs **out, struct itx_diag *d)
+{
+    enum itx_status st;
+    if (c->memo && c->memo_bold == bold && !strcmp(c->memo_font, font) &&
+        !strcmp(c->memo_text, clean)) {
+        *out = c->memo;
+        return ITX_OK;
+    }
+    memo_drop(c);
+    c->memo = itx_calloc(1, sizeof(*c->memo));
+    c->memo_text = itx_strdup(clean);
+    if (!c->memo || !c->memo_text) {
+        memo_drop(c);
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory laying out text");
+    }
+    st = segment(c, clean, font, bold, false, c->memo, d);
+    if (st != ITX_OK) {
+        memo_drop(c);
+        return st;
+    }
+    snprintf(c->memo_font, sizeof(c->memo_font), "%s", font);
+    c->memo_bold = bold;
+    *out = c->memo;
+    return ITX_OK;
+}
+
 /*
  * Greedy wrap at size: writes the line starts into brk (segment indices, brk[0] = 0) and
  * returns the line count; *max_w is the widest line, *too_wide whether a segment alone is
@@ -478,8 +526,8 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
        struct itx_diag *d)
 {
     char *clean = NULL, *composed = NULL;
-    struct segs sg = {0}, sgc = {0};
-    const struct segs *use;
+    struct segs sgc = {0};
+    const struct segs *use, *word = NULL;
     size_t *brk = NULL;
     enum itx_status st;
     const char *font = o->font ? o->font : "Noto Sans";
@@ -496,10 +544,10 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
     st = clean_text(text, &clean, d);
     if (st != ITX_OK)
         return st;
-    st = segment(c, clean, font, o->bold, false, &sg, d);
+    st = segment_memo(c, clean, font, o->bold, &word, d);
     if (st != ITX_OK)
         goto out;
-    use = &sg;
+    use = word;
     brk = itx_malloc_array(strlen(clean) + 2, sizeof(*brk));
     if (!brk) {
         st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory laying out text");
@@ -528,7 +576,7 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
     for (int tries = 0;; tries++) {
         PangoRectangle ink, logical;
         nl = wrap(use, s, bw, brk, &mw, &too_wide);
-        if (too_wide && use == &sg && (!search || s <= (double)o->min_size + 1e-3)) {
+        if (too_wide && use == word && (!search || s <= (double)o->min_size + 1e-3)) {
             /* a word alone cannot fit even at the smallest size: break between characters */
             st = segment(c, clean, font, o->bold, true, &sgc, d);
             if (st != ITX_OK)
@@ -569,7 +617,6 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
 out:
     itx_free(clean);
     itx_free(composed);
-    itx_free(sg.v);
     itx_free(sgc.v);
     itx_free(brk);
     return st;

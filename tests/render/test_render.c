@@ -368,6 +368,9 @@ test_testset(void)
                                   (double)rr->regions[s].size, (double)rg->size);
             }
         }
+        if (rr)
+            printf("%-20s %4dx%-4d erase %6.1f ms  layout %6.1f ms  draw %6.1f ms\n", p.name,
+                   p.img->w, p.img->h, er->ms, rr->layout_ms, rr->draw_ms);
         if (getenv("ITX_RENDER_VERBOSE") && rr)
             for (size_t r = 0; r < rr->n_regions; r++)
                 printf("%s block %zu group %d: '%s' size %.1f lines %d flags %x src %.1f box "
