@@ -19,12 +19,12 @@ if (!itx) {
   process.exit(2);
 }
 
-// Phrases after the "held-out" comment were written after the glossary was last changed
-// and are never used for tuning; their share is reported on its own.
-let heldOut = false;
+// Phrases after a "held-out" comment were written after the glossary was last changed and
+// are never used for tuning; their share is reported on its own, per batch.
+let heldOut = 0;
 const rows = [];
 for (const l of readFileSync(join(root, 'bench/dict/phrases.tsv'), 'utf8').split('\n')) {
-  if (l.startsWith('#') && /held-out/.test(l)) heldOut = true;
+  if (l.startsWith('#') && /held-out/.test(l)) heldOut++;
   if (!l.trim() || l.startsWith('#')) continue;
   const [zh, refs] = l.split('\t');
   rows.push({ zh, heldOut, refs: refs.split('|').map(s => s.trim()).filter(Boolean) });
@@ -73,7 +73,8 @@ for (let i = 0; i < rows.length; i += 100) {
   for (const r of JSON.parse(json)) out.push(r.text);
 }
 
-let accepted = 0, chrfSum = 0, literal = 0, literalAccepted = 0, held = 0, heldAccepted = 0;
+let accepted = 0, chrfSum = 0, literal = 0, literalAccepted = 0;
+const held = new Map(); // batch -> [phrases, accepted]
 const misses = [];
 rows.forEach((row, i) => {
   const hyp = norm(out[i]);
@@ -81,10 +82,15 @@ rows.forEach((row, i) => {
   if (ok) accepted++; else misses.push(`${row.zh}\t${out[i]}\t(${row.refs.join(' | ')})`);
   chrfSum += Math.max(...row.refs.map(r => chrf(hyp, norm(r))));
   if (glossaryKeys.has(row.zh)) { literal++; if (ok) literalAccepted++; }
-  if (row.heldOut) { held++; if (ok) heldAccepted++; }
+  if (row.heldOut) {
+    const h = held.get(row.heldOut) || [0, 0];
+    h[0]++; if (ok) h[1]++;
+    held.set(row.heldOut, h);
+  }
 });
 if (verbose) for (const m of misses) console.log('MISS ' + m);
-if (held) console.log(`accepted among the ${held} held-out phrases: ${(heldAccepted / held).toFixed(3)}`);
+for (const [batch, [n, ok]] of held)
+  console.log(`accepted among the ${n} phrases of held-out batch ${batch}: ${(ok / n).toFixed(3)}`);
 const share = accepted / rows.length, score = 100 * chrfSum / rows.length;
 console.log(`phrases: ${rows.length}, accepted: ${accepted}, not accepted: ${rows.length - accepted}`);
 console.log(`phrases that are literal glossary keys: ${literal} (${(literal / rows.length).toFixed(3)} of all)`);
