@@ -371,18 +371,21 @@ argmax(const float *p, size_t n)
  * rare in product pictures and a price sign there is common, so at a step where "?" wins,
  * the next character read is a digit and the two yen signs together hold at least 0.2, the
  * more likely yen sign takes the question mark's place (their probabilities are swapped,
- * so the line's confidence is unchanged). Returns the matrix to decode: probs itself, or
+ * so the line's confidence is unchanged). *out is the matrix to decode: probs itself, or
  * the corrected copy in c->tmp.
  */
-static const float *
-fix_price_sign(struct itx_ocr_ctx *c, const float *probs, size_t n_steps, size_t n_classes)
+static enum itx_status
+fix_price_sign(struct itx_ocr_ctx *c, const float *probs, size_t n_steps, size_t n_classes,
+               const float **out, struct itx_diag *d)
 {
+    enum itx_status st;
     const struct itx_ocr_engine *e = c->e;
     float *fixed = NULL;
 
+    *out = probs;
     if (!e->cls_question || !e->cls_yen || !e->cls_yen_fw || n_classes <= e->cls_question ||
         n_classes <= e->cls_yen || n_classes <= e->cls_yen_fw)
-        return probs;
+        return ITX_OK;
     for (size_t t = 0; t < n_steps; t++) {
         const float *p = probs + t * n_classes;
         size_t next = 0, yen;
@@ -400,8 +403,8 @@ fix_price_sign(struct itx_ocr_ctx *c, const float *probs, size_t n_steps, size_t
         if (!digit)
             continue;
         if (!fixed) {
-            if (reserve(&c->tmp, &c->tmp_cap, n_steps * n_classes, NULL))
-                return probs;
+            if ((st = reserve(&c->tmp, &c->tmp_cap, n_steps * n_classes, d)))
+                return st;
             memcpy(c->tmp, probs, n_steps * n_classes * sizeof(float));
             fixed = c->tmp;
         }
@@ -410,7 +413,9 @@ fix_price_sign(struct itx_ocr_ctx *c, const float *probs, size_t n_steps, size_t
         q[e->cls_question] = q[yen];
         q[yen] = v;
     }
-    return fixed ? fixed : probs;
+    if (fixed)
+        *out = fixed;
+    return ITX_OK;
 }
 
 /* One text line on its way through classification and recognition. */
@@ -476,8 +481,8 @@ recognise(struct itx_ocr_ctx *c, struct crop **b, size_t n, int rw, const struct
     classes = (size_t)shape[2];
     for (size_t k = 0; k < n; k++) {
         const float *p = out + k * steps * classes;
-        if (o->price_sign)
-            p = fix_price_sign(c, p, steps, classes);
+        if (o->price_sign && (st = fix_price_sign(c, p, steps, classes, &p, d)))
+            return st;
         if ((st = itx_ocr_ctc_decode(p, steps, classes, c->e->dict, &b[k]->text, &b[k]->score, d)))
             return st;
     }

@@ -5,6 +5,7 @@
  * same lines as one thread alone; warm-up; the engine outlives its creator's reference.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,34 @@ main(void)
             itx_ocr_result_free(r);
             r = NULL;
         }
+
+        /*
+         * Allocation failures: with the plans of this picture built, fail the k-th
+         * allocation of a run, for every k, until a run succeeds; each failing run must say
+         * ITX_ERR_NOMEM, and the run that succeeds reads the same lines.
+         */
+        int failures = 0;
+        for (unsigned long k = 1; k < 100000; k++) {
+            itx_alloc_fail_at(k, false);
+            enum itx_status st = itx_ocr_run(c, picture, NULL, &r, &d);
+            bool injected = itx_alloc_injected();
+            itx_alloc_fail_at(0, false);
+            if (st == ITX_OK) {
+                char *s = joined(r);
+                CHECK_MSG(s && alone && !strcmp(s, alone), "after %lu failures: %s", k - 1, s);
+                itx_free(s);
+                itx_ocr_result_free(r);
+                r = NULL;
+                if (!injected)
+                    break;
+                continue;
+            }
+            CHECK_MSG(st == ITX_ERR_NOMEM, "allocation %lu: %s", k, d.msg);
+            CHECK(r == NULL);
+            failures++;
+        }
+        printf("  %d allocation failures injected, each reported\n", failures);
+        CHECK(failures > 20);
 
         /* PaddleOCR's shapes and batches read the same text here */
         itx_ocr_opts_default(&o);
