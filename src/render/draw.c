@@ -143,7 +143,7 @@ fit(struct itx_render_ctx *c, const char *text, const struct box *b, const char 
     float min_size, float max_size, float pitch, struct itx_render_layout *lay,
     struct itx_diag *d)
 {
-    struct itx_render_layout_opts lo = {font, bold, min_size, max_size, 0, pitch};
+    struct itx_render_layout_opts lo = {font, bold, min_size, max_size, 0, pitch, true};
     memset(lay, 0, sizeof(*lay));
     return itx_render_layout_fit(c, text, b->w, b->h, &lo, lay, d);
 }
@@ -511,6 +511,18 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
             itx_render_layout_release(&gl);
         }
     }
+    {
+        /* candidates were compared on estimates; the chosen box gets the real measurement */
+        struct itx_render_layout_opts lo = {p->font, p->bold, o->min_size, max_size, 0, p->pitch,
+                                            false};
+        struct itx_render_layout fl;
+        memset(&fl, 0, sizeof(fl));
+        st = itx_render_layout_fit(c, it->text, b.w, b.h, &lo, &fl, d);
+        if (st != ITX_OK)
+            return st;
+        itx_render_layout_release(&p->lay);
+        p->lay = fl;
+    }
     p->box = b;
     return ITX_OK;
 }
@@ -580,7 +592,7 @@ itx_render_draw(struct itx_render_ctx *c, const struct itx_image *bg,
             if (s < plans[i].lay.size) {
                 struct itx_render_layout l2;
                 struct itx_render_layout_opts lo = {plans[i].font, plans[i].bold, opts->min_size,
-                                                    s, 0, plans[i].pitch};
+                                                    s, 0, plans[i].pitch, false};
                 memset(&l2, 0, sizeof(l2));
                 st = itx_render_layout_at(c, items[i].text, s, plans[i].box.w, plans[i].box.h, &lo,
                                           &l2, d);

@@ -590,8 +590,13 @@ layout(struct itx_render_ctx *c, const char *text, float size, bool search, floa
         st = compose(clean, use, brk, nl, &composed, d);
         if (st != ITX_OK)
             goto out;
-        measure(c, font, o->bold, s, composed, strlen(composed), ITX_RENDER_ALIGN_LEFT, &ink,
-                &logical);
+        if (o->estimate_only) {
+            ink.width = (int)ceil(mw);
+            ink.height = (int)ceil(est_height(use, s, nl, spacing));
+        } else {
+            measure(c, font, o->bold, s, composed, strlen(composed), ITX_RENDER_ALIGN_LEFT, &ink,
+                    &logical);
+        }
         {
             double h = spacing != 0 && nl > 1
                            ? fmax((double)ink.height, est_height(use, s, nl, spacing))

@@ -152,6 +152,8 @@ struct itx_render_layout_opts {
     float line_spacing; /* baseline-to-baseline distance in sizes; 0: the font's own */
     float line_pitch;   /* px between baselines whatever the size (a list keeping its
                            source rows); 0: line_spacing decides */
+    bool estimate_only; /* skip the whole-text Pango measurement: widths and height are the
+                           cached estimates (for comparing candidate boxes cheaply) */
 };
 
 /*

@@ -29,7 +29,7 @@ static struct itx_render_ctx *ctx;
 static void
 test_layout_rules(void)
 {
-    struct itx_render_layout_opts o = {"Noto Sans", false, 9, 40, 0, 0};
+    struct itx_render_layout_opts o = {"Noto Sans", false, 9, 40, 0, 0, false};
     struct itx_render_layout l;
     struct itx_diag d;
     itx_diag_init(&d);
@@ -120,7 +120,7 @@ test_layout_rules(void)
 static void
 test_scripts(void)
 {
-    struct itx_render_layout_opts o = {itx_render_font_for_lang("ar"), false, 9, 40, 0, 0};
+    struct itx_render_layout_opts o = {itx_render_font_for_lang("ar"), false, 9, 40, 0, 0, false};
     struct itx_render_layout l;
     struct itx_diag d;
     itx_diag_init(&d);
