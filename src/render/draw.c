@@ -287,32 +287,49 @@ static struct itx_image *
 dilate(const struct itx_image *m, float r)
 {
     struct itx_image *o = itx_image_new(m->w, m->h, 1);
-    int ri = (int)ceilf(r);
+    int ri = (int)ceilf(r), n_off = 0;
+    int *off_x = NULL, *off_y = NULL, *off_w = NULL; /* the disc, rim weights in 1/256 */
+    size_t cap = (size_t)(2 * ri + 1) * (size_t)(2 * ri + 1);
     if (!o)
         return NULL;
+    off_x = itx_malloc_array(cap, sizeof(int));
+    off_y = itx_malloc_array(cap, sizeof(int));
+    off_w = itx_malloc_array(cap, sizeof(int));
+    if (!off_x || !off_y || !off_w) {
+        itx_image_free(o);
+        o = NULL;
+        goto out;
+    }
+    for (int dy = -ri; dy <= ri; dy++)
+        for (int dx = -ri; dx <= ri; dx++) {
+            float dd = sqrtf((float)(dx * dx + dy * dy));
+            if (dd > r + 0.5f)
+                continue;
+            off_x[n_off] = dx, off_y[n_off] = dy;
+            /* anti-aliased rim */
+            off_w[n_off] = dd > r - 0.5f ? (int)(256.0f * (r + 0.5f - dd)) : 256;
+            n_off++;
+        }
     for (int y = 0; y < m->h; y++)
         for (int x = 0; x < m->w; x++) {
             int best = 0;
-            for (int dy = -ri; dy <= ri && best < 255; dy++) {
-                int yy = y + dy;
-                if (yy < 0 || yy >= m->h)
+            bool inner = x >= ri && y >= ri && x < m->w - ri && y < m->h - ri;
+            for (int k = 0; k < n_off && best < 255; k++) {
+                int xx = x + off_x[k], yy = y + off_y[k], v;
+                if (!inner && (xx < 0 || yy < 0 || xx >= m->w || yy >= m->h))
                     continue;
-                for (int dx = -ri; dx <= ri; dx++) {
-                    int xx = x + dx, v;
-                    float dd;
-                    if (xx < 0 || xx >= m->w)
-                        continue;
-                    dd = sqrtf((float)(dx * dx + dy * dy));
-                    if (dd > r + 0.5f)
-                        continue;
-                    v = m->px[(size_t)yy * m->stride + (size_t)xx];
-                    if (dd > r - 0.5f) /* anti-aliased rim */
-                        v = (int)((float)v * (r + 0.5f - dd));
-                    best = v > best ? v : best;
-                }
+                v = m->px[(size_t)yy * m->stride + (size_t)xx];
+                if (v == 0)
+                    continue;
+                v = (v * off_w[k]) >> 8;
+                best = v > best ? v : best;
             }
             o->px[(size_t)y * o->stride + (size_t)x] = (uint8_t)best;
         }
+out:
+    itx_free(off_x);
+    itx_free(off_y);
+    itx_free(off_w);
     return o;
 }
 
