@@ -98,6 +98,49 @@ test_flat_bar(void)
     itx_render_blocks_free(blocks);
 }
 
+/* Every allocation of an erase fails in turn: NOMEM with untouched outputs, never a crash. */
+static void
+test_alloc_failures(void)
+{
+    struct itx_image *img = itx_image_new(100, 60, 3), *bg = NULL;
+    struct itx_render_line lines[2] = {{{10, 10, 90, 10, 90, 26, 10, 26}, "a", false},
+                                       {{10, 32, 70, 32, 70, 48, 10, 48}, "b", false}};
+    struct itx_render_style st[2];
+    struct itx_render_blocks *blocks = NULL;
+    struct itx_diag d;
+    int n_nomem = 0, n_ok = 0;
+    itx_diag_init(&d);
+    for (int y = 0; y < 60; y++)
+        for (int x = 0; x < 100; x++) {
+            uint8_t *p = itx_image_at(img, x, y);
+            bool ink = (y % 22 > 12 && y % 22 < 16 && x > 14 && x < 80) || (x % 9 == 0 && y > 12);
+            p[0] = ink ? 250 : (uint8_t)(40 + x), p[1] = ink ? 250 : 60, p[2] = ink ? 250 : 90;
+        }
+    for (int k = 0; k < 2; k++)
+        itx_render_line_style(img, lines[k].quad, false, &st[k]);
+    CHECK_INT(itx_render_blocks_group(lines, st, 2, 100, 60, NULL, &blocks, &d), ITX_OK);
+    for (unsigned long n = 1; n < 500; n++) {
+        struct itx_inpaint_report *rep = NULL;
+        enum itx_status s;
+        bg = NULL;
+        itx_alloc_fail_at(n, false);
+        s = itx_inpaint_erase(img, lines, 2, blocks, NULL, &bg, &rep, &d);
+        itx_alloc_fail_at(0, false);
+        if (s == ITX_OK) {
+            n_ok++;
+            itx_image_free(bg);
+            itx_inpaint_report_free(rep);
+            break;
+        }
+        CHECK_INT(s, ITX_ERR_NOMEM);
+        CHECK(bg == NULL && rep == NULL);
+        n_nomem++;
+    }
+    CHECK(n_nomem > 3 && n_ok == 1);
+    itx_render_blocks_free(blocks);
+    itx_image_free(img);
+}
+
 static void
 test_testset(void)
 {
@@ -195,6 +238,7 @@ main(void)
     }
     test_errors();
     test_flat_bar();
+    test_alloc_failures();
     test_testset();
     return check_summary();
 }

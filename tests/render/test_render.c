@@ -187,6 +187,43 @@ test_draw_rtl(void)
     itx_image_free(bg);
 }
 
+/* Every allocation of a layout and a drawing fails in turn: NOMEM, never a crash. */
+static void
+test_alloc_failures(void)
+{
+    struct itx_image *bg = itx_image_new(200, 80, 3), *out = NULL;
+    struct itx_render_line line = {{20, 20, 180, 20, 180, 60, 20, 60}, "x", false};
+    struct itx_render_style st = {30, {0, 0, 0}, {255, 255, 255}, true};
+    struct itx_render_blocks *blocks = NULL;
+    struct itx_render_item it = {0, "Fast & light <shoes>", "en", {250, 250, 250}, false, {0}};
+    struct itx_diag d;
+    int n_nomem = 0, n_ok = 0;
+    itx_diag_init(&d);
+    memset(bg->px, 240, 200 * 80 * 3);
+    CHECK_INT(itx_render_blocks_group(&line, &st, 1, 200, 80, NULL, &blocks, &d), ITX_OK);
+    for (unsigned long n = 1; n < 2000; n++) {
+        struct itx_render_report *rep = NULL;
+        enum itx_status s;
+        out = NULL;
+        itx_alloc_fail_at(n, false);
+        s = itx_render_draw(ctx, bg, blocks, &it, 1, NULL, &out, &rep, &d);
+        itx_alloc_fail_at(0, false);
+        if (s == ITX_OK) {
+            n_ok++;
+            CHECK(rep->regions[0].flags & ITX_RENDER_OUTLINED); /* near-white on near-white */
+            itx_image_free(out);
+            itx_render_report_free(rep);
+            break;
+        }
+        CHECK_MSG(s == ITX_ERR_NOMEM, "allocation %lu: %s", n, d.msg);
+        CHECK(out == NULL && rep == NULL);
+        n_nomem++;
+    }
+    CHECK(n_nomem > 5 && n_ok == 1);
+    itx_render_blocks_free(blocks);
+    itx_image_free(bg);
+}
+
 /* A tiny word-for-word placeholder translation of the test set's phrases. */
 static const char *const dict[][2] = {
     {"包邮", "Free shipping"},       {"新品", "New"},          {"热卖", "Hot sale"},
@@ -419,6 +456,7 @@ main(void)
     test_layout_rules();
     test_scripts();
     test_draw_rtl();
+    test_alloc_failures();
     test_testset();
     itx_render_ctx_free(ctx);
     return check_summary();
