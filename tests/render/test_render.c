@@ -267,6 +267,11 @@ translate(const char *src)
             unsigned char c = (unsigned char)*p;
             size_t cl = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
             if (c < 0x80 || !strncmp(p, "¥", 2) || !strncmp(p, "￥", 3)) {
+                /* a space between a translated word and a following number or word */
+                if (n > 0 && c < 0x80 && c != ' ' && p > src && (unsigned char)p[-1] >= 0x80 &&
+                    ((out[n - 1] >= 'a' && out[n - 1] <= 'z') ||
+                     (out[n - 1] >= 'A' && out[n - 1] <= 'Z')))
+                    out[n++] = ' ';
                 memcpy(out + n, p, cl);
                 n += cl;
             }
