@@ -290,6 +290,25 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
     return w;
 }
 
+/*
+ * Whether a later one-word, non-verb sense should replace a verb sense: when the verb is a
+ * phrase ("guard against theft" -> "anti-theft", "climb a mountain" -> "climbing"), or when
+ * the later sense is the verb's own -ing form ("moisturize" -> "moisturizing").
+ */
+static bool
+better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
+{
+    size_t stem = vn;
+
+    if (memchr(cand, ' ', cn) || cn < 3)
+        return false;
+    if (memchr(verb, ' ', vn))
+        return true;
+    if (stem > 1 && verb[stem - 1] == 'e')
+        stem--;
+    return cn == stem + 3 && memcmp(cand, verb, stem) == 0 && memcmp(cand + stem, "ing", 3) == 0;
+}
+
 /* Sense selection into a fixed buffer (no allocation); returns its length, 0 for none. */
 static size_t
 pick_sense(const char *senses, size_t len, char best[128])
@@ -313,6 +332,7 @@ pick_sense(const char *senses, size_t len, char best[128])
             char gbest[128];
             size_t gbest_len = 0, gfirst_len = 0;
             unsigned count = 0;
+            bool gbest_verb = false;
             pos += glen + 1;
             if (glen < 2 || g[0] != (pass == 0 ? 'C' : 'P'))
                 continue;
@@ -328,10 +348,20 @@ pick_sense(const char *senses, size_t len, char best[128])
                 if (count == 0) {
                     memcpy(gbest, cand, c + 1);
                     gbest_len = gfirst_len = c;
+                    gbest_verb = starts_with(sn, slen, "to ");
                 } else if (gfirst_len > 24 && c < gbest_len) {
                     /* The first sense is a long explanation: a short later one reads better. */
                     memcpy(gbest, cand, c + 1);
                     gbest_len = c;
+                } else if (gbest_verb && !starts_with(sn, slen, "to ") &&
+                           better_modifier(gbest, gbest_len, cand, c)) {
+                    /*
+                     * Picture text uses words as modifiers: "climbing shoes", "anti-theft
+                     * backpack", "moisturizing cream", not "climb a mountain shoes".
+                     */
+                    memcpy(gbest, cand, c + 1);
+                    gbest_len = c;
+                    gbest_verb = false;
                 }
                 count++;
             }
@@ -870,6 +900,29 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
             return st;
         }
     }
+    /*
+     * "Baby" + "baby's feeding bottle" (宝宝+奶瓶): when a phrase starts with the word just
+     * said, the earlier one goes.
+     */
+    if (kind == TK_WORD && w->prev == TK_WORD && memchr(s, ' ', n) && w->out->len > w->start) {
+        size_t ls = w->out->len, fn = (size_t)((const char *)memchr(s, ' ', n) - s);
+        while (ls > w->start && w->out->data[ls - 1] != ' ')
+            ls--;
+        if (fn > 2 && memcmp(s + fn - 2, "'s", 2) == 0)
+            fn -= 2;
+        else if (fn > 1 && s[fn - 1] == '\'')
+            fn--;
+        if (w->out->len - ls == fn && strncasecmp(w->out->data + ls, s, fn) == 0) {
+            w->out->len = ls > w->start ? ls - 1 : ls;
+            w->out->data[w->out->len] = '\0';
+            if (w->out->len == w->start) {
+                w->any = false;
+                w->cap_next = true;
+            }
+            w->prev = TK_SPACE;
+            w->have_word = false;
+        }
+    }
     /* "欧美风" gives "European and American style" + "style": say a word only once. */
     if (kind == TK_WORD && w->prev == TK_WORD && !memchr(s, ' ', n) &&
         w->out->len >= w->start + n) {
@@ -1038,6 +1091,104 @@ normalise(const char *text, struct itx_buf *b, struct itx_diag *d)
     return ITX_OK;
 }
 
+/* The English one token of a chosen path says (glossary or CEDICT), or 0 for none. */
+static size_t
+token_english(const struct cand *c, char buf[128])
+{
+    size_t n = 0;
+
+    if (c->type == 1 && c->tr && c->tr[0] != '<' && c->tr_len < 128) {
+        memcpy(buf, c->tr, c->tr_len);
+        n = c->tr_len;
+        buf[n] = '\0';
+    } else if (c->type == 2) {
+        n = pick_sense(c->tr, c->tr_len, buf);
+    }
+    return n;
+}
+
+/*
+ * Whether one English word (hyphenated compounds included) is an adjective that a product
+ * picture strings with another: 舒适透气 "comfortable and breathable". Known by its ending
+ * or from a short list of common ones; nouns and phrases are never joined.
+ */
+static bool
+is_adjective(const char *s, size_t n)
+{
+    static const char *const suffix[] = {"able", "ible",  "ful",      "ous",       "proof",
+                                         "resistant", "free", "friendly", "absorbent", "-dry",
+                                         "-drying",   "less", "ish",      "ive"};
+    static const char *const word[] = {
+        "warm",     "soft",       "light",     "thin",        "thick",       "thickened",
+        "safe",     "simple",     "elegant",   "stylish",     "lightweight", "smooth",
+        "strong",   "sturdy",     "trendy",    "cute",        "cool",        "fresh",
+        "clean",    "non-slip",   "anti-slip", "minimalist",  "healthy",     "natural",
+        "delicate", "exquisite",  "practical", "convenient",  "sleek",       "slim",
+        "compact",  "silent",     "quiet",     "gentle",      "mild",        "bright",
+        "classic",  "versatile",  "high-end",  "classy",      "generous",    "moisturizing",
+        "hydrating", "nourishing", "fashionable", "luxurious", "elastic",    "stretchy",
+        "firm",     "stable",     "solid",     "tender",      "crispy",      "crunchy",
+        "sweet",    "delicious",  "nutritious", "dense",      "fluffy",      "loose",
+        "tight",    "fitted",     "relaxed",   "casual",      "formal",      "chic",
+        "modern",   "vintage",    "retro",     "cozy",        "windproof",   "warmproof",
+        "secure",   "quick-dry",  "hygienic",  "odorless",    "odourless",   "flexible",
+        "efficient", "powerful",  "reliable",  "accurate",    "precise",     "bold",
+        "refreshing", "soothing", "silky",     "glossy",      "shiny",       "matte",
+    };
+    if (n == 0 || n > 40 || memchr(s, ' ', n))
+        return false;
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        size_t k = strlen(suffix[i]);
+        if (n > k + 2 && strncasecmp(s + n - k, suffix[i], k) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a path token is Han text translated by the glossary or CEDICT (a "word"). */
+static bool
+is_han_word(const struct cand *c)
+{
+    return c->type == 1 || c->type == 2;
+}
+
+/* Whether the token at i ends a group of words: text end, space or punctuation. */
+static bool
+is_bound(const struct cand *choice, size_t n, size_t i)
+{
+    return i >= n || choice[i].type == 4;
+}
+
+/*
+ * At token i, which follows a text edge, a space or punctuation: when a run of two or three
+ * adjective words starts there and stands on its own, joins[] gets the token positions
+ * before which "and" (and, for three, a comma) go. Returns how many positions, 0 for none.
+ */
+static unsigned
+adjective_run(const struct cand *choice, size_t n, size_t i, size_t joins[2])
+{
+    size_t at[4];
+    unsigned k = 0;
+    size_t j = i;
+    char e[128];
+
+    while (j < n && k < 4 && is_han_word(&choice[j]) && choice[j].len >= 2) {
+        size_t en = token_english(&choice[j], e);
+        if (!is_adjective(e, en))
+            return 0;
+        at[k++] = j;
+        j += choice[j].len;
+    }
+    if (k < 2 || k > 3 || !is_bound(choice, n, j))
+        return 0;
+    joins[0] = at[1];
+    joins[1] = k == 3 ? at[2] : (size_t)-1;
+    return k - 1;
+}
+
 enum itx_status
 itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *glossary,
                    const struct itx_glossary *req_glossary, const char *text, struct itx_buf *out,
@@ -1054,6 +1205,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     struct itx_dict_stats st = {0};
     enum itx_status s;
     size_t n = 0;
+    bool choice_prev_bound = true;
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
@@ -1084,11 +1236,22 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         best_at(&x, i, best, &choice[i]);
         best[i] = choice[i].cost;
     }
-    for (size_t i = 0; i < n && s == ITX_OK;) {
+    for (size_t i = 0, joins[2] = {(size_t)-1, (size_t)-1}; i < n && s == ITX_OK;) {
         const struct cand *c = &choice[i];
         size_t from = cps[i].at, to = cps[i + c->len - 1].at + cps[i + c->len - 1].len;
         enum tok_kind k;
         const char *p;
+
+        if (i == 0 || choice_prev_bound)
+            if (adjective_run(choice, n, i, joins) == 0)
+                joins[0] = joins[1] = (size_t)-1;
+        if (i == joins[1] || (i == joins[0] && joins[1] == (size_t)-1))
+            s = emit(&w, "and", 3, TK_WORD, false);
+        else if (i == joins[0])
+            s = emit(&w, ",", 1, TK_CLOSE, false);
+        if (s)
+            break;
+        choice_prev_bound = c->type == 4;
 
         switch (c->type) {
         case 0:
@@ -1111,7 +1274,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             st.n_tokens++;
             break;
         case 3:
-            s = emit(&w, norm.data + from, to - from, TK_WORD, false);
+            /* A unit written against its number stays there: 约1kg "about 1kg". */
+            if (i > 0 && is_digit(cps[i - 1].c) && !is_digit(cps[i].c) && w.prev == TK_WORD &&
+                out->len > w.start && out->data[out->len - 1] >= '0' &&
+                out->data[out->len - 1] <= '9')
+                s = emit(&w, norm.data + from, to - from, TK_CLOSE, false);
+            else
+                s = emit(&w, norm.data + from, to - from, TK_WORD, false);
             st.n_tokens++;
             break;
         case 4:

@@ -141,6 +141,11 @@ test_senses(void)
     pick("Csee 鞦韆 秋千[qiu1 qian1]", NULL);
     pick("PChina/Middle Kingdom", "China");
     pick("Cmerchandise or commodities available immediately after sale/in stock", "in stock");
+    /* A verb phrase gives way to a later one-word modifier, a verb to its -ing form. */
+    pick("Cto climb a mountain/climbing/mountaineering", "climbing");
+    pick("Cto guard against theft/anti-theft", "anti-theft");
+    pick("Cto moisturize/moisturizing", "moisturizing");
+    pick("Cto run/to jog", "run");
 }
 
 static void
@@ -167,6 +172,11 @@ test_translate(void)
     expect("欧美风", "European and American style");
     /* Postposed adjectives move before their noun. */
     expect("质量很好", "Very good quality");
+    /* Two or three adjectives standing on their own are joined with "and". */
+    expect("轻便耐用", "Lightweight and durable");
+    expect("纯棉面料 透气吸汗", "100% cotton fabric breathable and sweat-absorbent");
+    /* A unit written against its number stays against it. */
+    expect("约1kg", "About 1kg");
 }
 
 static void
