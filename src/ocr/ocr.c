@@ -235,22 +235,6 @@ reserve(float **p, size_t *cap, size_t n, struct itx_diag *d)
     return ITX_OK;
 }
 
-/* Frees scratch tensors over 1 MiB; line tensors need less than that. */
-static void
-release_scratch(struct itx_ocr_ctx *c)
-{
-    if (c->buf_cap > ((size_t)1 << 18)) {
-        itx_free_aligned(c->buf);
-        c->buf = NULL;
-        c->buf_cap = 0;
-    }
-    if (c->tmp_cap > ((size_t)1 << 18)) {
-        itx_free_aligned(c->tmp);
-        c->tmp = NULL;
-        c->tmp_cap = 0;
-    }
-}
-
 /* ---- shapes ----------------------------------------------------------------------------- */
 
 static int
@@ -611,8 +595,6 @@ itx_ocr_run(struct itx_ocr_ctx *c, const struct itx_image *img, const struct itx
     } else if ((st = detect_slice(c, img, 0, img->h, o, &q, &n, &cap, &slice_of, 0, d))) {
         goto out;
     }
-    /* The detector scratch (about 15 MB at 960) is not kept between pictures. */
-    release_scratch(c);
     r->n_slices = (int)n_slices;
     r->n_detected = n;
     itx_ocr_quads_sort(q, n);
