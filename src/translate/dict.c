@@ -820,7 +820,8 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
         if (tr) {
             char sense[128];
             if (pick_sense(tr, trl, sense) > 0) {
-                c = (struct cand){.cost = 1.0, .len = l, .type = 2, .tr = tr, .tr_len = trl};
+                c = (struct cand){
+                    .cost = l == 1 ? 1.15 : 1.0, .len = l, .type = 2, .tr = tr, .tr_len = trl};
                 CONSIDER(c);
             }
         }
@@ -1115,25 +1116,25 @@ token_english(const struct cand *c, char buf[128])
 static bool
 is_adjective(const char *s, size_t n)
 {
-    static const char *const suffix[] = {"able", "ible",  "ful",      "ous",       "proof",
+    static const char *const suffix[] = {"able",      "ible", "ful",      "ous",       "proof",
                                          "resistant", "free", "friendly", "absorbent", "-dry",
                                          "-drying",   "less", "ish",      "ive"};
     static const char *const word[] = {
-        "warm",     "soft",       "light",     "thin",        "thick",       "thickened",
-        "safe",     "simple",     "elegant",   "stylish",     "lightweight", "smooth",
-        "strong",   "sturdy",     "trendy",    "cute",        "cool",        "fresh",
-        "clean",    "non-slip",   "anti-slip", "minimalist",  "healthy",     "natural",
-        "delicate", "exquisite",  "practical", "convenient",  "sleek",       "slim",
-        "compact",  "silent",     "quiet",     "gentle",      "mild",        "bright",
-        "classic",  "versatile",  "high-end",  "classy",      "generous",    "moisturizing",
-        "hydrating", "nourishing", "fashionable", "luxurious", "elastic",    "stretchy",
-        "firm",     "stable",     "solid",     "tender",      "crispy",      "crunchy",
-        "sweet",    "delicious",  "nutritious", "dense",      "fluffy",      "loose",
-        "tight",    "fitted",     "relaxed",   "casual",      "formal",      "chic",
-        "modern",   "vintage",    "retro",     "cozy",        "windproof",   "warmproof",
-        "secure",   "quick-dry",  "hygienic",  "odorless",    "odourless",   "flexible",
-        "efficient", "powerful",  "reliable",  "accurate",    "precise",     "bold",
-        "refreshing", "soothing", "silky",     "glossy",      "shiny",       "matte",
+        "warm",       "soft",       "light",       "thin",       "thick",       "thickened",
+        "safe",       "simple",     "elegant",     "stylish",    "lightweight", "smooth",
+        "strong",     "sturdy",     "trendy",      "cute",       "cool",        "fresh",
+        "clean",      "non-slip",   "anti-slip",   "minimalist", "healthy",     "natural",
+        "delicate",   "exquisite",  "practical",   "convenient", "sleek",       "slim",
+        "compact",    "silent",     "quiet",       "gentle",     "mild",        "bright",
+        "classic",    "versatile",  "high-end",    "classy",     "generous",    "moisturizing",
+        "hydrating",  "nourishing", "fashionable", "luxurious",  "elastic",     "stretchy",
+        "firm",       "stable",     "solid",       "tender",     "crispy",      "crunchy",
+        "sweet",      "delicious",  "nutritious",  "dense",      "fluffy",      "loose",
+        "tight",      "fitted",     "relaxed",     "casual",     "formal",      "chic",
+        "modern",     "vintage",    "retro",       "cozy",       "windproof",   "padded",
+        "secure",     "quick-dry",  "hygienic",    "odorless",   "odourless",   "flexible",
+        "efficient",  "powerful",   "reliable",    "accurate",   "precise",     "bold",
+        "refreshing", "soothing",   "silky",       "glossy",     "shiny",       "matte",
     };
     if (n == 0 || n > 40 || memchr(s, ' ', n))
         return false;
