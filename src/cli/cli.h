@@ -18,6 +18,8 @@ int itx_cli_models(int argc, char **argv);
 int itx_cli_nn(int argc, char **argv);
 int itx_cli_ocr(int argc, char **argv);
 int itx_cli_translate_text(int argc, char **argv);
+int itx_cli_translate(int argc, char **argv);
+int itx_cli_render(int argc, char **argv);
 int itx_cli_serve(int argc, char **argv);
 
 /* Returns true when argv has -h or --help anywhere before "--". */

@@ -9,7 +9,9 @@ static const struct itx_cli_command commands[] = {
     {"models", "check the installed OCR models (models verify)", itx_cli_models},
     {"nn", "run an ONNX model on the neural runner (benchmarking, debugging)", itx_cli_nn},
     {"ocr", "read the text lines of pictures (--json for one object per picture)", itx_cli_ocr},
+    {"render", "redraw a picture from its background and an edited regions file", itx_cli_render},
     {"serve", "run the HTTP service (itx serve --help lists the settings)", itx_cli_serve},
+    {"translate", "translate the text in pictures: IMAGE|URL... -o DIR", itx_cli_translate},
     {"translate-text", "translate texts (dict, gemini or openai)", itx_cli_translate_text},
     {"version", "print the version", itx_cli_version},
 };

@@ -1,0 +1,144 @@
+/*
+ * The whole job of itx on one picture (or the pictures of one product): decode, OCR, choose
+ * what to translate, translate every block in one provider call, erase, lay out and draw,
+ * check the result by reading it again, encode (docs/pipeline.md).
+ *
+ * Invariants:
+ * - Only Chinese lines are translated. Every other recognised line is kept, untouched, with
+ *   a skip reason (latin_only, price, number, keep_term, low_confidence, ...), and appears in
+ *   the regions JSON all the same.
+ * - Pixels change only inside the erase mask and where English is drawn.
+ * - The output picture is in the input's format (itx_image_output_format) unless the
+ *   options ask for another; no metadata is carried along.
+ *
+ * Thread-safety: a struct itx_pipeline (OCR engine, translator, glossary) is read-only after
+ * itx_pipeline_new and shared by any number of threads. Each worker thread runs pictures
+ * through its own struct itx_pipeline_ctx (OCR sessions, render font map).
+ */
+#ifndef ITX_PIPELINE_PIPELINE_H
+#define ITX_PIPELINE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "image/image.h"
+#include "translate/translate.h"
+
+struct itx_fetch_opts;
+
+/* Shared settings, read once by itx_pipeline_new. Zero or NULL means the default given. */
+struct itx_pipeline_config {
+    const char *models_dir;              /* NULL: itx_models_dir() */
+    struct itx_tr_config tr;             /* translator (provider, keys, glossary file, cache) */
+    const struct itx_fetch_opts *fetch;  /* for URL sources; NULL: itx_fetch_opts_init */
+    int ocr_threads;                     /* OpenMP threads per inference (1) */
+};
+
+struct itx_pipeline;
+struct itx_pipeline_ctx;
+
+/*
+ * Loads the OCR models and creates the translator. On success *out is new
+ * (itx_pipeline_free). Errors: those of itx_ocr_engine_new and itx_translator_new,
+ * ITX_ERR_NOMEM. Call itx_image_init first.
+ */
+enum itx_status itx_pipeline_new(const struct itx_pipeline_config *cfg, struct itx_pipeline **out,
+                                 struct itx_diag *d);
+/* Frees the pipeline; every context must be freed first. NULL is a no-op. */
+void itx_pipeline_free(struct itx_pipeline *p);
+
+/* A per-thread context (OCR sessions, render context). Errors: ITX_ERR_NOMEM, ITX_ERR_INTERNAL. */
+enum itx_status itx_pipeline_ctx_new(struct itx_pipeline *p, struct itx_pipeline_ctx **out,
+                                     struct itx_diag *d);
+void itx_pipeline_ctx_free(struct itx_pipeline_ctx *c);
+
+/* Per-picture settings. */
+struct itx_pipeline_opts {
+    const char *target;                  /* language code ("en") */
+    const struct itx_glossary *glossary; /* per-request glossary, borrowed, may be NULL */
+    enum itx_image_format format;        /* output format; UNKNOWN: from the input */
+    int quality;                         /* JPEG/WebP quality; 0: ITX_IMAGE_QUALITY_DEFAULT */
+    float min_score;                     /* lines read with less confidence are skipped (0.6) */
+    bool no_qa;                          /* skip the read-back check and its retry */
+    bool debug;                          /* also make the overlay picture */
+    const struct itx_image_limits *limits; /* NULL: the defaults */
+    /* Polled between stages; when it returns true the run stops with ITX_ERR_CANCELLED
+     * (or whatever status cancel_status returns, when set). NULL: never cancelled. */
+    bool (*cancelled)(void *arg);
+    enum itx_status (*cancel_status)(void *arg);
+    void *cancel_arg;
+};
+
+void itx_pipeline_opts_default(struct itx_pipeline_opts *o);
+
+/* A source: bytes in memory, or a URL fetched with the pipeline's fetch settings. */
+struct itx_pipeline_source {
+    const uint8_t *data; /* borrowed; NULL when url is set */
+    size_t len;
+    const char *url;
+    const char *name; /* for messages (a file name or the URL); may be NULL */
+};
+
+/* Milliseconds spent in each stage (wall time). */
+struct itx_pipeline_timings {
+    double fetch, decode, ocr, translate, erase, render, qa, encode, total;
+};
+
+/* QA flags of a region, besides the render flags (enum itx_render_flag) it carries. */
+#define ITX_PIPELINE_HAN_LEFT (1u << 16) /* Chinese read back inside the region */
+#define ITX_PIPELINE_RETRIED (1u << 17)  /* the region was erased or drawn again */
+
+struct itx_pipeline_result {
+    uint8_t *image; /* the translated picture, encoded (itx_free) */
+    size_t image_len;
+    enum itx_image_format format;
+    uint8_t *background; /* the text-free background as PNG (itx_free) */
+    size_t background_len;
+    char *regions_json; /* NUL-terminated (itx_free); see docs/pipeline.md */
+    size_t regions_len;
+    uint8_t *overlay; /* PNG with boxes, masks and flags, only with opts.debug (itx_free) */
+    size_t overlay_len;
+    int width, height;
+    unsigned n_regions, n_translated, n_skipped, n_flagged;
+    struct itx_pipeline_timings ms;
+};
+
+void itx_pipeline_result_release(struct itx_pipeline_result *r);
+
+/*
+ * Runs one picture. On success *res is filled (release with itx_pipeline_result_release).
+ * Errors: those of fetching, decoding (ITX_ERR_UNSUPPORTED, ITX_ERR_TOO_LARGE,
+ * ITX_ERR_UNDECODABLE), OCR, translation, erase and drawing; ITX_ERR_CANCELLED (or the
+ * cancel status) when cancelled. Not thread-safe on one context.
+ */
+enum itx_status itx_pipeline_run(struct itx_pipeline_ctx *c, const struct itx_pipeline_source *src,
+                                 const struct itx_pipeline_opts *o, struct itx_pipeline_result *res,
+                                 struct itx_diag *d);
+
+/*
+ * Runs the n pictures of one product together: the blocks of all of them go to the
+ * translator in one call. res has n entries, all written only on success (n at most 64).
+ */
+#define ITX_PIPELINE_MAX_GROUP 64
+enum itx_status itx_pipeline_run_group(struct itx_pipeline_ctx *c,
+                                       const struct itx_pipeline_source *src, size_t n,
+                                       const struct itx_pipeline_opts *o,
+                                       struct itx_pipeline_result *res, struct itx_diag *d);
+
+/*
+ * Redraws a picture from its text-free background and a regions JSON (as written by
+ * itx_pipeline_run, perhaps edited: translation, color, font_size), without OCR: returns
+ * the new picture in *out (itx_image_free). rc is the caller's render context
+ * (itx_render_ctx_new); no OCR model is needed. Errors: ITX_ERR_INVALID naming the bad field,
+ * ITX_ERR_TOO_LARGE (over 16 MiB of JSON or 10000 regions), and the drawing errors.
+ */
+#define ITX_PIPELINE_MAX_REGIONS_JSON ((size_t)16 << 20)
+#define ITX_PIPELINE_MAX_REGIONS 10000
+struct itx_render_ctx;
+enum itx_status itx_pipeline_redraw(struct itx_render_ctx *rc, const struct itx_image *bg,
+                                    const char *json, size_t json_len, struct itx_image **out,
+                                    struct itx_diag *d);
+
+#endif
