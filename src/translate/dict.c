@@ -284,6 +284,18 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
             }
         }
     }
+    /* A place says its name only: "Guangdong province in south China" -> "Guangdong". */
+    if (w && out[0] >= 'A' && out[0] <= 'Z') {
+        static const char *const place[] = {" province", " municipality", " county",
+                                            " city ",    " prefecture",   " autonomous region"};
+        for (size_t k = 0; k < sizeof(place) / sizeof(place[0]); k++) {
+            char *p = strstr(out, place[k]);
+            if (p && p > out) {
+                *p = '\0';
+                w = (size_t)(p - out);
+            }
+        }
+    }
     /* Pinyin or Han references ("see 鞦韆[qiu1 qian1]") are not translations. */
     if (memchr(out, '[', w) || itx_tr_has_han(out, w))
         return 0;
@@ -1120,21 +1132,22 @@ is_adjective(const char *s, size_t n)
                                          "resistant", "free", "friendly", "absorbent", "-dry",
                                          "-drying",   "less", "ish",      "ive"};
     static const char *const word[] = {
-        "warm",       "soft",       "light",       "thin",       "thick",       "thickened",
-        "safe",       "simple",     "elegant",     "stylish",    "lightweight", "smooth",
-        "strong",     "sturdy",     "trendy",      "cute",       "cool",        "fresh",
-        "clean",      "non-slip",   "anti-slip",   "minimalist", "healthy",     "natural",
-        "delicate",   "exquisite",  "practical",   "convenient", "sleek",       "slim",
-        "compact",    "silent",     "quiet",       "gentle",     "mild",        "bright",
-        "classic",    "versatile",  "high-end",    "classy",     "generous",    "moisturizing",
-        "hydrating",  "nourishing", "fashionable", "luxurious",  "elastic",     "stretchy",
-        "firm",       "stable",     "solid",       "tender",     "crispy",      "crunchy",
-        "sweet",      "delicious",  "nutritious",  "dense",      "fluffy",      "loose",
-        "tight",      "fitted",     "relaxed",     "casual",     "formal",      "chic",
-        "modern",     "vintage",    "retro",       "cozy",       "windproof",   "padded",
-        "secure",     "quick-dry",  "hygienic",    "odorless",   "odourless",   "flexible",
-        "efficient",  "powerful",   "reliable",    "accurate",   "precise",     "bold",
-        "refreshing", "soothing",   "silky",       "glossy",     "shiny",       "matte",
+        "warm",      "soft",       "light",       "thin",       "thick",       "thickened",
+        "safe",      "simple",     "elegant",     "stylish",    "lightweight", "smooth",
+        "strong",    "sturdy",     "trendy",      "cute",       "cool",        "fresh",
+        "clean",     "non-slip",   "anti-slip",   "minimalist", "healthy",     "natural",
+        "delicate",  "exquisite",  "practical",   "convenient", "sleek",       "slim",
+        "compact",   "silent",     "quiet",       "gentle",     "mild",        "bright",
+        "classic",   "versatile",  "high-end",    "classy",     "generous",    "moisturizing",
+        "hydrating", "nourishing", "fashionable", "luxurious",  "elastic",     "stretchy",
+        "firm",      "stable",     "solid",       "tender",     "crispy",      "crunchy",
+        "sweet",     "delicious",  "nutritious",  "dense",      "fluffy",      "loose",
+        "tight",     "fitted",     "relaxed",     "casual",     "formal",      "chic",
+        "modern",    "vintage",    "retro",       "cozy",       "windproof",   "padded",
+        "secure",    "quick-dry",  "hygienic",    "odorless",   "odourless",   "flexible",
+        "efficient", "powerful",   "reliable",    "accurate",   "precise",     "bold",
+        "tasty",     "refreshing", "soothing",    "silky",      "glossy",      "shiny",
+        "matte",
     };
     if (n == 0 || n > 40 || memchr(s, ' ', n))
         return false;

@@ -146,6 +146,8 @@ test_senses(void)
     pick("Cto guard against theft/anti-theft", "anti-theft");
     pick("Cto moisturize/moisturizing", "moisturizing");
     pick("Cto run/to jog", "run");
+    /* A place says its name only. */
+    pick("PGuangdong province (Kwangtung) in south China, capital Guangzhou", "Guangdong");
 }
 
 static void
