@@ -284,6 +284,14 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
             }
         }
     }
+    /* One of two names: "chopping board or block" -> "chopping board". */
+    {
+        char *p = strstr(out, " or ");
+        if (p && memchr(out, ' ', (size_t)(p - out))) {
+            *p = '\0';
+            w = (size_t)(p - out);
+        }
+    }
     /* A place says its name only: "Guangdong province in south China" -> "Guangdong". */
     if (w && out[0] >= 'A' && out[0] <= 'Z') {
         static const char *const place[] = {" province", " municipality", " county",
