@@ -310,6 +310,16 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
     return w;
 }
 
+/* Words in a sense. */
+static unsigned
+words(const char *s, size_t n)
+{
+    unsigned k = n > 0;
+    for (size_t i = 0; i < n; i++)
+        k += s[i] == ' ';
+    return k;
+}
+
 /*
  * Whether a later one-word, non-verb sense should replace a verb sense: when the verb is a
  * phrase ("guard against theft" -> "anti-theft", "climb a mountain" -> "climbing"), or when
@@ -369,7 +379,8 @@ pick_sense(const char *senses, size_t len, char best[128])
                     memcpy(gbest, cand, c + 1);
                     gbest_len = gfirst_len = c;
                     gbest_verb = starts_with(sn, slen, "to ");
-                } else if (gfirst_len > 24 && c < gbest_len) {
+                } else if ((gfirst_len > 24 || words(gbest, gbest_len) >= 3) && c < gbest_len &&
+                           words(cand, c) <= 2) {
                     /* The first sense is a long explanation: a short later one reads better. */
                     memcpy(gbest, cand, c + 1);
                     gbest_len = c;
