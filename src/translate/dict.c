@@ -1188,6 +1188,21 @@ is_han_word(const struct cand *c)
     return c->type == 1 || c->type == 2;
 }
 
+/*
+ * Single-character qualities that close a Chinese phrase after their noun (噪音低, 容量大,
+ * 速度快) and go before it in English.
+ */
+static bool
+is_postposed(const char *s, size_t n)
+{
+    static const char *const word[] = {"low",  "high", "big",  "large",  "small", "long", "short",
+                                       "fast", "slow", "good", "strong", "soft",  "rapid"};
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i]) == n && memcmp(s, word[i], n) == 0)
+            return true;
+    return false;
+}
+
 /* Whether the token at i ends a group of words: text end, space or punctuation. */
 static bool
 is_bound(const struct cand *choice, size_t n, size_t i)
@@ -1293,7 +1308,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             st.n_glossary++;
             break;
         case 1:
-            if (c->tr)
+            if (c->tr && c->len == 1 && i > 0 && is_han_word(&choice[i - 1]) &&
+                is_bound(choice, n, i + 1) && is_postposed(c->tr, c->tr_len)) {
+                char moved[130];
+                moved[0] = '<';
+                memcpy(moved + 1, c->tr, c->tr_len);
+                s = emit(&w, moved, c->tr_len + 1, TK_WORD, true);
+            } else if (c->tr)
                 s = emit(&w, c->tr, c->tr_len, TK_WORD, true);
             else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
@@ -1302,8 +1323,16 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             break;
         case 2:
             sense_len = pick_sense(c->tr, c->tr_len, sense);
-            if (sense_len)
+            if (sense_len && c->len == 1 && i > 0 && is_han_word(&choice[i - 1]) &&
+                is_bound(choice, n, i + 1) && is_postposed(sense, sense_len)) {
+                /* 噪音低 "noise low": a closing quality goes before its noun, "low noise". */
+                char moved[130];
+                moved[0] = '<';
+                memcpy(moved + 1, sense, sense_len + 1);
+                s = emit(&w, moved, sense_len + 1, TK_WORD, true);
+            } else if (sense_len) {
                 s = emit(&w, sense, sense_len, TK_WORD, true);
+            }
             st.n_tokens++;
             break;
         case 3:

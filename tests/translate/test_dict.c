@@ -179,6 +179,8 @@ test_translate(void)
     expect("纯棉面料 透气吸汗", "100% cotton fabric breathable and sweat-absorbent");
     /* A unit written against its number stays against it. */
     expect("约1kg", "About 1kg");
+    /* A one-character quality closing the phrase goes before its noun. */
+    expect("容量大", "Large capacity");
 }
 
 static void
