@@ -31,6 +31,7 @@ usage(FILE *f)
             "                      skip reason, QA flags (edit it and run itx render)\n"
             "  NAME.debug.png      with --debug: boxes (green translated, blue skipped, red\n"
             "                      flagged) and the erase mask in red\n"
+            "  NAME.mask.png       with --debug: the erase mask (255 where pixels may change)\n"
             "URL inputs are named by a content hash of the picture and the settings.\n\n"
             "options:\n"
             "  -o, --output DIR     output directory (made when missing)\n"
@@ -300,6 +301,9 @@ itx_cli_translate(int argc, char **argv)
             snprintf(path, sizeof(path), "%s/%s.debug.png", outdir, name);
             if (st == ITX_OK && res.overlay)
                 st = write_file(path, res.overlay, res.overlay_len, &d);
+            snprintf(path, sizeof(path), "%s/%s.mask.png", outdir, name);
+            if (st == ITX_OK && res.mask)
+                st = write_file(path, res.mask, res.mask_len, &d);
         }
         if (st != ITX_OK) {
             n_failed++;

@@ -126,6 +126,7 @@ itx_pipeline_result_release(struct itx_pipeline_result *r)
     itx_free(r->background);
     itx_free(r->regions_json);
     itx_free(r->overlay);
+    itx_free(r->mask);
     memset(r, 0, sizeof(*r));
 }
 
@@ -640,6 +641,15 @@ stage_finish(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipe
                               d);
     if (st == ITX_OK && o->debug)
         st = make_overlay(p, &r.overlay, &r.overlay_len, d);
+    if (st == ITX_OK && o->debug && p->er && p->er->mask)
+        st = itx_image_encode(p->er->mask, ITX_IMAGE_FORMAT_PNG, 0, &r.mask, &r.mask_len, d);
+    else if (st == ITX_OK && o->debug) {
+        /* nothing was erased: an all-zero mask */
+        struct itx_image *z = itx_image_new(p->img->w, p->img->h, 1);
+        st = z ? itx_image_encode(z, ITX_IMAGE_FORMAT_PNG, 0, &r.mask, &r.mask_len, d)
+               : itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
+        itx_image_free(z);
+    }
     p->ms.encode = itx_now_ms() - t;
     if (st != ITX_OK)
         goto fail;

@@ -100,6 +100,8 @@ struct itx_pipeline_result {
     size_t regions_len;
     uint8_t *overlay; /* PNG with boxes, masks and flags, only with opts.debug (itx_free) */
     size_t overlay_len;
+    uint8_t *mask; /* PNG, 255 where the erase may have changed a pixel; only with opts.debug */
+    size_t mask_len;
     int width, height;
     unsigned n_regions, n_translated, n_skipped, n_flagged;
     struct itx_pipeline_timings ms;

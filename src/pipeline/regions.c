@@ -99,6 +99,14 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o,
         put_quad(b, bk->quad);
         itx_buf_puts(b, ", \"draw_quad\": ");
         put_quad(b, rg->quad);
+        itx_buf_puts(b, ", \"ink\": [");
+        for (int k = 0; k < 4; k++) {
+            if (k)
+                itx_buf_puts(b, ", ");
+            put_f(b, (double)rg->ink[k]);
+        }
+        itx_buf_printf(b, "], \"outline_width\": ");
+        put_f(b, (double)rg->outline_width);
         itx_buf_puts(b, ",\n     \"box\": {\"cx\": ");
         put_f(b, (double)bk->cx);
         itx_buf_puts(b, ", \"cy\": ");
