@@ -1203,6 +1203,22 @@ is_postposed(const char *s, size_t n)
     return false;
 }
 
+/*
+ * The length of a plural product noun said as a modifier of the next word ("shoes" in
+ * "shoe cabinet"): the same word without its final "s"; other words keep their length.
+ */
+static size_t
+modifier_len(const char *s, size_t n)
+{
+    static const char *const plural[] = {"shoes",      "socks",  "toys",     "earphones",
+                                         "headphones", "snacks", "slippers", "sneakers",
+                                         "boots",      "sandals"};
+    for (size_t i = 0; i < sizeof(plural) / sizeof(plural[0]); i++)
+        if (strlen(plural[i]) == n && strncasecmp(s, plural[i], n) == 0)
+            return n - 1;
+    return n;
+}
+
 /* Whether the token at i ends a group of words: text end, space or punctuation. */
 static bool
 is_bound(const struct cand *choice, size_t n, size_t i)
@@ -1314,9 +1330,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 moved[0] = '<';
                 memcpy(moved + 1, c->tr, c->tr_len);
                 s = emit(&w, moved, c->tr_len + 1, TK_WORD, true);
-            } else if (c->tr)
-                s = emit(&w, c->tr, c->tr_len, TK_WORD, true);
-            else
+            } else if (c->tr) {
+                size_t tl = c->tr_len;
+                /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
+                if (i + c->len < n && is_han_word(&choice[i + c->len]))
+                    tl = modifier_len(c->tr, tl);
+                s = emit(&w, c->tr, tl, TK_WORD, true);
+            } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
             st.n_tokens++;
             st.n_glossary++;
@@ -1331,6 +1351,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 memcpy(moved + 1, sense, sense_len + 1);
                 s = emit(&w, moved, sense_len + 1, TK_WORD, true);
             } else if (sense_len) {
+                if (i + c->len < n && is_han_word(&choice[i + c->len]))
+                    sense_len = modifier_len(sense, sense_len);
                 s = emit(&w, sense, sense_len, TK_WORD, true);
             }
             st.n_tokens++;

@@ -181,6 +181,8 @@ test_translate(void)
     expect("约1kg", "About 1kg");
     /* A one-character quality closing the phrase goes before its noun. */
     expect("容量大", "Large capacity");
+    /* A plural noun modifying the next one is singular. */
+    expect("鞋柜", "Shoe cabinet");
 }
 
 static void
