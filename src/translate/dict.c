@@ -1270,6 +1270,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     enum itx_status s;
     size_t n = 0;
     bool choice_prev_bound = true;
+    size_t prev_tok = (size_t)-1; /* where the previous token of the path starts */
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
@@ -1324,8 +1325,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             st.n_glossary++;
             break;
         case 1:
-            if (c->tr && c->len == 1 && i > 0 && is_han_word(&choice[i - 1]) &&
-                is_bound(choice, n, i + 1) && is_postposed(c->tr, c->tr_len)) {
+            if (c->tr && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
+                choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
+                is_postposed(c->tr, c->tr_len)) {
                 char moved[130];
                 moved[0] = '<';
                 memcpy(moved + 1, c->tr, c->tr_len);
@@ -1343,8 +1345,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             break;
         case 2:
             sense_len = pick_sense(c->tr, c->tr_len, sense);
-            if (sense_len && c->len == 1 && i > 0 && is_han_word(&choice[i - 1]) &&
-                is_bound(choice, n, i + 1) && is_postposed(sense, sense_len)) {
+            if (sense_len && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
+                choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
+                is_postposed(sense, sense_len)) {
                 /* 噪音低 "noise low": a closing quality goes before its noun, "low noise". */
                 char moved[130];
                 moved[0] = '<';
@@ -1385,6 +1388,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         default:
             break;
         }
+        prev_tok = i;
         i += c->len;
     }
     if (s)
