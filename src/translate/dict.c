@@ -330,8 +330,8 @@ better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
 {
     size_t stem = vn;
 
-    if (memchr(cand, ' ', cn) || cn < 3)
-        return false;
+    if (memchr(cand, ' ', cn) || cn < 3 || (cand[0] >= 'A' && cand[0] <= 'Z'))
+        return false; /* a name ("Thermos") is not a modifier */
     if (memchr(verb, ' ', vn))
         return true;
     if (stem > 1 && verb[stem - 1] == 'e')
