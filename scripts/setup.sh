@@ -35,11 +35,13 @@ want=("${PKGS[@]}")
 ensure_debs "${want[@]}"
 
 # --- npm packages (pinned by package-lock.json; install scripts never run) --------------
-mode=$([ "$DEV" = 1 ] && echo dev || echo prod)
 stamp="$REPO/node_modules/.itx-stamp"
-want_stamp="$(sha256sum "$REPO/package-lock.json" | cut -c1-64) $mode"
 have_stamp=$(cat "$stamp" 2>/dev/null || true)
-if [ "$have_stamp" != "$want_stamp" ] && ! { [ "$mode" = prod ] && [ "${have_stamp% *}" = "${want_stamp% *}" ]; }; then
+# A tree that already has the dev tools keeps them: a plain set-up never removes them.
+mode=$({ [ "$DEV" = 1 ] || [ "${have_stamp##* }" = dev ]; } && echo dev || echo prod)
+[ "$mode" = dev ] && DEV=1
+want_stamp="$(sha256sum "$REPO/package-lock.json" | cut -c1-64) $mode"
+if [ "$have_stamp" != "$want_stamp" ]; then
   say "installing npm packages ($mode)"
   ( cd "$REPO" && if [ "$DEV" = 1 ]; then npm ci --ignore-scripts --no-audit --no-fund >/dev/null
     else npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null; fi )
