@@ -1317,6 +1317,15 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         if (s)
             break;
         choice_prev_bound = c->type == 4;
+        /* 抢购中 "sale in progress": a closing 中 says nothing a picture needs. */
+        if (c->len == 1 && cps[i].c == 0x4e2d /* 中 */ && is_han_word(c) && prev_tok < i &&
+            is_han_word(&choice[prev_tok]) && choice[prev_tok].len >= 2 &&
+            is_bound(choice, n, i + 1)) {
+            st.n_tokens++;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
 
         switch (c->type) {
         case 0:

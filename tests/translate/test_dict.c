@@ -183,6 +183,9 @@ test_translate(void)
     expect("容量大", "Large capacity");
     /* A plural noun modifying the next one is singular. */
     expect("鞋柜", "Shoe cabinet");
+    /* A closing 中 ("in progress") is dropped after a word; 中号 keeps it. */
+    expect("限时抢购中", "Limited-time flash sale");
+    expect("中号", "Medium");
 }
 
 static void
