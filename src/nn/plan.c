@@ -813,8 +813,9 @@ run_unary(enum itx_nn_unary_op op, float *x, int64_t n, float alpha, float beta,
     }
 }
 
-/* y = a op b over n elements, where a or b may repeat with period `per` (0 = full). The
- * operator is switched outside the loops so each loop vectorises. */
+/* y = a op b over n elements, where a or b may repeat with period `per` (0 = full; n is a
+ * multiple of the period). The operator is switched outside the loops so each loop
+ * vectorises. */
 #define BIN_LOOP(EXPR)                                                                     \
     do {                                                                                   \
         if (pa == 0 && pb == 0)                                                            \
@@ -823,15 +824,17 @@ run_unary(enum itx_nn_unary_op op, float *x, int64_t n, float alpha, float beta,
                 y[i] = EXPR;                                                               \
             }                                                                              \
         else if (pb)                                                                       \
-            for (int64_t i = 0; i < n; i++) {                                              \
-                float u = a[i], v = b[i % pb];                                             \
-                y[i] = EXPR;                                                               \
-            }                                                                              \
+            for (int64_t i0 = 0; i0 < n; i0 += pb)                                         \
+                for (int64_t j = 0; j < pb; j++) {                                         \
+                    float u = a[i0 + j], v = b[j];                                         \
+                    y[i0 + j] = EXPR;                                                      \
+                }                                                                          \
         else                                                                               \
-            for (int64_t i = 0; i < n; i++) {                                              \
-                float u = a[i % pa], v = b[i];                                             \
-                y[i] = EXPR;                                                               \
-            }                                                                              \
+            for (int64_t i0 = 0; i0 < n; i0 += pa)                                         \
+                for (int64_t j = 0; j < pa; j++) {                                         \
+                    float u = a[j], v = b[i0 + j];                                         \
+                    y[i0 + j] = EXPR;                                                      \
+                }                                                                          \
     } while (0)
 
 static void
