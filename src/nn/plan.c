@@ -98,7 +98,6 @@ struct step {
     int post_first; /* ST_POST: first post op not fused */
     int n_args;
     dnnl_exec_arg_t args[12];
-    void *weights; /* reordered weights (owned) */
     dnnl_memory_t wmem, bmem;
     int n_extra_mem;
     dnnl_memory_t extra_mem[4];
@@ -120,8 +119,22 @@ struct plan {
     uint64_t last_used;
 };
 
+/* A convolution's weights in the layout one primitive wants, shared by the session's plans
+ * (plans for other input shapes usually pick the same layout). */
+struct wentry {
+    int node;
+    dnnl_memory_desc_t md;
+    void *data;
+};
+
 struct itx_nn_session {
     struct itx_nn_model *m;
+    /* One arena for all plans of the session: a session runs one plan at a time. It only
+     * grows; plans built against an older arena are rebased before they run. */
+    uint8_t *arena;
+    size_t arena_cap;
+    struct wentry *wcache;
+    int n_wcache, cap_wcache;
     struct itx_nn_session_opts o;
     struct plan **plans;
     int n_plans;
@@ -661,17 +674,36 @@ make_conv(struct itx_nn_session *ss, struct plan *p, struct step *st, struct itx
         const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         size_t wsize = dnnl_memory_desc_get_size(wmd);
         size_t ssize = smd ? dnnl_memory_desc_get_size(smd) : 0;
-        st->weights = itx_malloc_aligned(wsize ? wsize : 64);
-        if (!st->weights) {
-            s = nomem(d);
-            goto out;
+        void *wdata = NULL;
+        for (int k = 0; k < ss->n_wcache && !wdata; k++)
+            if (ss->wcache[k].node == st->node && dnnl_memory_desc_equal(&ss->wcache[k].md, wmd))
+                wdata = ss->wcache[k].data;
+        if (!wdata) {
+            if (ss->n_wcache == ss->cap_wcache) {
+                int cap = ss->cap_wcache ? ss->cap_wcache * 2 : 64;
+                struct wentry *nw = itx_realloc_array(ss->wcache, (size_t)cap, sizeof(*nw));
+                if (!nw) {
+                    s = nomem(d);
+                    goto out;
+                }
+                ss->wcache = nw;
+                ss->cap_wcache = cap;
+            }
+            wdata = itx_malloc_aligned(wsize ? wsize : 64);
+            if (!wdata) {
+                s = nomem(d);
+                goto out;
+            }
+            if ((s = reorder_into(ss, &w_user, w->data, wmd, wdata, n->name, d))) {
+                itx_free_aligned(wdata);
+                goto out;
+            }
+            ss->wcache[ss->n_wcache++] = (struct wentry){st->node, *wmd, wdata};
         }
-        if ((s = reorder_into(ss, &w_user, w->data, wmd, st->weights, n->name, d)))
-            goto out;
         if (ssize > p->scratch_size)
             p->scratch_size = ssize;
         if ((r = dnnl_primitive_create(&st->prim, pd)) ||
-            (r = dnnl_memory_create(&st->wmem, wmd, ss->eng, st->weights)) ||
+            (r = dnnl_memory_create(&st->wmem, wmd, ss->eng, wdata)) ||
             (has_bias && (r = dnnl_memory_create(&st->bmem, &b_md, ss->eng,
                                                  m->values[n->in[2]].data))) ||
             (r = mem_of(ss, p, st->in[0])) || (r = mem_of(ss, p, st->out))) {
@@ -1156,7 +1188,6 @@ plan_free(struct plan *p)
         dnnl_memory_destroy(st->bmem);
         for (int k = 0; k < st->n_extra_mem; k++)
             dnnl_memory_destroy(st->extra_mem[k]);
-        itx_free_aligned(st->weights);
         itx_free(st->map_h);
         itx_free(st->map_w);
     }
@@ -1166,7 +1197,6 @@ plan_free(struct plan *p)
     }
     dnnl_memory_destroy(p->scratch_mem);
     itx_free_aligned(p->scratch);
-    itx_free_aligned(p->arena);
     itx_free(p->steps);
     itx_free(p->pv);
     itx_free(p->out_pv);
@@ -1273,10 +1303,17 @@ plan_build(struct itx_nn_session *ss, const int64_t *shape, int rank, struct pla
                          p->arena_size, m->lim.max_arena_bytes);
         goto fail;
     }
-    if (!(p->arena = arena_alloc(p->arena_size))) {
-        s = nomem(d);
-        goto fail;
+    if (p->arena_size > ss->arena_cap) {
+        uint8_t *a = arena_alloc(p->arena_size);
+        if (!a) {
+            s = nomem(d);
+            goto fail;
+        }
+        itx_free_aligned(ss->arena);
+        ss->arena = a;
+        ss->arena_cap = p->arena_size;
     }
+    p->arena = ss->arena;
     /* Primitives and per-step tables. */
     for (int i = 0; i < p->n_steps; i++) {
         struct step *st = &p->steps[i];
@@ -1387,6 +1424,10 @@ itx_nn_session_free(struct itx_nn_session *s)
     for (int i = 0; i < s->n_plans; i++)
         plan_free(s->plans[i]);
     itx_free(s->plans);
+    for (int i = 0; i < s->n_wcache; i++)
+        itx_free_aligned(s->wcache[i].data);
+    itx_free(s->wcache);
+    itx_free_aligned(s->arena);
     dnnl_stream_destroy(s->stream);
     dnnl_engine_destroy(s->eng);
     itx_nn_model_free(s->m);
@@ -1486,6 +1527,28 @@ execute(struct itx_nn_session *ss, struct plan *p, struct itx_diag *d)
     return ITX_OK;
 }
 
+/* Points a plan built against an older (smaller) arena at the session's current one. */
+static enum itx_status
+rebase(struct plan *p, uint8_t *arena, struct itx_diag *d)
+{
+    dnnl_status_t r = dnnl_success;
+    for (int i = 0; i < p->n_pv && !r; i++)
+        if (p->pv[i].mem && p->pv[i].off >= 0)
+            r = dnnl_memory_set_data_handle(p->pv[i].mem, arena + p->pv[i].off);
+    for (int i = 0; i < p->n_steps && !r; i++) {
+        struct step *st = &p->steps[i];
+        if (st->kind != ST_MATMUL)
+            continue;
+        r = dnnl_memory_set_data_handle(st->extra_mem[0], arena + p->pv[st->in[0]].off);
+        if (!r)
+            r = dnnl_memory_set_data_handle(st->extra_mem[1], arena + p->pv[st->out].off);
+    }
+    if (r)
+        return dnnl_fail(d, "memory rebase", r, "arena");
+    p->arena = arena;
+    return ITX_OK;
+}
+
 enum itx_status
 itx_nn_session_run(struct itx_nn_session *s, const float *input, const int64_t *shape, int rank,
                    struct itx_diag *d)
@@ -1494,6 +1557,7 @@ itx_nn_session_run(struct itx_nn_session *s, const float *input, const int64_t *
     enum itx_status st;
     int victim = 0;
 
+    s->cur = NULL; /* outputs of the last run are gone: planning may replace the arena */
     if (rank < 0 || rank > ITX_NN_MAX_DIMS)
         return itx_diag_set(d, ITX_ERR_INVALID, "input rank %d is out of range", rank);
     for (int i = 0; i < s->n_plans; i++) {
@@ -1514,13 +1578,13 @@ itx_nn_session_run(struct itx_nn_session *s, const float *input, const int64_t *
         if (s->n_plans < s->o.max_plans) {
             s->plans[s->n_plans++] = p;
         } else {
-            if (s->cur == s->plans[victim])
-                s->cur = NULL;
             plan_free(s->plans[victim]);
             s->plans[victim] = p;
         }
     }
     p->last_used = ++s->clock;
+    if (p->arena != s->arena && (st = rebase(p, s->arena, d)))
+        return st;
     memcpy(p->arena + p->pv[s->m->input].off, input, p->pv[s->m->input].bytes);
     s->cur = NULL;
     if ((st = execute(s, p, d)))

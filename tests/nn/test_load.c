@@ -371,6 +371,35 @@ test_real_models(void)
     }
     itx_nn_session_free(s);
     s = NULL;
+    /* One session, several shapes: the shared arena grows and older plans are rebased; every
+     * run must equal a fresh session's. */
+    {
+        static const int64_t sizes[][2] = {{32, 32}, {96, 64}, {32, 32}, {64, 96}, {96, 64}};
+        struct itx_nn_session *fresh = NULL;
+        float *pat = malloc(sizeof(float) * 3 * 96 * 96);
+        for (int i = 0; i < 3 * 96 * 96; i++)
+            pat[i] = (float)((i * 7919) % 255) / 128.0f - 1.0f;
+        CHECK(itx_nn_session_new(m, NULL, &s, &d) == ITX_OK);
+        for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+            int64_t shape[4] = {1, 3, sizes[k][0], sizes[k][1]}, os1[8], os2[8];
+            int r1 = 0, r2 = 0;
+            CHECK(itx_nn_session_new(m, NULL, &fresh, &d) == ITX_OK);
+            CHECK(itx_nn_session_run(s, pat, shape, 4, &d) == ITX_OK);
+            CHECK(itx_nn_session_run(fresh, pat, shape, 4, &d) == ITX_OK);
+            const float *y1 = itx_nn_session_output(s, 0, os1, &r1);
+            const float *y2 = itx_nn_session_output(fresh, 0, os2, &r2);
+            CHECK(y1 && y2 && r1 == 4 && r2 == 4 && os1[2] == sizes[k][0] && os1[3] == sizes[k][1]);
+            if (y1 && y2)
+                CHECK_MSG(memcmp(y1, y2, sizeof(float) * (size_t)(sizes[k][0] * sizes[k][1])) == 0,
+                          "shape %lldx%lld differs after other shapes", (long long)sizes[k][0],
+                          (long long)sizes[k][1]);
+            itx_nn_session_free(fresh);
+            fresh = NULL;
+        }
+        free(pat);
+        itx_nn_session_free(s);
+        s = NULL;
+    }
     {
         struct itx_nn_limits lim;
         itx_nn_limits_default(&lim);
