@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
-        bench-nn bench-dict bench-ocr
+        bench-nn bench-dict bench-ocr bench-quality bench-e2e
 
 setup:
 	scripts/setup.sh
@@ -54,6 +54,15 @@ bench-ocr: build setup-dev
 # Dictionary translation quality on bench/dict/phrases.tsv (last line: RESULT accepted=.. chrf=..).
 bench-dict: build
 	node bench/bench-dict.mjs build/release/itx
+
+# itx translate on synthetic pictures, read back by itx ocr (last line: RESULT han_left=..
+# en_readback=.. mae_flat=..).
+bench-quality: build setup-dev
+	node bench/bench-quality.mjs build/release/itx
+
+# Per-stage time of itx translate (dict, local files) (last line: RESULT e2e_ms=.. render_share=..).
+bench-e2e: build
+	node bench/bench-e2e.mjs build/release/itx
 
 clean:
 	rm -rf build
