@@ -289,15 +289,19 @@ stage_read(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
     for (size_t b = 0; b < nb; b++) {
         const struct itx_render_block *bk = &p->blocks->blocks[b];
         bool short_items = true, ragged = false, list;
+        size_t total = 0;
         struct itx_buf s;
         for (size_t k = 0; k < bk->n_lines; k++) {
             const struct itx_render_line *rl = &p->lines[p->blocks->line_idx[bk->first + k]];
             float row = dist(rl->quad[0], rl->quad[1], rl->quad[2], rl->quad[3]);
             short_items = short_items && n_chars(rl->text) <= LIST_ITEM_MAX_CHARS;
+            total += strlen(rl->text);
             /* a wrapped paragraph fills every row but the last; ragged rows are items */
             ragged = ragged || (k + 1 < bk->n_lines && row < 0.85f * bk->w);
         }
         list = !bk->vertical && bk->n_lines >= 2 && (short_items || ragged);
+        /* a paragraph too long for one segment goes row by row */
+        list = list || (bk->n_lines >= 2 && total > ITX_TR_MAX_SEGMENT_BYTES);
         p->is_list[b] = list;
         itx_buf_init(&s, ITX_TR_MAX_SEGMENT_BYTES * 64);
         for (size_t k = 0; k < bk->n_lines; k++) {
@@ -379,7 +383,7 @@ stage_translate(struct itx_pipeline_ctx *c, struct pl_pic *pics, size_t n,
         for (size_t b = 0; b < p->blocks->n_blocks; b++) {
             struct itx_buf s;
             bool all_skipped = true;
-            itx_buf_init(&s, ITX_RENDER_MAX_TEXT);
+            itx_buf_init(&s, (size_t)1 << 20);
             for (size_t j = 0; j < p->n_seg[b]; j++) {
                 const struct itx_tr_result *r = &res[p->seg_first[b] + j];
                 if (j)
@@ -392,6 +396,15 @@ stage_translate(struct itx_pipeline_ctx *c, struct pl_pic *pics, size_t n,
             }
             if (!all_skipped)
                 p->block_skip[b] = ITX_TR_SKIP_NONE;
+            /* the renderer draws at most ITX_RENDER_MAX_TEXT bytes: cut longer
+               translations at a character boundary rather than fail the picture */
+            if (s.len > ITX_RENDER_MAX_TEXT) {
+                size_t cut = ITX_RENDER_MAX_TEXT;
+                while (cut > 0 && ((unsigned char)s.data[cut] & 0xc0) == 0x80)
+                    cut--;
+                s.len = cut;
+                s.data[cut] = '\0';
+            }
             p->translation[b] = itx_buf_take(&s, NULL);
             if (!p->translation[b] && !(p->translation[b] = itx_strdup(""))) {
                 st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
