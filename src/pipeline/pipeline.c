@@ -423,6 +423,18 @@ out:
     return st;
 }
 
+/*
+ * Whether a region needs a person's look: Chinese left, overflow, too small, or low contrast
+ * that no outline made up for.
+ */
+static bool
+needs_review(unsigned f)
+{
+    if (f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL))
+        return true;
+    return (f & ITX_RENDER_LOW_CONTRAST) && !(f & ITX_RENDER_OUTLINED);
+}
+
 static void
 bbox_of(const float q[8], float bb[4])
 {
@@ -522,7 +534,7 @@ qa_check(struct itx_pipeline_ctx *c, struct pl_pic *p, bool *han, bool *overflow
         a[0] = fminf(a[0], q[0]), a[1] = fminf(a[1], q[1]);
         a[2] = fmaxf(a[2], q[2]), a[3] = fmaxf(a[3], q[3]);
         p->qa[b] = keep | (rg->flags & (ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL |
-                                        ITX_RENDER_LOW_CONTRAST));
+                                        ITX_RENDER_LOW_CONTRAST | ITX_RENDER_OUTLINED));
         itx_buf_init(&s, ITX_RENDER_MAX_TEXT);
         for (size_t i = 0; i < r->n_lines; i++) {
             const struct itx_ocr_line *l = &r->lines[i];
@@ -598,7 +610,7 @@ make_overlay(const struct pl_pic *p, uint8_t **out, size_t *len, struct itx_diag
     for (size_t b = 0; b < p->blocks->n_blocks; b++) {
         unsigned f = p->qa[b];
         bool bad = f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW);
-        bool warn = f & (ITX_RENDER_TOO_SMALL | ITX_RENDER_LOW_CONTRAST);
+        bool warn = needs_review(f);
         overlay_quad(img, p->blocks->blocks[b].quad, green);
         if (p->rr)
             overlay_quad(img, p->rr->regions[b].quad, bad ? red : warn ? orange : green);
@@ -640,7 +652,8 @@ stage_finish(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipe
     } else {
         for (size_t b = 0; b < nb; b++)
             p->qa[b] = p->rr->regions[b].flags &
-                       (ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL | ITX_RENDER_LOW_CONTRAST);
+                       (ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL | ITX_RENDER_LOW_CONTRAST |
+                        ITX_RENDER_OUTLINED);
     }
     if ((st = check_cancel(o, "encode", d)) != ITX_OK)
         return st;
@@ -675,8 +688,7 @@ stage_finish(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipe
             r.n_skipped++;
         else
             r.n_translated++;
-        r.n_flagged += (p->qa[b] & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW |
-                                    ITX_RENDER_TOO_SMALL | ITX_RENDER_LOW_CONTRAST)) != 0;
+        r.n_flagged += needs_review(p->qa[b]);
     }
     r.n_regions = r.n_translated + r.n_skipped;
     r.ms = p->ms;

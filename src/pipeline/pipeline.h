@@ -103,6 +103,8 @@ struct itx_pipeline_result {
     uint8_t *mask; /* PNG, 255 where the erase may have changed a pixel; only with opts.debug */
     size_t mask_len;
     int width, height;
+    /* regions (translated blocks plus skipped lines); flagged: Chinese left, overflow, too
+       small, or low contrast without an outline */
     unsigned n_regions, n_translated, n_skipped, n_flagged;
     struct itx_pipeline_timings ms;
 };
