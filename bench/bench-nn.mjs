@@ -30,14 +30,18 @@ const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+// itx runs with OpenMP's passive wait policy (docs/nn.md): on a shared machine, threads that
+// spin at barriers while their partner is descheduled waste whole time slices. The container
+// image sets the same. ONNX Runtime uses its own thread pool and needs no such setting.
+const itxEnv = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY || 'passive' };
 const runItx = (model, shape, threads, repeat) =>
   JSON.parse(execFileSync(itx, ['nn', 'run', model, '--shape', shape, '--threads', String(threads),
-    '--repeat', String(repeat), '--json'], { encoding: 'utf8' }));
+    '--repeat', String(repeat), '--json'], { encoding: 'utf8', env: itxEnv }));
 const runOrt = (model, shape, threads, repeat) =>
   JSON.parse(execFileSync('node', [path.join(repo, 'tools/ort-run.mjs'), model, shape, '--threads',
     String(threads), '--repeat', String(repeat)], { encoding: 'utf8' }));
 
-console.log(`bench-nn: ${rounds} rounds, medians of round medians; ratio = itx/ort (wall), cpu_ratio = itx/ort (CPU time)`);
+console.log(`bench-nn: ${rounds} rounds, medians of round medians; ratio = itx/ort (wall), cpu_ratio = itx/ort (CPU time); itx with OMP_WAIT_POLICY=${itxEnv.OMP_WAIT_POLICY}`);
 let worst = 0, peakItx = 0, peakOrt = 0;
 for (const threads of [1, 2]) {
   for (const [name, model, shape, repeat] of cases) {
@@ -57,7 +61,7 @@ for (const threads of [1, 2]) {
   }
 }
 // Load and warm-up: load all three models and run each once at its usual shape.
-const warm = JSON.parse(execFileSync(itx, ['nn', 'warmup', '--json', '--models', models], { encoding: 'utf8' }));
+const warm = JSON.parse(execFileSync(itx, ['nn', 'warmup', '--json', '--models', models], { encoding: 'utf8', env: itxEnv }));
 console.log(`load+warm itx: load_ms=${warm.load_ms.toFixed(1)} warm_ms=${warm.warm_ms.toFixed(1)} ` +
   `total_ms=${(warm.load_ms + warm.warm_ms).toFixed(1)} (det ${warm.det_shape}, rec ${warm.rec_shape}, cls ${warm.cls_shape}) rss_mb=${(warm.peak_rss_kb / 1024).toFixed(1)}`);
 console.log(`peak RSS: itx ${(peakItx / 1024).toFixed(1)} MB, ort ${(peakOrt / 1024).toFixed(1)} MB (largest single-model process)`);

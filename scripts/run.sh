@@ -6,6 +6,7 @@
 set -euo pipefail
 BUILD=${1:-build/release}
 ITX="$BUILD/itx"
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} # docs/nn.md
 "$ITX" models verify
 demo=$(mktemp -d)
 trap 'rm -rf "$demo"' EXIT
