@@ -317,6 +317,13 @@ itx_pipeline_redraw(struct itx_render_ctx *rc, const struct itx_image *bg, const
             (st = get_num(r, "source_size", 1, ITX_RENDER_MAX_SIZE, &bk->style.size, i, d)) ||
             (st = get_num(r, "font_size", 0, ITX_RENDER_MAX_SIZE, &size, i, d)))
             goto out;
+        /* the text is drawn about the box's centre, which must lie on the background */
+        if (bk->cx < 0 || bk->cy < 0 || bk->cx > (float)(bg->w - 1) || bk->cy > (float)(bg->h - 1)) {
+            st = itx_diag_set(d, ITX_ERR_INVALID,
+                              "region %zu: box centre (%g, %g) outside the %dx%d background", i,
+                              (double)bk->cx, (double)bk->cy, bg->w, bg->h);
+            goto out;
+        }
         if (json_object_get(r, "n_lines") &&
             (st = get_num(r, "n_lines", 1, 10000, &nl, i, d)) != ITX_OK)
             goto out;
