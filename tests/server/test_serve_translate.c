@@ -1,0 +1,243 @@
+/*
+ * POST /v1/translate through the real `itx serve` (argv[1]) on 127.0.0.1 with a temporary
+ * local store and the dict provider, on a synthetic picture from itx-testset (argv[2]):
+ * /readyz waits for the OCR warm-up; a picture is translated, stored and served under
+ * /files/; the same picture again is answered from the store (a cache hit, no new OCR); an
+ * undecodable picture gets a per-image problem while the other image succeeds; /metrics
+ * counts all of it.
+ */
+#include <dirent.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "proc.h"
+
+static char *
+read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *p = NULL;
+    long n;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (p = malloc((size_t)n)) != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    if (p)
+        *len = (size_t)n;
+    fclose(f);
+    return p;
+}
+
+static void
+b64(const unsigned char *in, size_t n, char *out)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* The first testset picture (not a .bg/.mask companion). */
+static bool
+find_picture(const char *dir, char *out, size_t out_size)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+
+    while (d && (e = readdir(d)) != NULL && !found) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".jpg") == 0) {
+            snprintf(out, out_size, "%s/%s", dir, e->d_name);
+            found = true;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static json_t *
+post_translate(unsigned port, const char *body, long *status)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct resp r;
+    json_t *j = NULL;
+
+    *status = -1;
+    if (http(port, "POST", "/v1/translate", h, body, strlen(body), &r) == 0) {
+        *status = r.status;
+        j = json_loads(r.body, 0, NULL);
+        if (r.status != 200)
+            fprintf(stderr, "answer: %s\n", r.body);
+        resp_free(&r);
+    }
+    return j;
+}
+
+int
+main(int argc, char **argv)
+{
+    char dir[64] = "/tmp/itx-serve-tr-XXXXXX", cmd[1024], pic[512], ts[128], env_dir[300], store[200];
+    char *img, *body, *first_url = NULL;
+    size_t img_len = 0;
+    struct srv s;
+    struct resp r;
+    long status;
+    double ocr_before;
+    json_t *j, *im;
+
+    if (argc < 3 || !mkdtemp(dir))
+        return 2;
+    snprintf(cmd, sizeof(cmd), "%s -o %s/ts --count 1 --seed 3 >/dev/null", argv[2], dir);
+    CHECK_INT(system(cmd), 0);
+    snprintf(ts, sizeof(ts), "%s/ts", dir);
+    if (!find_picture(ts, pic, sizeof(pic)) ||
+        !(img = read_all(pic, &img_len))) {
+        CHECK_MSG(0, "itx-testset wrote no picture");
+        return check_summary();
+    }
+    body = malloc(img_len * 2 + 4096);
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(env_dir, sizeof(env_dir), "ITX_STORE_DIR=%s", store);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", store);
+    CHECK_INT(system(cmd), 0);
+    {
+        const char *args[] = {argv[1], "serve", "--workers", "1", NULL};
+        const char *env[] = {env_dir, "ITX_STORE=local", "ITX_TRANSLATE_PROVIDER=dict", NULL};
+        if (srv_start(&s, args, env) != 0) {
+            CHECK_MSG(0, "itx serve did not start");
+            srv_free(&s);
+            return check_summary();
+        }
+    }
+
+    /* /readyz turns 200 only once the OCR warm-up is done */
+    for (int i = 0; i < 3000; i++) {
+        http(s.port, "GET", "/readyz", NULL, NULL, 0, &r);
+        if (r.status == 200)
+            break;
+        CHECK_INT(r.status, 503);
+        CHECK(i > 0 || strstr(r.body, "ocr-models") != NULL);
+        resp_free(&r);
+        ms_sleep(10);
+    }
+    CHECK_INT(r.status, 200);
+    resp_free(&r);
+    {
+        char *log = srv_log(&s);
+        CHECK(strstr(log, "warm-up 'ocr-models' done") != NULL);
+        free(log);
+    }
+
+    /* a picture and an undecodable one (PNG magic, then garbage) */
+    {
+        static const unsigned char bad[] = "\x89PNG\r\n\x1a\nnot really a picture";
+        char bad64[64];
+        b64(bad, sizeof(bad) - 1, bad64);
+        strcpy(body, "{\"target_lang\":\"en\",\"provider\":\"dict\",\"images\":[{\"data\":\"");
+        b64((const unsigned char *)img, img_len, body + strlen(body));
+        strcat(body, "\"},{\"data\":\"");
+        strcat(body, bad64);
+        strcat(body, "\"}]}");
+    }
+    j = post_translate(s.port, body, &status);
+    CHECK_INT(status, 200);
+    CHECK(json_array_size(json_object_get(j, "images")) == 2);
+    im = json_array_get(json_object_get(j, "images"), 0);
+    CHECK(json_is_string(json_object_get(im, "url")));
+    CHECK(json_is_string(json_object_get(im, "background_url")));
+    CHECK(json_integer_value(json_object_get(im, "width")) > 0);
+    {
+        json_t *regs = json_object_get(im, "regions");
+        size_t n_tr = 0;
+        for (size_t i = 0; i < json_array_size(regs); i++) {
+            const char *t = json_string_value(json_object_get(json_array_get(regs, i), "translation"));
+            if (t && t[0])
+                n_tr++;
+        }
+        CHECK_MSG(n_tr > 0, "no region was translated");
+    }
+    if (json_is_string(json_object_get(im, "url"))) {
+        first_url = strdup(json_string_value(json_object_get(im, "url")));
+        http(s.port, "GET", first_url, NULL, NULL, 0, &r);
+        CHECK_INT(r.status, 200);
+        CHECK(r.body_len > 1000 && (unsigned char)r.body[0] == 0xff); /* a JPEG, as given */
+        resp_free(&r);
+    }
+    if (json_is_string(json_object_get(im, "background_url"))) {
+        http(s.port, "GET", json_string_value(json_object_get(im, "background_url")), NULL, NULL,
+             0, &r);
+        CHECK_INT(r.status, 200);
+        CHECK(r.body_len > 8 && memcmp(r.body, "\x89PNG", 4) == 0);
+        resp_free(&r);
+    }
+    im = json_array_get(json_object_get(j, "images"), 1);
+    CHECK(json_object_get(im, "url") == NULL);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(im, "error"), "code")),
+              "undecodable");
+    CHECK(json_integer_value(json_object_get(json_object_get(im, "error"), "status")) == 422);
+    json_decref(j);
+
+    /* the same picture again: from the store, no OCR */
+    ocr_before = metric_now(s.port, "itx_stage_duration_seconds_count{stage=\"ocr\"}");
+    CHECK(ocr_before >= 1);
+    strcpy(body, "{\"target_lang\":\"en\",\"images\":[{\"data\":\"");
+    b64((const unsigned char *)img, img_len, body + strlen(body));
+    strcat(body, "\"}]}");
+    j = post_translate(s.port, body, &status);
+    CHECK_INT(status, 200);
+    im = json_array_get(json_object_get(j, "images"), 0);
+    CHECK(first_url && json_is_string(json_object_get(im, "url")) &&
+          strcmp(first_url, json_string_value(json_object_get(im, "url"))) == 0);
+    CHECK(json_array_size(json_object_get(im, "regions")) > 0);
+    json_decref(j);
+
+    /* a provider the server does not run: the whole request is refused */
+    j = post_translate(s.port,
+                       "{\"target_lang\":\"en\",\"provider\":\"gemini\",\"images\":"
+                       "[{\"url\":\"https://example.invalid/a.png\"}]}",
+                       &status);
+    CHECK_INT(status, 400);
+    json_decref(j);
+
+    http(s.port, "GET", "/metrics", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
+    CHECK(metric(r.body, "itx_stage_duration_seconds_count{stage=\"ocr\"}") == ocr_before);
+    CHECK(metric(r.body, "itx_cache_hits_total") == 1);
+    CHECK(metric(r.body, "itx_cache_misses_total") == 1);
+    CHECK(metric(r.body, "itx_images_total{result=\"translated\"}") == 1);
+    CHECK(metric(r.body, "itx_images_total{result=\"cached\"}") == 1);
+    CHECK(metric(r.body, "itx_images_failed_total{reason=\"undecodable\"}") == 1);
+    CHECK(metric(r.body, "itx_translate_calls_total{provider=\"dict\"}") == 1);
+    CHECK(metric(r.body, "itx_http_requests_total{route=\"translate\",code=\"200\"}") == 2);
+    resp_free(&r);
+
+    CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
+    srv_free(&s);
+    free(first_url);
+    free(body);
+    free(img);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), 0);
+    return check_summary();
+}
