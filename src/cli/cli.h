@@ -15,6 +15,7 @@ struct itx_cli_command {
 /* Sub-commands; add one line here and one to the table in main.c. */
 int itx_cli_version(int argc, char **argv);
 int itx_cli_models(int argc, char **argv);
+int itx_cli_doctor(int argc, char **argv);
 int itx_cli_nn(int argc, char **argv);
 int itx_cli_ocr(int argc, char **argv);
 int itx_cli_translate_text(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include "core/log.h"
 
 static const struct itx_cli_command commands[] = {
+    {"doctor", "check models, dictionary, fonts, storage, job store and provider", itx_cli_doctor},
     {"models", "check the installed OCR models (models verify)", itx_cli_models},
     {"nn", "run an ONNX model on the neural runner (benchmarking, debugging)", itx_cli_nn},
     {"ocr", "read the text lines of pictures (--json for one object per picture)", itx_cli_ocr},
