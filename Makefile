@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
-        bench-nn bench-dict bench-ocr bench-quality bench-e2e
+        bench-nn bench-dict bench-ocr bench-quality bench-e2e bench-load bench-coldstart
 
 setup:
 	scripts/setup.sh
@@ -64,5 +64,12 @@ bench-quality: build setup-dev
 bench-e2e: build
 	node bench/bench-e2e.mjs build/release/itx
 
+# itx serve under load over loopback: POST /v1/translate at concurrency 32, dict provider,
+# synthetic pictures (last line: RESULT rps=.. p99_ms=.. errors_5xx=.. peak_rss_mb=.. rss_growth=..).
+bench-load: build
+	node bench/bench-load.mjs build/release/itx build/release/tools/testset/itx-testset
+# itx serve from exec to the first 200 from /readyz, median of 10 (last line: RESULT ready_ms=..).
+bench-coldstart: build
+	node bench/bench-coldstart.mjs build/release/itx
 clean:
 	rm -rf build

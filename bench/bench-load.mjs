@@ -1,0 +1,148 @@
+// Load on `itx serve` over loopback: POST /v1/translate with synthetic pictures (itx-testset)
+// and the dict provider, a bounded number of requests at a fixed concurrency.
+// A few distinct pictures are sent over and over, so most answers come from the result store;
+// a share of the requests (--miss-share, default 0.02) asks for a JPEG quality no request
+// used before, which makes a new cache key and runs the whole pipeline.
+// Prints throughput, p50/p99 latency, statuses, unexpected 5xx (must be 0), peak RSS of the
+// server and its RSS growth after warm-up (RSS at the end over RSS after the first 10% of the
+// requests). Last line:
+//   RESULT rps=<..> p99_ms=<..> errors_5xx=<n> peak_rss_mb=<..> rss_growth=<share>
+//
+// Usage: node bench/bench-load.mjs path/to/itx path/to/itx-testset
+//          [--requests 2000] [--concurrency 32] [--workers 2] [--pictures 8] [--miss-share 0.02]
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [itx, testset] = process.argv.slice(2, 4);
+if (!itx || !testset) {
+  console.error('usage: node bench/bench-load.mjs path/to/itx path/to/itx-testset [--requests N] ' +
+                '[--concurrency C] [--workers W] [--pictures P] [--miss-share S]');
+  process.exit(2);
+}
+const opt = { requests: 2000, concurrency: 32, workers: 2, pictures: 8, 'miss-share': 0.02 };
+for (let i = 4; i < process.argv.length; i += 2) {
+  const k = process.argv[i].replace(/^--/, '');
+  if (!(k in opt) || !(Number(process.argv[i + 1]) >= 0)) {
+    console.error(`bench-load: bad option ${process.argv[i]} ${process.argv[i + 1] ?? ''}`);
+    process.exit(2);
+  }
+  opt[k] = Number(process.argv[i + 1]);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'itx-bench-load-'));
+const store = join(dir, 'store');
+mkdirSync(store);
+execFileSync(testset, ['-o', join(dir, 'ts'), '--count', String(opt.pictures), '--seed', '7'],
+             { stdio: 'ignore' });
+const pictures = readdirSync(join(dir, 'ts'))
+  .filter(f => /^p\d+-[a-z-]+\.(jpg|png)$/.test(f))
+  .map(f => readFileSync(join(dir, 'ts', f)).toString('base64'))
+  .filter(b => b.length < 700000); // JSON bodies are limited to 1 MiB
+if (pictures.length === 0) throw new Error('itx-testset gave no picture under 700 KB of base64');
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: opt.concurrency });
+function request(port, method, path, body) {
+  return new Promise(resolve => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent,
+                               headers: body ? { 'Content-Type': 'application/json',
+                                                 'Content-Length': Buffer.byteLength(body) } : {} },
+      res => {
+        const chunks = [];
+        res.on('data', c => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString(),
+                                      ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+      });
+    req.on('error', e => resolve({ status: 0, body: String(e), ms: 0 }));
+    req.setTimeout(120000, () => req.destroy(new Error('client timeout')));
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+function rssKb(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) };
+  } catch { return { rss: NaN, hwm: NaN }; }
+}
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+const env = { ...process.env, PORT: '0', ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 'json',
+              ITX_STORE: 'local', ITX_STORE_DIR: store,
+              ITX_TRANSLATE_PROVIDER: 'dict', ITX_WORKERS: String(opt.workers),
+              ITX_QUEUE: String(Math.max(64, opt.concurrency * 2)) };
+const child = spawn(itx, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+let log = '';
+let port = 0;
+child.stderr.on('data', d => {
+  if (log.length < (4 << 20)) log += d;
+  const m = !port && /"port":(\d+)/.exec(log);
+  if (m) port = Number(m[1]);
+});
+let exited = false;
+child.on('exit', () => { exited = true; });
+
+try {
+  const t0 = Date.now();
+  while (!port && !exited && Date.now() - t0 < 30000) await sleep(10);
+  if (!port) throw new Error(`itx serve did not start:\n${log}`);
+  for (;;) {
+    const r = await request(port, 'GET', '/readyz');
+    if (r.status === 200) break;
+    if (exited || Date.now() - t0 > 60000) throw new Error(`itx serve never became ready:\n${log}`);
+    await sleep(20);
+  }
+
+  const lat = [];
+  const statuses = {};
+  let next = 0, done = 0, q = 1, rssWarm = NaN, peakSampled = 0;
+  const warmAt = Math.max(1, Math.floor(opt.requests / 10));
+  const sampler = setInterval(() => { peakSampled = Math.max(peakSampled, rssKb(child.pid).rss || 0); }, 100);
+  const tStart = process.hrtime.bigint();
+  async function client() {
+    while (next < opt.requests) {
+      const i = next++;
+      const miss = Math.random() < opt['miss-share'];
+      const body = JSON.stringify({ target_lang: 'en', provider: 'dict',
+        ...(miss ? { options: { output_format: 'jpeg', jpeg_quality: 100 - (q++ % 99) } } : {}),
+        images: [{ data: pictures[i % pictures.length] }] });
+      const r = await request(port, 'POST', '/v1/translate', body);
+      statuses[r.status] = (statuses[r.status] || 0) + 1;
+      if (r.status >= 500 || r.status === 0) console.error(`request ${i}: ${r.status} ${r.body.slice(0, 300)}`);
+      lat.push(r.ms);
+      if (++done === warmAt) rssWarm = rssKb(child.pid).rss;
+    }
+  }
+  await Promise.all(Array.from({ length: opt.concurrency }, client));
+  const secs = Number(process.hrtime.bigint() - tStart) / 1e9;
+  clearInterval(sampler);
+  const end = rssKb(child.pid);
+  const metrics = (await request(port, 'GET', '/metrics')).body;
+  const mval = name => { const m = new RegExp(`^${name.replace(/[{}"]/g, c => '\\' + c)} (\\S+)$`, 'm').exec(metrics); return m ? Number(m[1]) : 0; };
+  lat.sort((a, b) => a - b);
+  const pct = p => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+  const errors5xx = Object.entries(statuses).filter(([s]) => Number(s) >= 500 || Number(s) === 0)
+    .reduce((a, [, n]) => a + n, 0);
+  const growth = (end.rss - rssWarm) / rssWarm;
+  console.log(`requests ${opt.requests} at concurrency ${opt.concurrency}, ${opt.workers} workers, ` +
+              `${pictures.length} pictures, miss share ${opt['miss-share']}`);
+  console.log(`statuses ${JSON.stringify(statuses)}`);
+  console.log(`pipeline runs ${mval('itx_cache_misses_total')}, store hits ${mval('itx_cache_hits_total')}`);
+  console.log(`throughput ${(opt.requests / secs).toFixed(1)} req/s over ${secs.toFixed(1)} s; ` +
+              `latency p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${lat[lat.length - 1].toFixed(1)} ms`);
+  console.log(`server RSS: after warm-up ${(rssWarm / 1024).toFixed(1)} MB, end ${(end.rss / 1024).toFixed(1)} MB, ` +
+              `peak ${(Math.max(end.hwm, peakSampled) / 1024).toFixed(1)} MB`);
+  console.log(`RESULT rps=${(opt.requests / secs).toFixed(1)} p99_ms=${pct(0.99).toFixed(1)} ` +
+              `errors_5xx=${errors5xx} peak_rss_mb=${(Math.max(end.hwm, peakSampled) / 1024).toFixed(1)} ` +
+              `rss_growth=${growth.toFixed(3)}`);
+} finally {
+  child.kill('SIGTERM');
+  await new Promise(r => (exited ? r() : child.on('exit', r)));
+  agent.destroy();
+  rmSync(dir, { recursive: true, force: true });
+}
