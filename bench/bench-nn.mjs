@@ -62,7 +62,8 @@ for (const threads of [1, 2]) {
 }
 // Load and warm-up: load all three models and run each once at its usual shape.
 const warm = JSON.parse(execFileSync(itx, ['nn', 'warmup', '--json', '--models', models], { encoding: 'utf8', env: itxEnv }));
-console.log(`load+warm itx: load_ms=${warm.load_ms.toFixed(1)} warm_ms=${warm.warm_ms.toFixed(1)} ` +
-  `total_ms=${(warm.load_ms + warm.warm_ms).toFixed(1)} (det ${warm.det_shape}, rec ${warm.rec_shape}, cls ${warm.cls_shape}) rss_mb=${(warm.peak_rss_kb / 1024).toFixed(1)}`);
+console.log(`load+warm itx (3 models on 2 threads, as a 2-core server warms up): total_ms=${warm.total_ms.toFixed(1)} ` +
+  `det load ${warm.det_load_ms.toFixed(1)} + first run ${warm.det_run_ms.toFixed(1)} (${warm.det_shape}), ` +
+  `rec ${warm.rec_load_ms.toFixed(1)} + ${warm.rec_run_ms.toFixed(1)}, cls ${warm.cls_load_ms.toFixed(1)} + ${warm.cls_run_ms.toFixed(1)} ms; rss_mb=${(warm.peak_rss_kb / 1024).toFixed(1)}`);
 console.log(`peak RSS: itx ${(peakItx / 1024).toFixed(1)} MB, ort ${(peakOrt / 1024).toFixed(1)} MB (largest single-model process)`);
 console.log(`RESULT worst_ratio=${worst.toFixed(3)}`);
