@@ -430,7 +430,8 @@ out:
 static bool
 needs_review(unsigned f)
 {
-    if (f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL))
+    if (f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL |
+             ITX_PIPELINE_OVERLAP))
         return true;
     return (f & ITX_RENDER_LOW_CONTRAST) && !(f & ITX_RENDER_OUTLINED);
 }
@@ -448,10 +449,44 @@ bbox_of(const float q[8], float bb[4])
     }
 }
 
+/* How a retry draws: as first, with more growth (overflow), without growth (overlaps). */
+enum draw_mode { DRAW_DEFAULT, DRAW_LOOSER, DRAW_NO_GROWTH };
+
+/*
+ * Flags drawn texts whose ink boxes overlap (growth avoids the other blocks' source boxes,
+ * not what they grew into). Columns and text turned more than 5 degrees are left out: their
+ * axis-aligned boxes say little.
+ * Returns whether any overlap.
+ */
+static bool
+mark_overlaps(struct pl_pic *p)
+{
+    size_t nb = p->blocks->n_blocks;
+    bool any = false;
+    for (size_t a = 0; a < nb; a++)
+        for (size_t b = a + 1; b < nb; b++) {
+            const struct itx_render_region *ra = &p->rr->regions[a], *rb = &p->rr->regions[b];
+            const struct itx_render_block *ba = &p->blocks->blocks[a], *bb = &p->blocks->blocks[b];
+            if (ra->size <= 0 || rb->size <= 0 || ba->vertical || bb->vertical ||
+                fabsf(ba->angle) > 5 || fabsf(bb->angle) > 5)
+                continue;
+            float w = fminf(ra->ink[0] + ra->ink[2], rb->ink[0] + rb->ink[2]) -
+                      fmaxf(ra->ink[0], rb->ink[0]);
+            float h = fminf(ra->ink[1] + ra->ink[3], rb->ink[1] + rb->ink[3]) -
+                      fmaxf(ra->ink[1], rb->ink[1]);
+            if (w > 2 && h > 2) {
+                p->qa[a] |= ITX_PIPELINE_OVERLAP;
+                p->qa[b] |= ITX_PIPELINE_OVERLAP;
+                any = true;
+            }
+        }
+    return any;
+}
+
 /* Erase (with stronger settings on a retry) and draw. */
 static enum itx_status
 erase_draw(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeline_opts *o,
-           bool erase_harder, bool draw_looser, struct itx_diag *d)
+           bool erase_harder, enum draw_mode mode, struct itx_diag *d)
 {
     struct itx_inpaint_opts io;
     struct itx_render_opts ro;
@@ -478,7 +513,7 @@ erase_draw(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
     }
     t = itx_now_ms();
     itx_render_opts_default(&ro);
-    if (draw_looser) {
+    if (mode == DRAW_LOOSER) {
         ro.grow *= 2;
         ro.min_size = fmaxf(7, ro.min_size - 2);
     }
@@ -487,8 +522,9 @@ erase_draw(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
     for (size_t b = 0; b < nb; b++) {
         const struct itx_inpaint_block_report *eb = &p->er->blocks[b];
+        bool later = mode == DRAW_NO_GROWTH && (p->qa[b] & ITX_PIPELINE_OVERLAP);
         items[b].block = b;
-        items[b].text = p->translation[b];
+        items[b].text = later ? "" : p->translation[b];
         items[b].lang = o->target;
         memcpy(items[b].color, eb->fill != ITX_INPAINT_FILL_NONE ? eb->text
                                                                  : p->blocks->blocks[b].style.color,
@@ -501,6 +537,29 @@ erase_draw(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
     p->out = NULL;
     p->rr = NULL;
     st = itx_render_draw(c->rc, p->bg, p->blocks, items, nb, &ro, &p->out, &p->rr, d);
+    if (st == ITX_OK && mode == DRAW_NO_GROWTH) {
+        /*
+         * The overlapping blocks are drawn afterwards, without growth, over the others (so
+         * the rest keep the size they had); their regions replace the empty ones.
+         */
+        struct itx_image *out2 = NULL;
+        struct itx_render_report *rr2 = NULL;
+        for (size_t b = 0; b < nb; b++)
+            items[b].text = (p->qa[b] & ITX_PIPELINE_OVERLAP) ? p->translation[b] : "";
+        ro.grow = 0;
+        ro.min_size = fmaxf(7, ro.min_size - 2);
+        st = itx_render_draw(c->rc, p->out, p->blocks, items, nb, &ro, &out2, &rr2, d);
+        if (st == ITX_OK) {
+            for (size_t b = 0; b < nb; b++)
+                if (p->qa[b] & ITX_PIPELINE_OVERLAP)
+                    p->rr->regions[b] = rr2->regions[b];
+            p->rr->layout_ms += rr2->layout_ms;
+            p->rr->draw_ms += rr2->draw_ms;
+            itx_image_free(p->out);
+            p->out = out2;
+        }
+        itx_render_report_free(rr2);
+    }
     itx_free(items);
     p->ms.render += itx_now_ms() - t;
     return st;
@@ -609,7 +668,7 @@ make_overlay(const struct pl_pic *p, uint8_t **out, size_t *len, struct itx_diag
             overlay_quad(img, p->ocr->lines[i].box, blue);
     for (size_t b = 0; b < p->blocks->n_blocks; b++) {
         unsigned f = p->qa[b];
-        bool bad = f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW);
+        bool bad = f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_PIPELINE_OVERLAP);
         bool warn = needs_review(f);
         overlay_quad(img, p->blocks->blocks[b].quad, green);
         if (p->rr)
@@ -633,27 +692,36 @@ stage_finish(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipe
 
     if ((st = check_cancel(o, "erase", d)) != ITX_OK)
         return st;
-    if ((st = erase_draw(c, p, o, false, false, d)) != ITX_OK)
+    if ((st = erase_draw(c, p, o, false, DRAW_DEFAULT, d)) != ITX_OK)
         return st;
     if (!o->no_qa && nb) {
+        bool overlap;
         if ((st = check_cancel(o, "qa", d)) != ITX_OK)
             return st;
         if ((st = qa_check(c, p, &han, &overflow, d)) != ITX_OK)
             return st;
-        if (han || overflow) {
+        overlap = mark_overlaps(p);
+        if (han || overflow || overlap) {
             for (size_t b = 0; b < nb; b++)
-                if (p->qa[b] & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW))
+                if (p->qa[b] &
+                    (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_PIPELINE_OVERLAP))
                     p->qa[b] |= ITX_PIPELINE_RETRIED;
-            if ((st = erase_draw(c, p, o, han, overflow, d)) != ITX_OK)
+            if ((st = erase_draw(c, p, o, han,
+                                 overlap    ? DRAW_NO_GROWTH
+                                 : overflow ? DRAW_LOOSER
+                                            : DRAW_DEFAULT,
+                                 d)) != ITX_OK)
                 return st;
             if ((st = qa_check(c, p, &han, &overflow, d)) != ITX_OK)
                 return st;
+            mark_overlaps(p);
         }
     } else {
         for (size_t b = 0; b < nb; b++)
             p->qa[b] = p->rr->regions[b].flags &
                        (ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL | ITX_RENDER_LOW_CONTRAST |
                         ITX_RENDER_OUTLINED);
+        mark_overlaps(p);
     }
     if ((st = check_cancel(o, "encode", d)) != ITX_OK)
         return st;

@@ -89,6 +89,7 @@ struct itx_pipeline_timings {
 /* QA flags of a region, besides the render flags (enum itx_render_flag) it carries. */
 #define ITX_PIPELINE_HAN_LEFT (1u << 16) /* Chinese read back inside the region */
 #define ITX_PIPELINE_RETRIED (1u << 17)  /* the region was erased or drawn again */
+#define ITX_PIPELINE_OVERLAP (1u << 18)  /* its drawn text overlaps another region's */
 
 struct itx_pipeline_result {
     uint8_t *image; /* the translated picture, encoded (itx_free) */

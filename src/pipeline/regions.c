@@ -18,7 +18,7 @@ static const struct {
     {ITX_RENDER_LOW_CONTRAST, "low_contrast"}, {ITX_RENDER_OUTLINED, "outlined"},
     {ITX_RENDER_ROTATED, "rotated"},         {ITX_RENDER_GREW, "grew"},
     {ITX_RENDER_BROKE_WORD, "broke_word"},   {ITX_PIPELINE_HAN_LEFT, "han_left"},
-    {ITX_PIPELINE_RETRIED, "retried"},
+    {ITX_PIPELINE_RETRIED, "retried"},       {ITX_PIPELINE_OVERLAP, "overlap"},
 };
 
 static const struct {
