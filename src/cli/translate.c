@@ -21,32 +21,32 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f,
-            "usage: itx translate [options] IMAGE|URL... -o DIR\n\n"
-            "Reads the Chinese text of each picture, translates it, erases it and draws the\n"
-            "translation in its place (docs/pipeline.md). For each input NAME writes into DIR:\n"
-            "  NAME.EXT            the translated picture (the input's format unless --format)\n"
-            "  NAME.bg.png         the text-free background\n"
-            "  NAME.regions.json   every region: source, translation, box, colours, font size,\n"
-            "                      skip reason, QA flags (edit it and run itx render)\n"
-            "  NAME.debug.png      with --debug: boxes (green translated, blue skipped, red\n"
-            "                      flagged) and the erase mask in red\n"
-            "  NAME.mask.png       with --debug: the erase mask (255 where pixels may change)\n"
-            "URL inputs are named by a content hash of the picture and the settings.\n\n"
-            "options:\n"
-            "  -o, --output DIR     output directory (made when missing)\n"
-            "  --to LANG            target language (default en)\n"
-            "  --provider NAME      dict (default), gemini or openai (keys from the environment)\n"
-            "  --glossary FILE      extra glossary (TSV: term<TAB>translation, '=' keeps a term)\n"
-            "  --format FMT         output format: jpeg, png or webp\n"
-            "  --quality N          JPEG/WebP quality 1..100 (default 90)\n"
-            "  --min-score X        skip lines read with less confidence (default 0.6)\n"
-            "  --no-qa              do not read the result back (no retry, no han_left flag)\n"
-            "  --models DIR         model directory (default $ITX_MODELS_DIR or the installed one)\n"
-            "  --debug              also write the overlay picture\n"
-            "  --json               one JSON line per picture on stdout (files, counts, timings)\n"
-            "  --quiet              no progress bar or summary\n"
-            "exit status: 0 all pictures done, 1 some failed, 2 bad usage\n");
+    fprintf(
+        f, "usage: itx translate [options] IMAGE|URL... -o DIR\n\n"
+           "Reads the Chinese text of each picture, translates it, erases it and draws the\n"
+           "translation in its place (docs/pipeline.md). For each input NAME writes into DIR:\n"
+           "  NAME.EXT            the translated picture (the input's format unless --format)\n"
+           "  NAME.bg.png         the text-free background\n"
+           "  NAME.regions.json   every region: source, translation, box, colours, font size,\n"
+           "                      skip reason, QA flags (edit it and run itx render)\n"
+           "  NAME.debug.png      with --debug: boxes (green translated, blue skipped, red\n"
+           "                      flagged) and the erase mask in red\n"
+           "  NAME.mask.png       with --debug: the erase mask (255 where pixels may change)\n"
+           "URL inputs are named by a content hash of the picture and the settings.\n\n"
+           "options:\n"
+           "  -o, --output DIR     output directory (made when missing)\n"
+           "  --to LANG            target language (default en)\n"
+           "  --provider NAME      dict (default), gemini or openai (keys from the environment)\n"
+           "  --glossary FILE      extra glossary (TSV: term<TAB>translation, '=' keeps a term)\n"
+           "  --format FMT         output format: jpeg, png or webp\n"
+           "  --quality N          JPEG/WebP quality 1..100 (default 90)\n"
+           "  --min-score X        skip lines read with less confidence (default 0.6)\n"
+           "  --no-qa              do not read the result back (no retry, no han_left flag)\n"
+           "  --models DIR         model directory (default $ITX_MODELS_DIR or the installed one)\n"
+           "  --debug              also write the overlay picture\n"
+           "  --json               one JSON line per picture on stdout (files, counts, timings)\n"
+           "  --quiet              no progress bar or summary\n"
+           "exit status: 0 all pictures done, 1 some failed, 2 bad usage\n");
 }
 
 static bool
@@ -66,10 +66,11 @@ stem_of(const char *path, char *out, size_t size)
     size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
     for (size_t i = 0; i < len && n + 1 < size; i++) {
         unsigned char ch = (unsigned char)base[i];
-        out[n++] = (char)(ch >= 0x80 || ch == '-' || ch == '_' || ch == '.' ||
-                                  (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
-                              ? ch
-                              : '_');
+        out[n++] =
+            (char)(ch >= 0x80 || ch == '-' || ch == '_' || ch == '.' || (ch >= '0' && ch <= '9') ||
+                           ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')
+                       ? ch
+                       : '_');
     }
     out[n] = '\0';
     if (n == 0)
@@ -199,13 +200,15 @@ itx_cli_translate(int argc, char **argv)
         }
     }
     if (!outdir || n_inputs == 0) {
-        fprintf(stderr, "itx translate: %s\n", !outdir ? "-o DIR is required" : "no input pictures");
+        fprintf(stderr, "itx translate: %s\n",
+                !outdir ? "-o DIR is required" : "no input pictures");
         usage(stderr);
         rc = 2;
         goto out;
     }
     if (!itx_tr_provider_parse(provider, &cfg.tr.provider)) {
-        fprintf(stderr, "itx translate: unknown provider '%s' (dict, gemini or openai)\n", provider);
+        fprintf(stderr, "itx translate: unknown provider '%s' (dict, gemini or openai)\n",
+                provider);
         rc = 2;
         goto out;
     }
@@ -257,8 +260,9 @@ itx_cli_translate(int argc, char **argv)
             progress(i, n_inputs, t0, inputs[i]);
         itx_diag_init(&d);
         if (is_url(inputs[i])) {
-            struct itx_store_setting set[3] = {
-                {"to", o.target}, {"provider", provider}, {"glossary", gloss_path ? gloss_path : ""}};
+            struct itx_store_setting set[3] = {{"to", o.target},
+                                               {"provider", provider},
+                                               {"glossary", gloss_path ? gloss_path : ""}};
             char key[65];
             st = itx_fetch(&fo, inputs[i], &fr, &d);
             if (st == ITX_OK)

@@ -22,19 +22,19 @@ struct pl_pic {
     struct itx_render_line *lines;
     struct itx_render_style *styles;
     struct itx_render_blocks *blocks;
-    bool *is_list;       /* per block: one segment per line, joined with '\n' */
-    size_t *seg_first;   /* per block: index of its first segment in the request */
-    size_t *n_seg;       /* per block */
-    char **source;       /* per block: the source text as sent ('\n' between list items) */
-    char **translation;  /* per block */
-    unsigned *tr_flags;  /* per block, ITX_TR_FLAG_* ORed over its segments */
+    bool *is_list;                /* per block: one segment per line, joined with '\n' */
+    size_t *seg_first;            /* per block: index of its first segment in the request */
+    size_t *n_seg;                /* per block */
+    char **source;                /* per block: the source text as sent ('\n' between list items) */
+    char **translation;           /* per block */
+    unsigned *tr_flags;           /* per block, ITX_TR_FLAG_* ORed over its segments */
     enum itx_tr_skip *block_skip; /* per block: what the translator said when all skipped */
     struct itx_image *bg;
     struct itx_inpaint_report *er;
     struct itx_image *out;
     struct itx_render_report *rr;
-    unsigned *qa;        /* per block, ITX_PIPELINE_* and render flags */
-    char **readback;     /* per block: what OCR read in the drawn area */
+    unsigned *qa;    /* per block, ITX_PIPELINE_* and render flags */
+    char **readback; /* per block: what OCR read in the drawn area */
     struct itx_pipeline_timings ms;
 };
 

@@ -342,8 +342,9 @@ stage_translate(struct itx_pipeline_ctx *c, struct pl_pic *pics, size_t n,
         for (size_t b = 0; b < pics[i].blocks->n_blocks; b++)
             n_seg += pics[i].n_seg[b];
     if (n_seg > ITX_TR_MAX_SEGMENTS)
-        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "%zu text segments, over the %u limit of one call",
-                            n_seg, ITX_TR_MAX_SEGMENTS);
+        return itx_diag_set(d, ITX_ERR_TOO_LARGE,
+                            "%zu text segments, over the %u limit of one call", n_seg,
+                            ITX_TR_MAX_SEGMENTS);
     segs = itx_calloc(n_seg + 1, sizeof(*segs));
     res = itx_calloc(n_seg + 1, sizeof(*res));
     texts = itx_calloc(n_seg + 1, sizeof(*texts));
@@ -430,8 +431,8 @@ out:
 static bool
 needs_review(unsigned f)
 {
-    if (f & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL |
-             ITX_PIPELINE_OVERLAP))
+    if (f &
+        (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL | ITX_PIPELINE_OVERLAP))
         return true;
     return (f & ITX_RENDER_LOW_CONTRAST) && !(f & ITX_RENDER_OUTLINED);
 }
@@ -526,9 +527,8 @@ erase_draw(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
         items[b].block = b;
         items[b].text = later ? "" : p->translation[b];
         items[b].lang = o->target;
-        memcpy(items[b].color, eb->fill != ITX_INPAINT_FILL_NONE ? eb->text
-                                                                 : p->blocks->blocks[b].style.color,
-               3);
+        memcpy(items[b].color,
+               eb->fill != ITX_INPAINT_FILL_NONE ? eb->text : p->blocks->blocks[b].style.color, 3);
         items[b].has_outline = eb->has_outline;
         memcpy(items[b].outline, eb->outline, 3);
     }
@@ -703,8 +703,7 @@ stage_finish(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipe
         overlap = mark_overlaps(p);
         if (han || overflow || overlap) {
             for (size_t b = 0; b < nb; b++)
-                if (p->qa[b] &
-                    (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_PIPELINE_OVERLAP))
+                if (p->qa[b] & (ITX_PIPELINE_HAN_LEFT | ITX_RENDER_OVERFLOW | ITX_PIPELINE_OVERLAP))
                     p->qa[b] |= ITX_PIPELINE_RETRIED;
             if ((st = erase_draw(c, p, o, han,
                                  overlap    ? DRAW_NO_GROWTH
@@ -718,21 +717,19 @@ stage_finish(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipe
         }
     } else {
         for (size_t b = 0; b < nb; b++)
-            p->qa[b] = p->rr->regions[b].flags &
-                       (ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL | ITX_RENDER_LOW_CONTRAST |
-                        ITX_RENDER_OUTLINED);
+            p->qa[b] = p->rr->regions[b].flags & (ITX_RENDER_OVERFLOW | ITX_RENDER_TOO_SMALL |
+                                                  ITX_RENDER_LOW_CONTRAST | ITX_RENDER_OUTLINED);
         mark_overlaps(p);
     }
     if ((st = check_cancel(o, "encode", d)) != ITX_OK)
         return st;
 
     t = itx_now_ms();
-    r.format = o->format != ITX_IMAGE_FORMAT_UNKNOWN ? o->format
-                                                     : itx_image_output_format(p->info.format);
+    r.format =
+        o->format != ITX_IMAGE_FORMAT_UNKNOWN ? o->format : itx_image_output_format(p->info.format);
     st = itx_image_encode(p->out, r.format, o->quality, &r.image, &r.image_len, d);
     if (st == ITX_OK)
-        st = itx_image_encode(p->bg, ITX_IMAGE_FORMAT_PNG, 0, &r.background, &r.background_len,
-                              d);
+        st = itx_image_encode(p->bg, ITX_IMAGE_FORMAT_PNG, 0, &r.background, &r.background_len, d);
     if (st == ITX_OK && o->debug)
         st = make_overlay(p, &r.overlay, &r.overlay_len, d);
     if (st == ITX_OK && o->debug && p->er && p->er->mask)

@@ -30,10 +30,10 @@ struct itx_fetch_opts;
 
 /* Shared settings, read once by itx_pipeline_new. Zero or NULL means the default given. */
 struct itx_pipeline_config {
-    const char *models_dir;              /* NULL: itx_models_dir() */
-    struct itx_tr_config tr;             /* translator (provider, keys, glossary file, cache) */
-    const struct itx_fetch_opts *fetch;  /* for URL sources; NULL: itx_fetch_opts_init */
-    int ocr_threads;                     /* OpenMP threads per inference (1) */
+    const char *models_dir;             /* NULL: itx_models_dir() */
+    struct itx_tr_config tr;            /* translator (provider, keys, glossary file, cache) */
+    const struct itx_fetch_opts *fetch; /* for URL sources; NULL: itx_fetch_opts_init */
+    int ocr_threads;                    /* OpenMP threads per inference (1) */
 };
 
 struct itx_pipeline;
@@ -56,13 +56,13 @@ void itx_pipeline_ctx_free(struct itx_pipeline_ctx *c);
 
 /* Per-picture settings. */
 struct itx_pipeline_opts {
-    const char *target;                  /* language code ("en") */
-    const struct itx_glossary *glossary; /* per-request glossary, borrowed, may be NULL */
-    enum itx_image_format format;        /* output format; UNKNOWN: from the input */
-    int quality;                         /* JPEG/WebP quality; 0: ITX_IMAGE_QUALITY_DEFAULT */
-    float min_score;                     /* lines read with less confidence are skipped (0.6) */
-    bool no_qa;                          /* skip the read-back check and its retry */
-    bool debug;                          /* also make the overlay picture */
+    const char *target;                    /* language code ("en") */
+    const struct itx_glossary *glossary;   /* per-request glossary, borrowed, may be NULL */
+    enum itx_image_format format;          /* output format; UNKNOWN: from the input */
+    int quality;                           /* JPEG/WebP quality; 0: ITX_IMAGE_QUALITY_DEFAULT */
+    float min_score;                       /* lines read with less confidence are skipped (0.6) */
+    bool no_qa;                            /* skip the read-back check and its retry */
+    bool debug;                            /* also make the overlay picture */
     const struct itx_image_limits *limits; /* NULL: the defaults */
     /* Polled between stages; when it returns true the run stops with ITX_ERR_CANCELLED
      * (or whatever status cancel_status returns, when set). NULL: never cancelled. */

@@ -14,11 +14,11 @@ static const struct {
     unsigned bit;
     const char *name;
 } flag_names[] = {
-    {ITX_RENDER_OVERFLOW, "overflow"},       {ITX_RENDER_TOO_SMALL, "too_small"},
+    {ITX_RENDER_OVERFLOW, "overflow"},         {ITX_RENDER_TOO_SMALL, "too_small"},
     {ITX_RENDER_LOW_CONTRAST, "low_contrast"}, {ITX_RENDER_OUTLINED, "outlined"},
-    {ITX_RENDER_ROTATED, "rotated"},         {ITX_RENDER_GREW, "grew"},
-    {ITX_RENDER_BROKE_WORD, "broke_word"},   {ITX_PIPELINE_HAN_LEFT, "han_left"},
-    {ITX_PIPELINE_RETRIED, "retried"},       {ITX_PIPELINE_OVERLAP, "overlap"},
+    {ITX_RENDER_ROTATED, "rotated"},           {ITX_RENDER_GREW, "grew"},
+    {ITX_RENDER_BROKE_WORD, "broke_word"},     {ITX_PIPELINE_HAN_LEFT, "han_left"},
+    {ITX_PIPELINE_RETRIED, "retried"},         {ITX_PIPELINE_OVERLAP, "overlap"},
 };
 
 static const struct {
@@ -63,15 +63,16 @@ put_rgb(struct itx_buf *b, const uint8_t c[3])
 }
 
 enum itx_status
-itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o,
-                    const char *provider, struct itx_buf *b, struct itx_diag *d)
+itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o, const char *provider,
+                    struct itx_buf *b, struct itx_diag *d)
 {
     const struct itx_render_blocks *bl = p->blocks;
     bool first = true;
 
     itx_buf_printf(b, "{\n  \"version\": 1,\n  \"width\": %d,\n  \"height\": %d,\n", p->img->w,
                    p->img->h);
-    itx_buf_printf(b, "  \"format\": \"%s\",\n  \"target\": ", itx_image_format_name(p->info.format));
+    itx_buf_printf(b,
+                   "  \"format\": \"%s\",\n  \"target\": ", itx_image_format_name(p->info.format));
     itx_buf_json_str(b, o->target ? o->target : "en");
     itx_buf_puts(b, ",\n  \"provider\": ");
     itx_buf_json_str(b, provider);
@@ -79,8 +80,8 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o,
     itx_buf_printf(b,
                    "\"fetch\": %.1f, \"decode\": %.1f, \"ocr\": %.1f, \"translate\": %.1f, "
                    "\"erase\": %.1f, \"render\": %.1f, \"qa\": %.1f, \"encode\": %.1f",
-                   p->ms.fetch, p->ms.decode, p->ms.ocr, p->ms.translate, p->ms.erase,
-                   p->ms.render, p->ms.qa, p->ms.encode);
+                   p->ms.fetch, p->ms.decode, p->ms.ocr, p->ms.translate, p->ms.erase, p->ms.render,
+                   p->ms.qa, p->ms.encode);
     itx_buf_puts(b, "},\n  \"regions\": [");
     for (size_t i = 0; i < bl->n_blocks; i++) {
         const struct itx_render_block *bk = &bl->blocks[i];
@@ -196,25 +197,23 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o,
 /* ---- redraw ------------------------------------------------------------------------------ */
 
 static enum itx_status
-get_num(json_t *obj, const char *key, float lo, float hi, float *out, size_t id,
-        struct itx_diag *d)
+get_num(json_t *obj, const char *key, float lo, float hi, float *out, size_t id, struct itx_diag *d)
 {
     json_t *v = json_object_get(obj, key);
     double x;
     if (!json_is_number(v))
-        return itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"%s\" is missing or not a number",
-                            id, key);
+        return itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"%s\" is missing or not a number", id,
+                            key);
     x = json_number_value(v);
     if (!isfinite(x) || x < (double)lo || x > (double)hi)
-        return itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"%s\" is %g, outside %g..%g", id,
-                            key, x, (double)lo, (double)hi);
+        return itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"%s\" is %g, outside %g..%g", id, key,
+                            x, (double)lo, (double)hi);
     *out = (float)x;
     return ITX_OK;
 }
 
 static enum itx_status
-get_rgb(json_t *obj, const char *key, uint8_t out[3], bool *present, size_t id,
-        struct itx_diag *d)
+get_rgb(json_t *obj, const char *key, uint8_t out[3], bool *present, size_t id, struct itx_diag *d)
 {
     json_t *v = json_object_get(obj, key);
     const char *s;
@@ -292,8 +291,7 @@ itx_pipeline_redraw(struct itx_render_ctx *rc, const struct itx_image *bg, const
             continue; /* a skipped line: nothing to draw */
         v = json_object_get(r, "translation");
         if (!json_is_string(v)) {
-            st = itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"translation\" is not a string",
-                              i);
+            st = itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"translation\" is not a string", i);
             goto out;
         }
         if (json_string_length(v) > ITX_RENDER_MAX_TEXT) {
@@ -318,7 +316,8 @@ itx_pipeline_redraw(struct itx_render_ctx *rc, const struct itx_image *bg, const
             (st = get_num(r, "font_size", 0, ITX_RENDER_MAX_SIZE, &size, i, d)))
             goto out;
         /* the text is drawn about the box's centre, which must lie on the background */
-        if (bk->cx < 0 || bk->cy < 0 || bk->cx > (float)(bg->w - 1) || bk->cy > (float)(bg->h - 1)) {
+        if (bk->cx < 0 || bk->cy < 0 || bk->cx > (float)(bg->w - 1) ||
+            bk->cy > (float)(bg->h - 1)) {
             st = itx_diag_set(d, ITX_ERR_INVALID,
                               "region %zu: box centre (%g, %g) outside the %dx%d background", i,
                               (double)bk->cx, (double)bk->cy, bg->w, bg->h);
@@ -327,7 +326,8 @@ itx_pipeline_redraw(struct itx_render_ctx *rc, const struct itx_image *bg, const
         if (json_object_get(r, "n_lines") &&
             (st = get_num(r, "n_lines", 1, 10000, &nl, i, d)) != ITX_OK)
             goto out;
-        if (json_object_get(r, "group") && (st = get_num(r, "group", 0, 1e6f, &grp, i, d)) != ITX_OK)
+        if (json_object_get(r, "group") &&
+            (st = get_num(r, "group", 0, 1e6f, &grp, i, d)) != ITX_OK)
             goto out;
         if (!json_is_array(quad) || json_array_size(quad) != 8) {
             st = itx_diag_set(d, ITX_ERR_INVALID, "region %zu: \"quad\" is not 8 numbers", i);
@@ -351,9 +351,9 @@ itx_pipeline_redraw(struct itx_render_ctx *rc, const struct itx_image *bg, const
         bk->vertical = json_is_true(json_object_get(r, "vertical"));
         bk->style.bold = json_is_true(json_object_get(r, "bold"));
         al = json_string_value(json_object_get(r, "align"));
-        bk->align = !al || !strcmp(al, "left")  ? ITX_RENDER_ALIGN_LEFT
-                    : !strcmp(al, "right")      ? ITX_RENDER_ALIGN_RIGHT
-                                                : ITX_RENDER_ALIGN_CENTRE;
+        bk->align = !al || !strcmp(al, "left") ? ITX_RENDER_ALIGN_LEFT
+                    : !strcmp(al, "right")     ? ITX_RENDER_ALIGN_RIGHT
+                                               : ITX_RENDER_ALIGN_CENTRE;
         if ((st = get_rgb(r, "color", it->color, NULL, i, d)) != ITX_OK ||
             (st = get_rgb(r, "background", bk->style.bg, NULL, i, d)) != ITX_OK ||
             (st = get_rgb(r, "source_outline", it->outline, &it->has_outline, i, d)) != ITX_OK)

@@ -220,8 +220,7 @@ check_picture(json_t *pic, bool jpeg, struct totals *t)
         float area[4];
         bool han;
         size_t na, dist;
-        if (json_integer_value(json_object_get(rg, "block")) < 0 || !tr || !*tr ||
-            (skip && *skip))
+        if (json_integer_value(json_object_get(rg, "block")) < 0 || !tr || !*tr || (skip && *skip))
             continue;
         area_of(rg, area);
         han = read_area(r, area, text, sizeof(text));
@@ -314,8 +313,9 @@ test_translate_set(const char *bin)
         return;
     n = json_array_size(json_object_get(index, "pictures"));
     /* every PNG, and the JPEG copies under another name */
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/jpg && cd %s && for f in *.jpg; do cp \"$f\" "
-                               "\"jpg/${f%%.jpg}-jpg.jpg\"; done",
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/jpg && cd %s && for f in *.jpg; do cp \"$f\" "
+             "\"jpg/${f%%.jpg}-jpg.jpg\"; done",
              set_dir, set_dir);
     CHECK(run(cmd));
     snprintf(cmd, sizeof(cmd),
@@ -369,8 +369,7 @@ test_render_edit(const char *bin)
     for (size_t i = 0; i < json_array_size(regions); i++) {
         json_t *rg = json_array_get(regions, i);
         if (json_integer_value(json_object_get(rg, "block")) >= 0 &&
-            json_number_value(json_object_get(rg, "font_size")) >= 20 &&
-            target == (size_t)-1)
+            json_number_value(json_object_get(rg, "font_size")) >= 20 && target == (size_t)-1)
             target = i;
     }
     CHECK(target != (size_t)-1);
@@ -469,8 +468,8 @@ test_library(void)
     CHECK_INT(itx_pipeline_ctx_new(p, &c, &d), ITX_OK);
     itx_pipeline_opts_default(&o);
     {
-        struct itx_pipeline_source s = {.data = (const uint8_t *)"<html></html>", .len = 13,
-                                        .name = "page"};
+        struct itx_pipeline_source s = {
+            .data = (const uint8_t *)"<html></html>", .len = 13, .name = "page"};
         CHECK_INT(itx_pipeline_run(c, &s, &o, &res, &d), ITX_ERR_UNSUPPORTED);
         CHECK(strstr(d.msg, "HTML") != NULL || strstr(d.msg, "html") != NULL);
     }
@@ -506,8 +505,8 @@ test_library(void)
         CHECK(started[0] && started[1]);
         CHECK_INT(w[0].st, ITX_OK);
         CHECK_INT(w[1].st, ITX_OK);
-        CHECK(w[0].res.image_len == w[1].res.image_len && w[0].res.image &&
-              w[1].res.image && memcmp(w[0].res.image, w[1].res.image, w[0].res.image_len) == 0);
+        CHECK(w[0].res.image_len == w[1].res.image_len && w[0].res.image && w[1].res.image &&
+              memcmp(w[0].res.image, w[1].res.image, w[0].res.image_len) == 0);
         itx_pipeline_result_release(&w[0].res);
         itx_pipeline_result_release(&w[1].res);
     }
