@@ -275,9 +275,14 @@ answer_from_regions(struct tr_work *m, const char *key, const char *regions, siz
     return st;
 }
 
-/* The cache key: the picture's bytes and every setting that changes the result. */
+/*
+ * The cache key: the picture's bytes and every setting that changes the result. group is ""
+ * for a picture translated alone, else the plain keys of every picture of its group (they
+ * share one translation call, so each one's result depends on the others).
+ */
 static enum itx_status
-result_key(struct tr_work *m, const uint8_t *data, size_t len, char key[65], struct itx_diag *d)
+result_key(struct tr_work *m, const uint8_t *data, size_t len, const char *group, char key[65],
+           struct itx_diag *d)
 {
     const struct itx_api_request *r = m->req;
     struct itx_buf gl;
@@ -303,6 +308,7 @@ result_key(struct tr_work *m, const uint8_t *data, size_t len, char key[65], str
             {"quality", q},
             {"qa", r->qa ? "1" : "0"},
             {"glossary", gl.data ? gl.data : ""},
+            {"group", group},
         };
         st = itx_store_cache_key(data, len, set, sizeof(set) / sizeof(set[0]), key, d);
     }
@@ -310,17 +316,61 @@ result_key(struct tr_work *m, const uint8_t *data, size_t len, char key[65], str
     return st;
 }
 
-/* Runs the pipeline on one picture and stores its outputs under key. */
+/* Where one picture of a request stands. */
+struct img_state {
+    struct itx_fetch_result fr;
+    const uint8_t *data;
+    size_t len;
+    char plain[65]; /* the key of the picture alone */
+    char key[65];   /* the key of its result (with its group) */
+    enum itx_status st;
+    struct itx_diag d;
+    bool done; /* answered (ans) or failed (st) */
+    bool hit;
+    struct itx_buf ans; /* members after "index" */
+};
+
+/* Stores one pipeline result under its key and writes its answer. */
 static enum itx_status
-translate_one(struct tr_work *m, struct itx_pipeline_ctx *ctx, const struct itx_cancel *c,
-              const uint8_t *data, size_t len, const char *name, const char *key,
-              struct itx_glossary *gl, struct itx_buf *out, struct itx_diag *d)
+store_result(struct tr_work *m, struct img_state *is, const struct itx_pipeline_result *res)
+{
+    struct itx_diag *d = &is->d;
+    const char *fmt = itx_image_format_name(res->format);
+    char obj[320], leaf[32];
+    enum itx_status st;
+
+    {
+        const double *ms = &res->ms.fetch;
+        for (size_t i = 1; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
+            itx_server_observe_stage(m->g->srv, stage_names[i], ms[i] / 1000.0);
+    }
+    snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
+    st = itx_store_cache_name(is->key, leaf, obj, sizeof(obj), d);
+    if (st == ITX_OK)
+        st = put_once(m->g->store, obj, res->image, res->image_len, mime_of(fmt), d);
+    if (st == ITX_OK &&
+        (st = itx_store_cache_name(is->key, "background.png", obj, sizeof(obj), d)) == ITX_OK)
+        st = put_once(m->g->store, obj, res->background, res->background_len, "image/png", d);
+    /* the regions file last: its presence says the whole result is stored */
+    if (st == ITX_OK &&
+        (st = itx_store_cache_name(is->key, "regions.json", obj, sizeof(obj), d)) == ITX_OK)
+        st = put_once(m->g->store, obj, res->regions_json, res->regions_len, "application/json",
+                      d);
+    if (st == ITX_OK)
+        st = answer_from_regions(m, is->key, res->regions_json, res->regions_len, &is->ans, d);
+    return st;
+}
+
+/* Runs the pipeline on the pictures idx[0..n) together (one translation call when n > 1). */
+static void
+run_pictures(struct tr_work *m, struct img_state *is, const size_t *idx, size_t n,
+             struct itx_pipeline_ctx *ctx, const struct itx_cancel *c, struct itx_glossary *gl)
 {
     const struct itx_api_request *r = m->req;
-    struct itx_pipeline_source src = {.data = data, .len = len, .name = name};
-    struct itx_pipeline_result res = {0};
+    struct itx_pipeline_source src[ITX_PIPELINE_MAX_GROUP];
+    struct itx_pipeline_result res[ITX_PIPELINE_MAX_GROUP];
     struct itx_pipeline_opts o;
-    char obj[320], leaf[32];
+    struct itx_diag d;
     enum itx_status st;
 
     itx_pipeline_opts_default(&o);
@@ -333,73 +383,72 @@ translate_one(struct tr_work *m, struct itx_pipeline_ctx *ctx, const struct itx_
     o.cancelled = cancel_polled;
     o.cancel_status = cancel_status;
     o.cancel_arg = (void *)c;
-    st = itx_pipeline_run(ctx, &src, &o, &res, d);
-    if (st != ITX_OK)
-        return st;
-    {
-        const double *ms = &res.ms.fetch;
-        for (size_t i = 1; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
-            itx_server_observe_stage(m->g->srv, stage_names[i], ms[i] / 1000.0);
+    memset(res, 0, sizeof(res));
+    for (size_t k = 0; k < n; k++) {
+        const struct itx_api_image *im = &r->images[idx[k]];
+        src[k] = (struct itx_pipeline_source){.data = is[idx[k]].data, .len = is[idx[k]].len,
+                                              .name = im->name ? im->name : im->url};
     }
-    if (res.n_translated > 0)
+    itx_diag_init(&d);
+    st = n == 1 ? itx_pipeline_run(ctx, src, &o, res, &d)
+                : itx_pipeline_run_group(ctx, src, n, &o, res, &d);
+    if (st == ITX_OK)
         itx_metric_add(m->g->m_translated, 1);
-    snprintf(leaf, sizeof(leaf), "final.%s", ext_of(itx_image_format_name(res.format)));
-    st = itx_store_cache_name(key, leaf, obj, sizeof(obj), d);
-    if (st == ITX_OK)
-        st = put_once(m->g->store, obj, res.image, res.image_len,
-                      mime_of(itx_image_format_name(res.format)), d);
-    if (st == ITX_OK && (st = itx_store_cache_name(key, "background.png", obj, sizeof(obj), d)) ==
-                            ITX_OK)
-        st = put_once(m->g->store, obj, res.background, res.background_len, "image/png", d);
-    /* the regions file last: its presence says the whole result is stored */
-    if (st == ITX_OK &&
-        (st = itx_store_cache_name(key, "regions.json", obj, sizeof(obj), d)) == ITX_OK)
-        st = put_once(m->g->store, obj, res.regions_json, res.regions_len, "application/json", d);
-    if (st == ITX_OK)
-        st = answer_from_regions(m, key, res.regions_json, res.regions_len, out, d);
-    itx_pipeline_result_release(&res);
-    return st;
+    for (size_t k = 0; k < n; k++) {
+        struct img_state *s = &is[idx[k]];
+        s->done = true;
+        if (st != ITX_OK) {
+            s->st = st;
+            s->d = d;
+        } else {
+            s->st = store_result(m, s, &res[k]);
+        }
+        itx_pipeline_result_release(&res[k]);
+    }
 }
 
-/* One picture: its bytes (data or a fetch), the store, else the pipeline. */
-static enum itx_status
-one_image(struct tr_work *m, size_t i, struct itx_pipeline_ctx *ctx, const struct itx_cancel *c,
-          struct itx_glossary *gl, struct itx_buf *out, bool *hit, struct itx_diag *d)
+/* The bytes of picture i (data, or a fetch), its plain key. */
+static void
+load_picture(struct tr_work *m, size_t i, struct img_state *is)
 {
     const struct itx_api_image *im = &m->req->images[i];
-    struct itx_fetch_result fr = {0};
-    const uint8_t *data = im->data;
-    size_t len = im->size;
-    char key[65], obj[320];
-    bool exists = false;
-    enum itx_status st = ITX_OK;
 
+    is->data = im->data;
+    is->len = im->size;
     if (im->url) {
         double t0 = itx_now_ms();
-        st = itx_fetch(&m->g->fetch, im->url, &fr, d);
+        is->st = itx_fetch(&m->g->fetch, im->url, &is->fr, &is->d);
         itx_server_observe_stage(m->g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
-        data = fr.data;
-        len = fr.len;
+        is->data = is->fr.data;
+        is->len = is->fr.len;
     }
-    if (st == ITX_OK)
-        st = result_key(m, data, len, key, d);
-    if (st == ITX_OK)
-        st = itx_store_cache_name(key, "regions.json", obj, sizeof(obj), d);
-    if (st == ITX_OK)
-        st = itx_store_head(m->g->store, obj, &exists, NULL, d);
-    if (st == ITX_OK && exists) {
-        uint8_t *regions = NULL;
-        size_t rlen = 0;
-        st = itx_store_get(m->g->store, obj, &regions, &rlen, d);
-        if (st == ITX_OK)
-            st = answer_from_regions(m, key, (const char *)regions, rlen, out, d);
+    if (is->st == ITX_OK)
+        is->st = result_key(m, is->data, is->len, "", is->plain, &is->d);
+    memcpy(is->key, is->plain, sizeof(is->key));
+    is->done = is->st != ITX_OK;
+}
+
+/* Answers picture i from the store when its result is there. */
+static void
+lookup_picture(struct tr_work *m, struct img_state *is)
+{
+    char obj[320];
+    bool exists = false;
+    uint8_t *regions = NULL;
+    size_t rlen = 0;
+
+    is->st = itx_store_cache_name(is->key, "regions.json", obj, sizeof(obj), &is->d);
+    if (is->st == ITX_OK)
+        is->st = itx_store_head(m->g->store, obj, &exists, NULL, &is->d);
+    if (is->st == ITX_OK && exists) {
+        is->st = itx_store_get(m->g->store, obj, &regions, &rlen, &is->d);
+        if (is->st == ITX_OK)
+            is->st = answer_from_regions(m, is->key, (const char *)regions, rlen, &is->ans,
+                                         &is->d);
         itx_free(regions);
-        *hit = st == ITX_OK;
-    } else if (st == ITX_OK) {
-        st = translate_one(m, ctx, c, data, len, im->name ? im->name : im->url, key, gl, out, d);
+        is->hit = is->st == ITX_OK;
     }
-    itx_fetch_result_release(&fr);
-    return st;
+    is->done = is->st != ITX_OK || exists;
 }
 
 static struct itx_glossary *
@@ -445,7 +494,8 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
                              .image = -1};
     struct itx_pipeline_ctx *ctx;
     struct itx_glossary *gl = NULL;
-    size_t slot = 0;
+    struct img_state *is;
+    size_t slot = 0, n = m->req->n_images;
 
     if (itx_cancel_requested(c)) {
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
@@ -473,46 +523,99 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
         ctx_give(g, slot);
         return ITX_SERVER_STEP_DONE;
     }
-    itx_buf_puts(&w->reply, "{\"request_id\":");
-    itx_buf_json_str(&w->reply, w->request_id);
-    itx_buf_puts(&w->reply, ",\"images\":[");
-    for (size_t i = 0; i < m->req->n_images; i++) {
-        struct itx_diag d;
-        bool hit = false;
-        size_t mark;
-        enum itx_status st;
+    is = itx_calloc(m->req->n_images, sizeof(*is));
+    if (!is) {
+        ctx_give(g, slot);
+        itx_glossary_free(gl);
+        itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", m->req->n_images);
+        return ITX_SERVER_STEP_DONE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        itx_diag_init(&is[i].d);
+        itx_buf_init(&is[i].ans, 64u << 20);
+    }
+    /* bytes and plain keys; then the keys of grouped pictures take their group in */
+    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++)
+        load_picture(m, i, &is[i]);
+    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
+        const char *grp = m->req->images[i].group;
+        struct itx_buf keys;
+        size_t members = 0;
 
-        if (itx_cancel_requested(c)) {
-            itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled after %zu of %zu images",
-                         i, m->req->n_images);
-            break;
+        if (!grp || is[i].st != ITX_OK)
+            continue;
+        itx_buf_init(&keys, 1u << 20);
+        for (size_t k = 0; k < n; k++) {
+            const char *gk = m->req->images[k].group;
+            if (gk && strcmp(gk, grp) == 0 && is[k].st == ITX_OK) {
+                itx_buf_puts(&keys, is[k].plain);
+                members++;
+            }
         }
-        itx_diag_init(&d);
-        itx_buf_printf(&w->reply, "%s{\"index\":%zu", i ? "," : "", i);
-        mark = w->reply.len;
-        lc.image = (int)i;
-        st = one_image(m, i, ctx, c, gl, &w->reply, &hit, &d);
-        if (st != ITX_OK) {
-            w->reply.len = mark; /* drop a partial answer */
-            if (w->reply.data)
-                w->reply.data[mark] = '\0';
-            image_error(&w->reply, st, &d);
-            itx_metric_add(itx_metric_series(g->m_failed, (const char *const[]){itx_err_str(st)}),
-                           1);
-            itx_log(ITX_LOG_WARNING, &lc, NULL, "image %zu failed: %s", i, d.msg);
-        } else {
-            itx_metric_add(itx_metric_series(g->m_images,
-                                             (const char *const[]){hit ? "cached" : "translated"}),
-                           1);
-            itx_metric_add(hit ? g->m_hits : g->m_misses, 1);
-            itx_log(ITX_LOG_INFO, &lc, NULL, hit ? "answered from the store" : "stored");
+        if (members > 1) {
+            is[i].st = result_key(m, is[i].data, is[i].len, keys.data, is[i].key, &is[i].d);
+            is[i].done = is[i].st != ITX_OK;
         }
-        itx_buf_puts(&w->reply, "}");
+        itx_buf_release(&keys);
+    }
+    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
+        if (!is[i].done)
+            lookup_picture(m, &is[i]);
+    }
+    /* what the store did not have: alone, or with the rest of its group in one call */
+    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
+        const char *grp = m->req->images[i].group;
+        size_t idx[ITX_PIPELINE_MAX_GROUP], k = 0;
+
+        if (is[i].done)
+            continue;
+        idx[k++] = i;
+        for (size_t j = i + 1; grp && j < n && k < ITX_PIPELINE_MAX_GROUP; j++) {
+            const char *gj = m->req->images[j].group;
+            if (!is[j].done && gj && strcmp(gj, grp) == 0)
+                idx[k++] = j;
+        }
+        run_pictures(m, is, idx, k, ctx, c, gl);
     }
     ctx_give(g, slot);
     itx_glossary_free(gl);
-    if (itx_buf_puts(&w->reply, "]}") != ITX_OK && w->diag.code == ITX_OK)
-        itx_diag_set(&w->diag, ITX_ERR_TOO_LARGE, "the answer is over its 64 MiB limit");
+
+    if (itx_cancel_requested(c)) {
+        itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
+    } else {
+        itx_buf_puts(&w->reply, "{\"request_id\":");
+        itx_buf_json_str(&w->reply, w->request_id);
+        itx_buf_puts(&w->reply, ",\"images\":[");
+        for (size_t i = 0; i < n; i++) {
+            lc.image = (int)i;
+            itx_buf_printf(&w->reply, "%s{\"index\":%zu", i ? "," : "", i);
+            if (is[i].st != ITX_OK || !is[i].done) {
+                enum itx_status st = is[i].st != ITX_OK ? is[i].st : ITX_ERR_INTERNAL;
+                image_error(&w->reply, st, &is[i].d);
+                itx_metric_add(
+                    itx_metric_series(g->m_failed, (const char *const[]){itx_err_str(st)}), 1);
+                itx_log(ITX_LOG_WARNING, &lc, NULL, "image %zu failed: %s", i, is[i].d.msg);
+            } else {
+                if (is[i].ans.data)
+                    itx_buf_append(&w->reply, is[i].ans.data, is[i].ans.len);
+                itx_metric_add(itx_metric_series(g->m_images,
+                                                 (const char *const[]){
+                                                     is[i].hit ? "cached" : "translated"}),
+                               1);
+                itx_metric_add(is[i].hit ? g->m_hits : g->m_misses, 1);
+                itx_log(ITX_LOG_INFO, &lc, NULL,
+                        is[i].hit ? "answered from the store" : "translated and stored");
+            }
+            itx_buf_puts(&w->reply, "}");
+        }
+        if (itx_buf_puts(&w->reply, "]}") != ITX_OK)
+            itx_diag_set(&w->diag, ITX_ERR_TOO_LARGE, "the answer is over its 64 MiB limit");
+    }
+    for (size_t i = 0; i < n; i++) {
+        itx_fetch_result_release(&is[i].fr);
+        itx_buf_release(&is[i].ans);
+    }
+    itx_free(is);
     return ITX_SERVER_STEP_DONE;
 }
 

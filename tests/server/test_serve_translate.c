@@ -98,8 +98,8 @@ int
 main(int argc, char **argv)
 {
     char dir[64] = "/tmp/itx-serve-tr-XXXXXX", cmd[1024], pic[512], ts[128], env_dir[300], store[200];
-    char *img, *body, *first_url = NULL;
-    size_t img_len = 0;
+    char *img, *img2 = NULL, *body, *first_url = NULL;
+    size_t img_len = 0, img2_len = 0;
     struct srv s;
     struct resp r;
     long status;
@@ -116,7 +116,14 @@ main(int argc, char **argv)
         CHECK_MSG(0, "itx-testset wrote no picture");
         return check_summary();
     }
-    body = malloc(img_len * 2 + 4096);
+    /* a second picture (another seed) for a group of two */
+    snprintf(cmd, sizeof(cmd), "%s -o %s/ts2 --count 1 --seed 4 >/dev/null", argv[2], dir);
+    CHECK_INT(system(cmd), 0);
+    snprintf(ts, sizeof(ts), "%s/ts2", dir);
+    if (find_picture(ts, pic, sizeof(pic)))
+        img2 = read_all(pic, &img2_len);
+    CHECK(img2 != NULL);
+    body = malloc((img_len + img2_len) * 2 + 4096);
     snprintf(store, sizeof(store), "%s/store", dir);
     snprintf(env_dir, sizeof(env_dir), "ITX_STORE_DIR=%s", store);
     snprintf(cmd, sizeof(cmd), "mkdir -p %s", store);
@@ -223,15 +230,41 @@ main(int argc, char **argv)
     http(s.port, "GET", "/metrics", NULL, NULL, 0, &r);
     CHECK_INT(r.status, 200);
     CHECK(metric(r.body, "itx_stage_duration_seconds_count{stage=\"ocr\"}") == ocr_before);
-    CHECK(metric(r.body, "itx_cache_hits_total") == 1);
-    CHECK(metric(r.body, "itx_cache_misses_total") == 1);
-    CHECK(metric(r.body, "itx_images_total{result=\"translated\"}") == 1);
-    CHECK(metric(r.body, "itx_images_total{result=\"cached\"}") == 1);
-    CHECK(metric(r.body, "itx_images_failed_total{reason=\"undecodable\"}") == 1);
     CHECK(metric(r.body, "itx_translate_calls_total{provider=\"dict\"}") == 1);
     resp_free(&r);
+
+    /* the two pictures of one product: one translation call; the first picture's result
+     * there is another one than alone (its group is part of its key); again: from the store */
+    for (int round = 0; round < 2 && img2; round++) {
+        strcpy(body, "{\"target_lang\":\"en\",\"images\":[{\"group\":\"p1\",\"data\":\"");
+        b64((const unsigned char *)img, img_len, body + strlen(body));
+        strcat(body, "\"},{\"group\":\"p1\",\"data\":\"");
+        b64((const unsigned char *)img2, img2_len, body + strlen(body));
+        strcat(body, "\"}]}");
+        j = post_translate(s.port, body, &status);
+        CHECK_INT(status, 200);
+        for (size_t i = 0; i < 2; i++) {
+            const char *u;
+            im = json_array_get(json_object_get(j, "images"), i);
+            u = json_string_value(json_object_get(im, "url"));
+            CHECK(u && first_url && strcmp(u, first_url) != 0);
+            CHECK(json_array_size(json_object_get(im, "regions")) > 0);
+        }
+        json_decref(j);
+        CHECK(metric_now(s.port, "itx_translate_calls_total{provider=\"dict\"}") == 2);
+        CHECK(metric_now(s.port, "itx_cache_hits_total") == 1 + 2 * round);
+    }
+
+    http(s.port, "GET", "/metrics", NULL, NULL, 0, &r);
+    CHECK_INT(r.status, 200);
+    CHECK(metric(r.body, "itx_cache_hits_total") == 3);
+    CHECK(metric(r.body, "itx_cache_misses_total") == 3);
+    CHECK(metric(r.body, "itx_images_total{result=\"translated\"}") == 3);
+    CHECK(metric(r.body, "itx_images_total{result=\"cached\"}") == 3);
+    CHECK(metric(r.body, "itx_images_failed_total{reason=\"undecodable\"}") == 1);
+    resp_free(&r);
     /* the request counter moves when the answer has been sent, just after the client has it */
-    CHECK(metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"200\"}", 2,
+    CHECK(metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"200\"}", 4,
                       5000));
 
     CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
@@ -239,6 +272,7 @@ main(int argc, char **argv)
     free(first_url);
     free(body);
     free(img);
+    free(img2);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK_INT(system(cmd), 0);
     return check_summary();
