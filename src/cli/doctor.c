@@ -33,13 +33,12 @@ struct doctor {
 };
 
 /* One result line: state (ok, missing, wrong), what was checked, detail, and a fix. */
-static void
-report(struct doctor *doc, const char *state, const char *check, const char *fix,
-       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void report(struct doctor *doc, const char *state, const char *check, const char *fix,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
-report(struct doctor *doc, const char *state, const char *check, const char *fix,
-       const char *fmt, ...)
+report(struct doctor *doc, const char *state, const char *check, const char *fix, const char *fmt,
+       ...)
 {
     va_list ap;
 
@@ -73,8 +72,8 @@ check_models(struct doctor *doc)
         else if (s != ITX_OK)
             report(doc, "wrong", "models", doc->setup_cmd, "%s: %s", path, d.msg);
         else if (strcmp(hex, itx_model_files[i].sha256) != 0)
-            report(doc, "wrong", "models", doc->setup_cmd,
-                   "%s: sha256 %s, expected %s", path, hex, itx_model_files[i].sha256);
+            report(doc, "wrong", "models", doc->setup_cmd, "%s: sha256 %s, expected %s", path, hex,
+                   itx_model_files[i].sha256);
         else
             report(doc, "ok", "models", NULL, "%s", path);
     }
@@ -200,8 +199,10 @@ check_storage(struct doctor *doc)
     if (s == ITX_OK)
         s = itx_store_get(st, "itx-doctor/probe.txt", &back, &n_back, &d);
     if (s == ITX_OK && (n_back != sizeof(probe) - 1 || memcmp(back, probe, n_back) != 0))
-        s = itx_diag_set(&d, ITX_ERR_IO, "object 'itx-doctor/probe.txt' reads back different "
-                                         "bytes (%zu)", n_back);
+        s = itx_diag_set(&d, ITX_ERR_IO,
+                         "object 'itx-doctor/probe.txt' reads back different "
+                         "bytes (%zu)",
+                         n_back);
     if (s == ITX_OK)
         report(doc, "ok", "storage", NULL, "%s (wrote and read itx-doctor/probe.txt)", where);
     else
@@ -276,8 +277,7 @@ check_provider(struct doctor *doc)
     memset(&c, 0, sizeof(c));
     itx_diag_init(&d);
     if (itx_tr_config_from_env(&c, &d) != ITX_OK) {
-        report(doc, "wrong", "provider", "fix the variable named (docs/translate.md)", "%s",
-               d.msg);
+        report(doc, "wrong", "provider", "fix the variable named (docs/translate.md)", "%s", d.msg);
         return;
     }
     switch (c.provider) {
@@ -293,10 +293,9 @@ check_provider(struct doctor *doc)
     case ITX_TR_OPENAI:
         if (c.api_key && *c.api_key)
             report(doc, "ok", "provider", NULL, "openai (OPENAI_API_KEY is set; not shown)");
-        else if (c.base_url && *c.base_url &&
-                 strcmp(c.base_url, "https://api.openai.com/v1") != 0)
-            report(doc, "ok", "provider", NULL, "openai at '%s' (no key, allowed off api.openai.com)",
-                   c.base_url);
+        else if (c.base_url && *c.base_url && strcmp(c.base_url, "https://api.openai.com/v1") != 0)
+            report(doc, "ok", "provider", NULL,
+                   "openai at '%s' (no key, allowed off api.openai.com)", c.base_url);
         else
             report(doc, "missing", "provider",
                    "export OPENAI_API_KEY=... (or ITX_OPENAI_BASE_URL for a local server)",
@@ -312,15 +311,14 @@ check_provider(struct doctor *doc)
 static int
 usage(FILE *f, int status)
 {
-    fprintf(f,
-            "usage: itx doctor [--only CHECK[,CHECK...]]\n\n"
-            "Checks what itx needs and prints, for each, ok, missing or wrong, and the command\n"
-            "that fixes it. Checks: models (SHA-256 of each model in $ITX_MODELS_DIR), dict\n"
-            "(the CC-CEDICT index), fonts (fontconfig finds Noto Sans and Noto Sans CJK),\n"
-            "storage (the ITX_STORE result store is reachable and writable: it writes\n"
-            "itx-doctor/probe.txt), jobs (opens ITX_DATABASE_URL or the SQLite default),\n"
-            "provider (ITX_TRANSLATE_PROVIDER and its key; keys are never printed).\n"
-            "Exits 1 when anything is missing or wrong.\n");
+    fprintf(f, "usage: itx doctor [--only CHECK[,CHECK...]]\n\n"
+               "Checks what itx needs and prints, for each, ok, missing or wrong, and the command\n"
+               "that fixes it. Checks: models (SHA-256 of each model in $ITX_MODELS_DIR), dict\n"
+               "(the CC-CEDICT index), fonts (fontconfig finds Noto Sans and Noto Sans CJK),\n"
+               "storage (the ITX_STORE result store is reachable and writable: it writes\n"
+               "itx-doctor/probe.txt), jobs (opens ITX_DATABASE_URL or the SQLite default),\n"
+               "provider (ITX_TRANSLATE_PROVIDER and its key; keys are never printed).\n"
+               "Exits 1 when anything is missing or wrong.\n");
     return status;
 }
 
