@@ -63,6 +63,9 @@ ITX_DATABASE_URL='postgresql://itx:pw-secret@127.0.0.1:1/itx?connect_timeout=2' 
 [ "$rc" = 1 ] && grep -q '^wrong  *jobs  *postgresql://itx:\*\*\*@127.0.0.1:1/itx' out ||
   fail "unreachable postgres not reported wrong"
 grep -q pw-secret out && fail "the database password was printed"
+ITX_DATABASE_URL='postgresql://itx@127.0.0.1:1/itx?password=kw-secret&connect_timeout=2' run --only jobs
+[ "$rc" = 1 ] && grep -q 'password=\*\*\*&connect_timeout=2' out || fail "password parameter not hidden"
+grep -q kw-secret out && fail "the password parameter was printed"
 
 # 6. Storage: a store folder that cannot be created is wrong, with the mkdir fix.
 touch notadir
