@@ -514,6 +514,10 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
                      "jpeg, webp", m->req->output_format);
         return ITX_SERVER_STEP_DONE;
     }
+    if (n == 0) {
+        itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
+        return ITX_SERVER_STEP_DONE;
+    }
     ctx = ctx_take(g, &slot);
     if (!ctx) {
         itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the OCR models are still warming up");
