@@ -4,9 +4,9 @@
 // Last line: RESULT ready_ms=<median>.
 //
 // Usage: node bench/bench-coldstart.mjs path/to/itx [runs]
-// Readiness today covers what is registered: the warm-up functions and readiness checks of
-// the modules that plug into the server (the result store now; OCR model loading and
-// warm-up once the OCR engine registers it), so the number grows as they land.
+// Readiness covers what is registered: the OCR models are loaded before the socket opens,
+// the warm-up "ocr-models" creates one pipeline context per worker (ITX_WORKERS, default the
+// number of cores) and runs a blank picture through each, and the result store answers.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
