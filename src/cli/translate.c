@@ -313,7 +313,11 @@ itx_cli_translate(int argc, char **argv)
             n_failed++;
             if (tty)
                 fputc('\n', stderr);
-            fprintf(stderr, "itx translate: %s: %s\n", inputs[i], d.msg);
+            /* most messages already name the input; the others get it in front */
+            if (strstr(d.msg, inputs[i]))
+                fprintf(stderr, "itx translate: %s\n", d.msg);
+            else
+                fprintf(stderr, "itx translate: %s: %s\n", inputs[i], d.msg);
         } else {
             tot_tr += res.n_translated;
             tot_skip += res.n_skipped;
