@@ -77,9 +77,13 @@ rect_mean(const struct itx_image *bg, const float bb[4], double mean[3])
 {
     int x0 = (int)fmaxf(0, bb[0]), y0 = (int)fmaxf(0, bb[1]);
     int x1 = (int)fminf((float)bg->w - 1, bb[2]), y1 = (int)fminf((float)bg->h - 1, bb[3]);
-    int step = (x1 - x0 + y1 - y0) / 120 + 1;
     double n = 0;
     mean[0] = mean[1] = mean[2] = 0;
+    /* A rectangle wholly off the picture on one axis has no samples (and, unclamped, a
+     * negative extent that would make the step negative). */
+    if (x1 < x0 || y1 < y0)
+        return;
+    int step = (x1 - x0 + y1 - y0) / 120 + 1;
     for (int y = y0; y <= y1; y += step)
         for (int x = x0; x <= x1; x += step) {
             const uint8_t *p = itx_image_at(bg, x, y);
