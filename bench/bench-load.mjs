@@ -142,7 +142,11 @@ try {
               `rss_growth=${growth.toFixed(3)}`);
 } finally {
   child.kill('SIGTERM');
-  await new Promise(r => (exited ? r() : child.on('exit', r)));
+  const code = await new Promise(r => (exited ? r(child.exitCode) : child.on('exit', c => r(c))));
+  if (code !== 0) {
+    console.error(`itx serve exited ${code} after SIGTERM:\n${log.slice(-4000)}`);
+    process.exitCode = 1;
+  }
   agent.destroy();
   rmSync(dir, { recursive: true, force: true });
 }
