@@ -658,7 +658,11 @@ usage(FILE *f)
     fprintf(f,
             "usage: itx serve [--setting value]...\n\n"
             "Runs the HTTP service: /healthz, /readyz, /metrics, /openapi.json, /files/ (local\n"
-            "store) and, with the translation pipeline, /v1/translate and /v1/jobs.\n"
+            "store) and POST /v1/translate (the translation pipeline on the worker pool; results\n"
+            "are stored content-addressed, so a repeated picture is answered from the store).\n"
+            "/readyz turns 200 once the OCR models are loaded and every worker's context is warm.\n"
+            "The translator is set by ITX_TRANSLATE_PROVIDER (dict|gemini|openai, default dict)\n"
+            "and friends (docs/translate.md); the models come from ITX_MODELS_DIR.\n"
             "Every setting is an environment variable or a flag; a flag wins. A bad value stops\n"
             "start-up with a message naming it. SIGTERM or SIGINT drains and exits 0.\n"
             "The result store is set by ITX_STORE (local|s3|gcs) and friends (docs/store.md);\n"
