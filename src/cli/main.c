@@ -5,6 +5,22 @@
 #include "core/alloc.h"
 #include "core/log.h"
 
+/*
+ * LeakSanitizer's default suppressions, used only by sanitizer builds (LSan calls this hook
+ * when it exists; other builds never do). The font and codec libraries under libvips, and
+ * libgomp, keep caches for the life of the process that LSan reports at exit; they are not
+ * leaks of ours, and every test that runs the itx binary under ASan would otherwise need its
+ * own suppression file.
+ */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\nleak:libcairo\n"
+           "leak:libglib\nleak:libgobject\nleak:libx265\nleak:libheif\nleak:libdav1d\n"
+           "leak:libde265\nleak:libaom\nleak:libgomp\n";
+}
+
 static const struct itx_cli_command commands[] = {
     {"doctor", "check models, dictionary, fonts, storage, job store and provider", itx_cli_doctor},
     {"models", "check the installed OCR models (models verify)", itx_cli_models},
