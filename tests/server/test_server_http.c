@@ -547,7 +547,11 @@ t_concurrency(struct srv *s)
         CHECK_STR(c[i].r.body, "{\"slept_ms\":150}");
         resp_free(&c[i].r);
     }
-    CHECK_INT(metric_now(s->port, "itx_http_requests_total{route=\"translate\",code=\"200\"}"),
+    /* the request counter moves after the answer is sent: wait for it */
+    CHECK_MSG(metric_wait(s->port, "itx_http_requests_total{route=\"translate\",code=\"200\"}",
+                          before + 4, 5000),
+              "translate 200 count is %g, expected %g",
+              metric_now(s->port, "itx_http_requests_total{route=\"translate\",code=\"200\"}"),
               before + 4);
 }
 
@@ -949,8 +953,8 @@ server_b(void)
                         "{\"images\":[{\"url\":\"https://e.com/a\"}],\"target_lang\":\"en\"}", &r),
               200);
     resp_free(&r);
-    CHECK_INT(metric_now(s.port, "itx_work_cancelled_total{reason=\"deadline\"}"), 1);
-    CHECK_INT(metric_now(s.port, "itx_http_requests_total{route=\"translate\",code=\"504\"}"), 1);
+    CHECK(metric_wait(s.port, "itx_work_cancelled_total{reason=\"deadline\"}", 1, 5000));
+    CHECK(metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"504\"}", 1, 5000));
     /* No files directory configured: /files/ is not a route. */
     http(s.port, "GET", "/files/a.png", NULL, NULL, 0, &r);
     check_problem(&r, 404, "not_found", "no such route");
