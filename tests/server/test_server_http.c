@@ -954,7 +954,8 @@ server_b(void)
               200);
     resp_free(&r);
     CHECK(metric_wait(s.port, "itx_work_cancelled_total{reason=\"deadline\"}", 1, 5000));
-    CHECK(metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"504\"}", 1, 5000));
+    CHECK(
+        metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"504\"}", 1, 5000));
     /* No files directory configured: /files/ is not a route. */
     http(s.port, "GET", "/files/a.png", NULL, NULL, 0, &r);
     check_problem(&r, 404, "not_found", "no such route");
