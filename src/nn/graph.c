@@ -331,13 +331,6 @@ bn_params_ok(const struct itx_nn_model *m, const struct itx_nn_node *u, int64_t 
     return true;
 }
 
-static void
-kill(struct itx_nn_model *m, int node)
-{
-    m->nodes[node].dead = true;
-    (void)m;
-}
-
 /* The single live consumer of v after node `from`, or -1. */
 static int
 only_consumer(const struct itx_nn_model *m, int v, size_t from)
@@ -529,7 +522,7 @@ fuse_after(struct itx_nn_model *m, int ci, bool *oom)
             }
             c->out = u->out;
             m->values[u->out].producer = ci;
-            kill(m, cons[0]);
+            m->nodes[cons[0]].dead = true;
             last = cons[0] > last ? cons[0] : last;
             continue;
         }
@@ -553,7 +546,7 @@ fuse_after(struct itx_nn_model *m, int ci, bool *oom)
             c->out = end_v;
             m->values[end_v].producer = ci;
             for (int i = 0; i < n_chain; i++) {
-                kill(m, chain[i]);
+                m->nodes[chain[i]].dead = true;
                 last = chain[i] > last ? chain[i] : last;
             }
             continue;
@@ -592,9 +585,8 @@ rewrite_deconv(struct itx_nn_model *m, size_t i, struct itx_diag *d)
     char name[160];
 
     if (cp->group != 1 || w->rank != 4 || w->shape[3] != k || cp->stride[0] != k ||
-        cp->stride[1] != k || cp->dilation[0] != 1 || cp->dilation[1] != 1 ||
-        cp->pad[0] || cp->pad[1] || cp->pad[2] || cp->pad[3] || cp->output_padding[0] ||
-        cp->output_padding[1])
+        cp->stride[1] != k || cp->dilation[0] != 1 || cp->dilation[1] != 1 || cp->pad[0] ||
+        cp->pad[1] || cp->pad[2] || cp->pad[3] || cp->output_padding[0] || cp->output_padding[1])
         return ITX_OK;
     for (int q = 0; q < n->n_post; q++)
         if (n->post[q].kind != NN_POST_UNARY)
@@ -746,8 +738,7 @@ itx_nn_graph_optimize(struct itx_nn_model *m, struct itx_diag *d)
             move_node(m, (int)i, last);
     }
     for (size_t i = 0; i < m->n_nodes; i++)
-        if (!m->nodes[i].dead && m->nodes[i].op == NN_OP_CONV_T &&
-            (s = rewrite_deconv(m, i, d)))
+        if (!m->nodes[i].dead && m->nodes[i].op == NN_OP_CONV_T && (s = rewrite_deconv(m, i, d)))
             return s;
     fuse_se_residual(m);
     /* Dead-code elimination, last to first. */

@@ -207,8 +207,8 @@ tensor_to_value(struct parse *ps, const struct tensor_raw *t, int vi)
             return bad(ps, "tensor has a negative dimension");
         if (t->dims[i] > 0 && numel > (int64_t)m->lim.max_tensor_elems / t->dims[i])
             return itx_diag_set(ps->d, ITX_ERR_MODEL,
-                                "model '%s': node '%s': tensor has more than %zu elements",
-                                m->name, ps->node ? ps->node : "?", m->lim.max_tensor_elems);
+                                "model '%s': node '%s': tensor has more than %zu elements", m->name,
+                                ps->node ? ps->node : "?", m->lim.max_tensor_elems);
         numel *= t->dims[i];
     }
     if (numel > (int64_t)m->lim.max_tensor_elems)
@@ -461,7 +461,8 @@ conv_attrs(struct parse *ps, const struct attr *as, int na, struct itx_nn_attr *
     for (int i = 0; i < 2; i++) {
         if (at->conv.stride[i] < 1 || at->conv.stride[i] > 1024 || at->conv.dilation[i] < 1 ||
             at->conv.dilation[i] > 1024 || at->conv.kernel[i] < 0 || at->conv.kernel[i] > 1024 ||
-            at->conv.output_padding[i] < 0 || at->conv.output_padding[i] >= at->conv.stride[i] + at->conv.dilation[i])
+            at->conv.output_padding[i] < 0 ||
+            at->conv.output_padding[i] >= at->conv.stride[i] + at->conv.dilation[i])
             return bad(ps, "stride, dilation, kernel or output_padding out of range");
     }
     for (int i = 0; i < 4; i++)
@@ -490,7 +491,6 @@ node_attrs(struct parse *ps, struct itx_nn_node *n, const struct attr *as, int n
 {
     struct itx_nn_attr *at = &n->attr;
     const struct attr *a;
-    enum itx_status s;
 
     switch (n->op) {
     case NN_OP_CONV:
@@ -624,7 +624,6 @@ node_attrs(struct parse *ps, struct itx_nn_node *n, const struct attr *as, int n
         }
         return ITX_OK;
     default:
-        (void)s;
         return ITX_OK;
     }
 }

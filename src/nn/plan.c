@@ -5,9 +5,9 @@
  *      which folds the recognition model's Shape/Cast/Slice/Concat chains;
  *   2. every remaining node becomes a step. With the oneDNN backend, 4-D activations from
  *      convolutions onwards are kept in oneDNN's blocked nChw8c (AVX2) or nChw16c (AVX-512)
- *      layout, channels padded to the block; element-wise, channel-broadcast, global pooling, nearest resize and
- *      channel concat steps work on that layout directly, and reorder steps convert at the
- *      boundaries with plain-layout operators;
+ *      layout, channels padded to the block; element-wise, channel-broadcast, global pooling,
+ * nearest resize and channel concat steps work on that layout directly, and reorder steps convert
+ * at the boundaries with plain-layout operators;
  *   3. lifetimes are computed and every activation gets an offset in one arena (greedy
  *      first fit), so running a plan allocates nothing;
  *   4. oneDNN primitives, their weights (reordered once) and memory objects are created.
@@ -54,9 +54,9 @@ struct pval {
     struct itx_nn_tinfo t;
     int layout;
     size_t bytes;
-    int64_t off;  /* arena offset, -1 when not in the arena */
-    void *own;    /* plan-owned data (folded values, reordered weights) */
-    bool known;   /* data known at plan time */
+    int64_t off; /* arena offset, -1 when not in the arena */
+    void *own;   /* plan-owned data (folded values, reordered weights) */
+    bool known;  /* data known at plan time */
     int first, last;
     int plain_copy, blk_copy; /* derived pvals, -1 when none */
     dnnl_memory_t mem;
@@ -73,7 +73,6 @@ enum step_kind {
     ST_RESIZE_BLK,
     ST_CONCAT_BLK,
     ST_D2S_BLK,
-    ST_POST, /* post ops of a node that oneDNN could not fuse */
 };
 
 enum operand_kind { OPK_FULL, OPK_SCALAR, OPK_CHAN };
@@ -95,7 +94,7 @@ struct step {
     int64_t *map_h, *map_w;
     /* oneDNN */
     dnnl_primitive_t prim;
-    int post_first; /* ST_POST: first post op not fused */
+    int post_first; /* ST_CONV/ST_MATMUL: first post op oneDNN did not fuse (run after) */
     int n_args;
     dnnl_exec_arg_t args[12];
     dnnl_memory_t wmem, bmem;
@@ -257,8 +256,8 @@ classify(const struct itx_nn_tinfo *o, const struct itx_nn_tinfo *t, bool *ok)
         ((t->rank == 3 && t->shape[0] == o->shape[1]) ||
          (t->rank == 4 && t->shape[0] == 1 && t->shape[1] == o->shape[1])))
         return OPK_CHAN;
-    if (o->rank == 4 && t->rank == 4 && t->shape[0] == o->shape[0] &&
-        t->shape[1] == o->shape[1] && t->shape[2] == 1 && t->shape[3] == 1)
+    if (o->rank == 4 && t->rank == 4 && t->shape[0] == o->shape[0] && t->shape[1] == o->shape[1] &&
+        t->shape[2] == 1 && t->shape[3] == 1)
         return OPK_CHAN;
     *ok = false;
     return OPK_FULL;
@@ -278,8 +277,8 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
     int o = n->out;
 
     if (n->n_in > 64)
-        return itx_diag_set(d, ITX_ERR_MODEL, "model '%s': node '%s' has too many inputs",
-                            m->name, n->name);
+        return itx_diag_set(d, ITX_ERR_MODEL, "model '%s': node '%s' has too many inputs", m->name,
+                            n->name);
     for (int k = 0; k < n->n_in; k++) {
         memset(&in[k], 0, sizeof(in[k]));
         if (n->in[k] < 0)
@@ -296,9 +295,10 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
     {
         size_t elems = (size_t)itx_nn_shape_numel(out.shape, out.rank);
         if (elems > m->lim.max_tensor_elems)
-            return itx_diag_set(d, ITX_ERR_TOO_LARGE,
-                                "model '%s': node '%s': output has %zu elements, over the %zu limit",
-                                m->name, n->name, elems, m->lim.max_tensor_elems);
+            return itx_diag_set(
+                d, ITX_ERR_TOO_LARGE,
+                "model '%s': node '%s': output has %zu elements, over the %zu limit", m->name,
+                n->name, elems, m->lim.max_tensor_elems);
     }
     p->pv[o].t = out;
     p->pv[o].t.data = NULL;
@@ -323,7 +323,8 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
     struct step *st = NULL;
     bool is4 = out.rank == 4 && out.dtype == ITX_NN_F32;
     if (dnnl && (n->op == NN_OP_CONV || n->op == NN_OP_CONV_T) && is4 &&
-        !(n->op == NN_OP_CONV_T && (n->attr.conv.output_padding[0] || n->attr.conv.output_padding[1]))) {
+        !(n->op == NN_OP_CONV_T &&
+          (n->attr.conv.output_padding[0] || n->attr.conv.output_padding[1]))) {
         int adds[NN_MAX_POST], n_adds = 0;
         for (int k = 0; k < n->n_post; k++)
             if (n->post[k].kind == NN_POST_ADD &&
@@ -370,9 +371,11 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
         if (a < 0 || b < 0 || !(st = new_step(p, ST_BINARY, ni, o)))
             return nomem(d);
         p->pv[o].layout = lay;
-        static const enum itx_nn_binary_op map[] = {
-            [NN_OP_ADD] = ITX_NN_ADD, [NN_OP_SUB] = ITX_NN_SUB, [NN_OP_MUL] = ITX_NN_MUL,
-            [NN_OP_DIV] = ITX_NN_DIV, [NN_OP_POW] = ITX_NN_POW};
+        static const enum itx_nn_binary_op map[] = {[NN_OP_ADD] = ITX_NN_ADD,
+                                                    [NN_OP_SUB] = ITX_NN_SUB,
+                                                    [NN_OP_MUL] = ITX_NN_MUL,
+                                                    [NN_OP_DIV] = ITX_NN_DIV,
+                                                    [NN_OP_POW] = ITX_NN_POW};
         st->bop = map[n->op];
         st->n_in = 2;
         st->in[0] = a;
@@ -405,8 +408,7 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
             return nomem(d);
         st->n_in = 1;
         st->in[0] = n->in[0];
-    } else if (dnnl && n->op == NN_OP_CONCAT && is4 &&
-               (n->attr.axis == 1 || n->attr.axis == -3)) {
+    } else if (dnnl && n->op == NN_OP_CONCAT && is4 && (n->attr.axis == 1 || n->attr.axis == -3)) {
         bool all8 = true, anyblk = false;
         for (int k = 0; k < n->n_in; k++) {
             all8 = all8 && in[k].shape[1] % BLK == 0; /* whole blocks */
@@ -460,11 +462,13 @@ md_of(const struct pval *v, dnnl_memory_desc_t *md)
     for (int i = 0; i < v->t.rank; i++)
         dims[i] = v->t.shape[i];
     if (v->t.rank == 4)
-        dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32,
-                                     v->layout == LAYOUT_BLK ? (BLK == 16 ? dnnl_nChw16c : dnnl_nChw8c) : dnnl_nchw);
+        dnnl_memory_desc_init_by_tag(
+            md, 4, dims, dnnl_f32,
+            v->layout == LAYOUT_BLK ? (BLK == 16 ? dnnl_nChw16c : dnnl_nChw8c) : dnnl_nchw);
     else
         dnnl_memory_desc_init_by_tag(md, v->t.rank, dims, dnnl_f32,
-                                     v->t.rank == 1 ? dnnl_a : (v->t.rank == 2 ? dnnl_ab : dnnl_abc));
+                                     v->t.rank == 1 ? dnnl_a
+                                                    : (v->t.rank == 2 ? dnnl_ab : dnnl_abc));
 }
 
 static dnnl_status_t
@@ -476,7 +480,8 @@ mem_of(struct itx_nn_session *ss, struct plan *p, int v)
         return dnnl_success;
     md_of(x, &md);
     return dnnl_memory_create(&x->mem, &md, ss->eng,
-                              x->off >= 0 ? (void *)(p->arena + x->off) : (void *)(uintptr_t)x->t.data);
+                              x->off >= 0 ? (void *)(p->arena + x->off)
+                                          : (void *)(uintptr_t)x->t.data);
 }
 
 static void
@@ -642,7 +647,9 @@ make_conv(struct itx_nn_session *ss, struct plan *p, struct step *st, struct itx
         if ((r = dnnl_primitive_attr_create(&attr)) || (r = dnnl_post_ops_create(&po)))
             return dnnl_fail(d, "attribute", r, n->name);
         dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-        st->post_first = attempt == 0 && !getenv("ITX_NN_NOFUSE") ? append_posts(n, 0, po, p, st, &n_po, bin_idx) : 0;
+        st->post_first = attempt == 0 && !getenv("ITX_NN_NOFUSE")
+                             ? append_posts(n, 0, po, p, st, &n_po, bin_idx)
+                             : 0;
         if (attempt == 1 || st->post_first < n->n_post) {
             /* partial chains are not worth the complexity: run all post ops separately */
             dnnl_post_ops_destroy(po);
@@ -671,7 +678,8 @@ make_conv(struct itx_nn_session *ss, struct plan *p, struct step *st, struct itx
     }
     {
         const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        const dnnl_memory_desc_t *smd =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         size_t wsize = dnnl_memory_desc_get_size(wmd);
         size_t ssize = smd ? dnnl_memory_desc_get_size(smd) : 0;
         void *wdata = NULL;
@@ -704,8 +712,8 @@ make_conv(struct itx_nn_session *ss, struct plan *p, struct step *st, struct itx
             p->scratch_size = ssize;
         if ((r = dnnl_primitive_create(&st->prim, pd)) ||
             (r = dnnl_memory_create(&st->wmem, wmd, ss->eng, wdata)) ||
-            (has_bias && (r = dnnl_memory_create(&st->bmem, &b_md, ss->eng,
-                                                 m->values[n->in[2]].data))) ||
+            (has_bias &&
+             (r = dnnl_memory_create(&st->bmem, &b_md, ss->eng, m->values[n->in[2]].data))) ||
             (r = mem_of(ss, p, st->in[0])) || (r = mem_of(ss, p, st->out))) {
             s = dnnl_fail(d, "convolution set-up", r, n->name);
             goto out;
@@ -774,7 +782,8 @@ make_matmul(struct itx_nn_session *ss, struct plan *p, struct step *st, struct i
         goto out;
     }
     {
-        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        const dnnl_memory_desc_t *smd =
+            dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
         size_t ssize = smd ? dnnl_memory_desc_get_size(smd) : 0;
         if (ssize > p->scratch_size)
             p->scratch_size = ssize;
@@ -833,7 +842,6 @@ ptr_of(const struct plan *p, int v)
     return x->off >= 0 ? (float *)(p->arena + x->off) : (float *)x->t.data;
 }
 
-
 static void
 run_unary(enum itx_nn_unary_op op, float *x, int64_t n, float alpha, float beta, int nt)
 {
@@ -848,30 +856,30 @@ run_unary(enum itx_nn_unary_op op, float *x, int64_t n, float alpha, float beta,
 /* y = a op b over n elements, where a or b may repeat with period `per` (0 = full; n is a
  * multiple of the period). The operator is switched outside the loops so each loop
  * vectorises. */
-#define BIN_LOOP(EXPR)                                                                     \
-    do {                                                                                   \
-        if (pa == 0 && pb == 0)                                                            \
-            for (int64_t i = 0; i < n; i++) {                                              \
-                float u = a[i], v = b[i];                                                  \
-                y[i] = EXPR;                                                               \
-            }                                                                              \
-        else if (pb)                                                                       \
-            for (int64_t i0 = 0; i0 < n; i0 += pb)                                         \
-                for (int64_t j = 0; j < pb; j++) {                                         \
-                    float u = a[i0 + j], v = b[j];                                         \
-                    y[i0 + j] = EXPR;                                                      \
-                }                                                                          \
-        else                                                                               \
-            for (int64_t i0 = 0; i0 < n; i0 += pa)                                         \
-                for (int64_t j = 0; j < pa; j++) {                                         \
-                    float u = a[j], v = b[i0 + j];                                         \
-                    y[i0 + j] = EXPR;                                                      \
-                }                                                                          \
+#define BIN_LOOP(EXPR)                                                                             \
+    do {                                                                                           \
+        if (pa == 0 && pb == 0)                                                                    \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                float u = a[i], v = b[i];                                                          \
+                y[i] = EXPR;                                                                       \
+            }                                                                                      \
+        else if (pb)                                                                               \
+            for (int64_t i0 = 0; i0 < n; i0 += pb)                                                 \
+                for (int64_t j = 0; j < pb; j++) {                                                 \
+                    float u = a[i0 + j], v = b[j];                                                 \
+                    y[i0 + j] = EXPR;                                                              \
+                }                                                                                  \
+        else                                                                                       \
+            for (int64_t i0 = 0; i0 < n; i0 += pa)                                                 \
+                for (int64_t j = 0; j < pa; j++) {                                                 \
+                    float u = a[j], v = b[i0 + j];                                                 \
+                    y[i0 + j] = EXPR;                                                              \
+                }                                                                                  \
     } while (0)
 
 static void
-bin_span(enum itx_nn_binary_op op, const float *a, int64_t pa, const float *b, int64_t pb,
-         float *y, int64_t n)
+bin_span(enum itx_nn_binary_op op, const float *a, int64_t pa, const float *b, int64_t pb, float *y,
+         int64_t n)
 {
     switch (op) {
     case ITX_NN_ADD:
@@ -1333,11 +1341,11 @@ plan_build(struct itx_nn_session *ss, const int64_t *shape, int rank, struct pla
                 goto fail;
             }
             for (int64_t k = 0; k < o->t.shape[2]; k++)
-                st->map_h[k] = nearest_src(k, x->t.shape[2], o->t.shape[2], n->attr.coord,
-                                           n->attr.nearest);
+                st->map_h[k] =
+                    nearest_src(k, x->t.shape[2], o->t.shape[2], n->attr.coord, n->attr.nearest);
             for (int64_t k = 0; k < o->t.shape[3]; k++)
-                st->map_w[k] = nearest_src(k, x->t.shape[3], o->t.shape[3], n->attr.coord,
-                                           n->attr.nearest);
+                st->map_w[k] =
+                    nearest_src(k, x->t.shape[3], o->t.shape[3], n->attr.coord, n->attr.nearest);
         }
         if (s)
             goto fail;
@@ -1414,9 +1422,9 @@ itx_nn_session_free(struct itx_nn_session *s)
     if (!s)
         return;
     if (s->profile) {
-        static const char *const kinds[] = {"ref", "conv", "matmul", "reorder", "unary", "binary",
-                                            "gap", "resize", "concat", "d2s", "post"};
-        for (int k = 0; k < 11; k++)
+        static const char *const kinds[] = {"ref",    "conv", "matmul", "reorder", "unary",
+                                            "binary", "gap",  "resize", "concat",  "d2s"};
+        for (int k = 0; k < 10; k++)
             if (s->prof_n[k])
                 fprintf(stderr, "profile %-8s %5d steps %10.2f ms\n", kinds[k], s->prof_n[k],
                         s->prof_ms[k]);
@@ -1518,9 +1526,6 @@ execute(struct itx_nn_session *ss, struct plan *p, struct itx_diag *d)
             break;
         case ST_REF:
             run_ref(ss->m, p, st);
-            break;
-        case ST_POST:
-            run_posts(ss->m, p, st, nt);
             break;
         }
     }
