@@ -22,6 +22,15 @@ int itx_cli_translate_text(int argc, char **argv);
 int itx_cli_translate(int argc, char **argv);
 int itx_cli_render(int argc, char **argv);
 int itx_cli_serve(int argc, char **argv);
+int itx_cli_batch(int argc, char **argv);
+
+/* itx serve's POST /v1/render (serve-web.c): sets p->render and p->render_ud, frees its
+ * state through itx_server_add_cleanup; on allocation failure the route stays off. */
+struct itx_server;
+struct itx_server_pipeline;
+struct itx_store;
+void itx_cli_serve_web_plug(struct itx_server_pipeline *p, struct itx_server *srv,
+                            struct itx_store *store);
 
 /* Returns true when argv has -h or --help anywhere before "--". */
 int itx_cli_wants_help(int argc, char **argv);

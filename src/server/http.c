@@ -33,14 +33,23 @@ enum route {
     R_JOBS,
     R_JOB_GET,
     R_JOB_CANCEL,
+    R_WEB,
+    R_RENDER,
 };
 
 static const char *const route_names[] = {
-    [R_NONE] = "other",          [R_HEALTHZ] = "healthz",
-    [R_READYZ] = "readyz",       [R_METRICS] = "metrics",
-    [R_OPENAPI] = "openapi",     [R_FILES] = "files",
-    [R_TRANSLATE] = "translate", [R_JOBS] = "jobs",
-    [R_JOB_GET] = "job_get",     [R_JOB_CANCEL] = "job_cancel",
+    [R_NONE] = "other",
+    [R_HEALTHZ] = "healthz",
+    [R_READYZ] = "readyz",
+    [R_METRICS] = "metrics",
+    [R_OPENAPI] = "openapi",
+    [R_FILES] = "files",
+    [R_TRANSLATE] = "translate",
+    [R_JOBS] = "jobs",
+    [R_JOB_GET] = "job_get",
+    [R_JOB_CANCEL] = "job_cancel",
+    [R_WEB] = "web",
+    [R_RENDER] = "render",
 };
 
 struct conn {
@@ -202,7 +211,8 @@ respond(struct conn *cn, struct MHD_Connection *c, unsigned status, const char *
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"itx\"");
     if (status == 405) {
         const char *allow = "GET, HEAD";
-        if (cn->route == R_TRANSLATE || cn->route == R_JOBS || cn->route == R_JOB_CANCEL)
+        if (cn->route == R_TRANSLATE || cn->route == R_JOBS || cn->route == R_JOB_CANCEL ||
+            cn->route == R_RENDER)
             allow = "POST";
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     }
@@ -330,6 +340,13 @@ match(const struct itx_server *s, const char *url, struct conn *cn)
         return R_FILES;
     if (strcmp(url, "/v1/translate") == 0 && p->translate)
         return R_TRANSLATE;
+    if (strcmp(url, "/v1/render") == 0 && p->render)
+        return R_RENDER;
+    {
+        struct itx_web_asset a;
+        if (itx_web_asset_find(url, &a))
+            return R_WEB;
+    }
     if (strcmp(url, "/v1/jobs") == 0 && p->job_submit)
         return R_JOBS;
     if (strncmp(url, "/v1/jobs/", 9) == 0) {
@@ -410,6 +427,42 @@ serve_files(struct conn *cn, struct MHD_Connection *c, const char *url)
     return ret;
 }
 
+/* GET / and the page's files: revalidated on every use (no-cache with a strong ETag, so an
+ * unchanged file costs a 304), under a Content-Security-Policy that allows no inline code. */
+static enum MHD_Result
+serve_web(struct conn *cn, struct MHD_Connection *c, const char *url)
+{
+    struct itx_web_asset a;
+    struct MHD_Response *r;
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    unsigned status = 200;
+    enum MHD_Result ret;
+
+    if (!itx_web_asset_find(url, &a))
+        return problem(cn, c, 404, "not_found", "no such route");
+    if (inm && (strstr(inm, a.etag) || strcmp(inm, "*") == 0))
+        status = 304;
+    r = MHD_create_response_from_buffer(status == 304 ? 0 : a.len, (void *)a.data,
+                                        MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a.content_type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a.etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "Content-Security-Policy", ITX_WEB_CSP);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "X-Request-Id", cn->request_id);
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    cn->status = status;
+    cn->response_size = status == 304 || strcmp(cn->method, "HEAD") == 0 ? 0 : a.len;
+    cn->responded = true;
+    return ret;
+}
+
 /* Hands the parsed request to the pipeline and admits the work. */
 static enum MHD_Result
 start_work(struct conn *cn, struct MHD_Connection *c)
@@ -422,7 +475,15 @@ start_work(struct conn *cn, struct MHD_Connection *c)
     enum itx_status st = ITX_OK;
 
     itx_diag_init(&d);
-    if (cn->route == R_TRANSLATE || cn->route == R_JOBS) {
+    if (cn->route == R_RENDER) {
+        struct itx_api_render_request *rr = NULL;
+        st = itx_api_parse_render(cn->body.data ? cn->body.data : "", cn->body.len,
+                                  (size_t)s->cfg.max_json_bytes, ITX_API_RENDER_MAX_EDITS, &rr, &d);
+        itx_buf_release(&cn->body);
+        if (st != ITX_OK)
+            return problem_status(cn, c, st, NULL, d.msg);
+        st = p->render(p->render_ud, rr, &w, &d);
+    } else if (cn->route == R_TRANSLATE || cn->route == R_JOBS) {
         enum itx_api_kind kind = cn->route == R_JOBS ? ITX_API_JOB : ITX_API_TRANSLATE;
         struct itx_api_limits lim;
         itx_api_limits_from_config(&lim, &s->cfg, kind);
@@ -527,7 +588,8 @@ on_headers(struct conn *cn, struct MHD_Connection *c, const char *url, const cha
     bool body_route;
 
     cn->route = match(s, url, cn);
-    body_route = cn->route == R_TRANSLATE || cn->route == R_JOBS || cn->route == R_JOB_CANCEL;
+    body_route = cn->route == R_TRANSLATE || cn->route == R_JOBS || cn->route == R_JOB_CANCEL ||
+                 cn->route == R_RENDER;
     switch (cn->route) {
     case R_NONE:
         return problem(cn, c, 404, "not_found", "no such route");
@@ -552,6 +614,10 @@ on_headers(struct conn *cn, struct MHD_Connection *c, const char *url, const cha
         if (!is_get(method))
             return problem(cn, c, 405, "method_not_allowed", "use GET or HEAD");
         return serve_files(cn, c, url);
+    case R_WEB:
+        if (!is_get(method))
+            return problem(cn, c, 405, "method_not_allowed", "use GET or HEAD");
+        return serve_web(cn, c, url);
     default:
         break;
     }
@@ -576,7 +642,25 @@ on_headers(struct conn *cn, struct MHD_Connection *c, const char *url, const cha
             cn->have_idem = true;
         }
     }
-    if (cn->route == R_TRANSLATE || cn->route == R_JOBS) {
+    if (cn->route == R_RENDER) {
+        long limit = s->cfg.max_json_bytes;
+        h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!content_type_is(h, "application/json"))
+            return problem(cn, c, 415, "unsupported_media_type", "send application/json");
+        h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (h) {
+            long long n;
+            if (!itx_parse_int(h, 0, (long long)1 << 50, &n))
+                return problem(cn, c, 400, "invalid", "bad Content-Length");
+            if (n > limit) {
+                char msg[160];
+                snprintf(msg, sizeof(msg),
+                         "the body is %lld bytes, the limit is %ld (ITX_MAX_JSON_BYTES)", n, limit);
+                return problem(cn, c, 413, "too_large", msg);
+            }
+        }
+        itx_buf_init(&cn->body, (size_t)limit);
+    } else if (cn->route == R_TRANSLATE || cn->route == R_JOBS) {
         long limit;
         h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (content_type_is(h, "application/json")) {
@@ -1036,6 +1120,10 @@ itx_server_free(struct itx_server *s)
         itx_server_stop(s);
     if (s->n_workers) /* a worker would not stop: it may still use s */
         return;
+    while (s->n_cleanups > 0) {
+        s->n_cleanups--;
+        s->cleanups[s->n_cleanups].fn(s->cleanups[s->n_cleanups].ud);
+    }
     itx_metrics_free(s->metrics);
     itx_free(s->workers);
     pthread_mutex_destroy(&s->mu);
@@ -1061,6 +1149,15 @@ add_check(struct check *list, size_t *n, const char *name, itx_server_check_fn f
     list[*n].fn = fn;
     list[*n].ud = ud;
     (*n)++;
+}
+
+void
+itx_server_add_cleanup(struct itx_server *s, void (*fn)(void *ud), void *ud)
+{
+    ITX_ASSERT(s->n_cleanups < MAX_CHECKS);
+    s->cleanups[s->n_cleanups].fn = fn;
+    s->cleanups[s->n_cleanups].ud = ud;
+    s->n_cleanups++;
 }
 
 void

@@ -56,6 +56,13 @@ struct itx_server {
     atomic_bool ready;
     atomic_bool draining;
 
+    /* Clean-ups of the pipeline plugs, run by itx_server_free in reverse order. */
+    struct {
+        void (*fn)(void *ud);
+        void *ud;
+    } cleanups[MAX_CHECKS];
+    size_t n_cleanups;
+
     /* Metrics. */
     struct itx_metrics *metrics;
     struct itx_metric *m_requests, *m_latency, *m_stage, *m_rejected, *m_cancelled;

@@ -240,6 +240,67 @@ bool itx_api_base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_l
 /* Image type from magic bytes, or NULL. */
 const char *itx_api_sniff_image(const uint8_t *p, size_t n);
 
+/* ---- POST /v1/render: a stored result redrawn with edited regions ---------------- */
+
+#define ITX_API_RENDER_MAX_EDITS 10000 /* edited regions per request (the regions limit) */
+#define ITX_API_RENDER_MAX_TEXT 4096   /* bytes of one edited translation */
+#define ITX_API_RENDER_MAX_FONT 400.0  /* largest font_size cap, in pixels */
+
+/* One edited region: its id in the stored regions JSON and the members that change. */
+struct itx_api_region_edit {
+    long id;           /* 0..ITX_API_RENDER_MAX_EDITS-1; unique in a request */
+    char *translation; /* the new text (may be ""), or NULL: unchanged */
+    char color[8];     /* "#rrggbb" (lowercase), or "": unchanged */
+    double font_size;  /* < 0: unchanged; 0: fit automatically; > 0: cap, in pixels */
+};
+
+struct itx_api_render_request {
+    char background[65]; /* the result key (64 lowercase hex) whose background is redrawn */
+    struct itx_api_region_edit *edits;
+    size_t n_edits;
+    char *output_format; /* "png", "jpeg", "webp", or NULL: the stored result's format */
+    long jpeg_quality;   /* 1..100, default 90 */
+};
+
+/*
+ * Parses the JSON body of POST /v1/render (docs/web.md):
+ *   {"background": KEY, "regions": [{"id": N, "translation": S, "color": "#rrggbb",
+ *    "font_size": X}, ...], "options": {"output_format": F, "jpeg_quality": Q}}
+ * KEY is the 64-hex result key that appears in a /v1/translate answer's url and
+ * background_url; anything else (a path, "..", a slash, upper case) is ITX_ERR_INVALID, so a
+ * key can never name an object outside the result's own folder. Strict like
+ * itx_api_parse_json: unknown members, wrong types, duplicate ids, control characters in a
+ * translation (other than newline) are errors naming the region index and member. Errors:
+ * ITX_ERR_INVALID, ITX_ERR_TOO_LARGE (body over max_body_bytes, more than max_edits regions,
+ * a translation over ITX_API_RENDER_MAX_TEXT bytes), ITX_ERR_NOMEM. *out only on success;
+ * free it with itx_api_render_request_free.
+ */
+enum itx_status itx_api_parse_render(const void *body, size_t len, size_t max_body_bytes,
+                                     size_t max_edits, struct itx_api_render_request **out,
+                                     struct itx_diag *d);
+void itx_api_render_request_free(struct itx_api_render_request *r);
+
+/* ---- the web page ------------------------------------------------------------------ */
+
+/* One embedded file of the web page (web/ in the source tree, embedded at build time). */
+struct itx_web_asset {
+    const char *path;         /* "/", "/app.css", "/app.js" */
+    const char *content_type; /* with charset */
+    const char *data;
+    size_t len;
+    const char *etag; /* a quoted strong ETag: the file's SHA-256 in hex, from the build */
+};
+
+/* Fills *out with the asset served at path ("/index.html" is "/" too); false when none. */
+bool itx_web_asset_find(const char *path, struct itx_web_asset *out);
+
+/* The Content-Security-Policy of the page: scripts and styles only from the server itself,
+ * no inline code, no frames, API calls to the same origin; pictures also from https:
+ * (a remote store's URLs), data: and blob: (previews of dropped files). */
+#define ITX_WEB_CSP                                                                                \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: "         \
+    "https:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
 /* ---- the pipeline plug ------------------------------------------------------------- */
 
 /*
@@ -251,7 +312,8 @@ const char *itx_api_sniff_image(const uint8_t *p, size_t n);
  *
  * Routes: POST /v1/translate -> translate; POST /v1/jobs -> job_submit (idempotency_key is
  * the Idempotency-Key header or NULL); GET /v1/jobs/{id} -> job_get;
- * POST /v1/jobs/{id}:cancel -> job_cancel. Ids are checked to be [A-Za-z0-9_-]{1,64}.
+ * POST /v1/jobs/{id}:cancel -> job_cancel; POST /v1/render -> render. Ids are checked to be
+ * [A-Za-z0-9_-]{1,64}.
  */
 struct itx_server_pipeline {
     void *ud;
@@ -264,6 +326,11 @@ struct itx_server_pipeline {
                                struct itx_diag *d);
     enum itx_status (*job_cancel)(void *ud, const char *id, struct itx_server_work **out,
                                   struct itx_diag *d);
+    /* POST /v1/render -> render, called with render_ud (not ud); the request is handed over
+     * like the others (free it with itx_api_render_request_free). */
+    void *render_ud;
+    enum itx_status (*render)(void *render_ud, struct itx_api_render_request *req,
+                              struct itx_server_work **out, struct itx_diag *d);
 };
 
 /* ---- metrics --------------------------------------------------------------------------- */
@@ -328,6 +395,10 @@ void itx_server_set_pipeline(struct itx_server *s, const struct itx_server_pipel
  * 503 ("warming up") until all are done; a failing warm-up keeps it 503 with its message. */
 void itx_server_add_warmup(struct itx_server *s, const char *name, itx_server_check_fn fn,
                            void *ud);
+
+/* A clean-up function run by itx_server_free after the server has stopped (for state that
+ * a pipeline plug allocated for the server's lifetime); the last added runs first. */
+void itx_server_add_cleanup(struct itx_server *s, void (*fn)(void *ud), void *ud);
 
 /* Readiness checks run after warm-up and then every ready_interval_ms on a monitor thread
  * (never on an HTTP thread); /readyz reports the last results. */

@@ -267,7 +267,8 @@ main(int argc, char **argv)
     struct itx_server_config cfg;
     struct itx_server *srv = NULL;
     struct itx_diag d;
-    const struct itx_server_pipeline pipe = {NULL, p_translate, p_submit, p_get, p_cancel};
+    const struct itx_server_pipeline pipe = {
+        .translate = p_translate, .job_submit = p_submit, .job_get = p_get, .job_cancel = p_cancel};
 
     itx_log_init();
     itx_diag_init(&d);
