@@ -16,8 +16,9 @@
 //   --verbose         print the misses of the tuning sets (MISS main, DEVMISS dev2)
 //   --tuning          skip the held-out sets altogether (no HELDOUT or RESULT line)
 //   --heldout-misses  print heldout3's misses (HELDMISS), for error analysis after tuning
-// Comparison ignores case, punctuation, hyphens versus spaces, and British versus American
-// spelling (colour/color, grey/gray), the differences a reviewer would not count.
+// Comparison ignores case, punctuation, hyphens versus spaces, a space between a number and
+// its unit ("2 m", "2m"), and British versus American spelling (colour/color, grey/gray): the
+// differences a reviewer would not count.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,7 +49,9 @@ const glossaryKeys = new Set(readFileSync(join(root, 'data/glossary-en.tsv'), 'u
 const norm = s => s.toLowerCase()
   .replace(/colour/g, 'color').replace(/grey/g, 'gray').replace(/favourite/g, 'favorite')
   .replace(/metre/g, 'meter').replace(/&/g, ' and ')
-  .replace(/[,.;:!?"()\/\-–—~]/g, ' ').replace(/\s+/g, ' ').trim();
+  .replace(/[,.;:!?"()\/\-–—~]/g, ' ').replace(/\s+/g, ' ').trim()
+  // A number and its unit read the same with or without a space: "2 m", "2m".
+  .replace(/(\d) (mm|cm|m|km|kg|g|mg|ml|l|w|kw|v|mah|hz|gb|tb|mb|ft|oz|lb|pcs)\b/g, '$1$2');
 
 // n-grams of an array of code points (so one Han character is one character).
 function ngrams(a, n) {

@@ -339,13 +339,16 @@ better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
     return cn == stem + 3 && memcmp(cand, verb, stem) == 0 && memcmp(cand + stem, "ing", 3) == 0;
 }
 
-/* Sense selection into a fixed buffer (no allocation); returns its length, 0 for none. */
+/*
+ * Sense selection into a fixed buffer (no allocation); returns its length, 0 for none.
+ * *verb (when not NULL) says whether the chosen sense is a verb ("to ..." in CEDICT).
+ */
 static size_t
-pick_sense(const char *senses, size_t len, char best[128])
+pick_sense_verb(const char *senses, size_t len, char best[128], bool *verb)
 {
     char cand[128];
     size_t best_len = 0, first_len = 0, pos = 0;
-    bool have = false;
+    bool have = false, best_verb = false;
 
     /*
      * Groups: 'C' common readings, then 'P' proper nouns (used only when no common reading
@@ -400,12 +403,21 @@ pick_sense(const char *senses, size_t len, char best[128])
                 memcpy(best, gbest, gbest_len + 1);
                 best_len = gbest_len;
                 best_count = count;
+                best_verb = gbest_verb;
                 have = true;
             }
         }
     }
     (void)first_len;
+    if (verb)
+        *verb = have && best_verb;
     return have ? best_len : 0;
+}
+
+static size_t
+pick_sense(const char *senses, size_t len, char best[128])
+{
+    return pick_sense_verb(senses, len, best, NULL);
 }
 
 bool
@@ -1123,20 +1135,31 @@ normalise(const char *text, struct itx_buf *b, struct itx_diag *d)
     return ITX_OK;
 }
 
-/* The English one token of a chosen path says (glossary or CEDICT), or 0 for none. */
+/*
+ * The English one token of a chosen path says (glossary or CEDICT), or 0 for none; *verb
+ * (when not NULL) says whether it is a CEDICT verb sense (glossary entries never are).
+ */
 static size_t
-token_english(const struct cand *c, char buf[128])
+token_english_verb(const struct cand *c, char buf[128], bool *verb)
 {
     size_t n = 0;
 
+    if (verb)
+        *verb = false;
     if (c->type == 1 && c->tr && c->tr[0] != '<' && c->tr_len < 128) {
         memcpy(buf, c->tr, c->tr_len);
         n = c->tr_len;
         buf[n] = '\0';
     } else if (c->type == 2) {
-        n = pick_sense(c->tr, c->tr_len, buf);
+        n = pick_sense_verb(c->tr, c->tr_len, buf, verb);
     }
     return n;
+}
+
+static size_t
+token_english(const struct cand *c, char buf[128])
+{
+    return token_english_verb(c, buf, NULL);
 }
 
 /*
@@ -1151,22 +1174,29 @@ is_adjective(const char *s, size_t n)
                                          "resistant", "free", "friendly", "absorbent", "-dry",
                                          "-drying",   "less", "ish",      "ive"};
     static const char *const word[] = {
-        "warm",      "soft",       "light",       "thin",       "thick",       "thickened",
-        "safe",      "simple",     "elegant",     "stylish",    "lightweight", "smooth",
-        "strong",    "sturdy",     "trendy",      "cute",       "cool",        "fresh",
-        "clean",     "non-slip",   "anti-slip",   "minimalist", "healthy",     "natural",
-        "delicate",  "exquisite",  "practical",   "convenient", "sleek",       "slim",
-        "compact",   "silent",     "quiet",       "gentle",     "mild",        "bright",
-        "classic",   "versatile",  "high-end",    "classy",     "generous",    "moisturizing",
-        "hydrating", "nourishing", "fashionable", "luxurious",  "elastic",     "stretchy",
-        "firm",      "stable",     "solid",       "tender",     "crispy",      "crunchy",
-        "sweet",     "delicious",  "nutritious",  "dense",      "fluffy",      "loose",
-        "tight",     "fitted",     "relaxed",     "casual",     "formal",      "chic",
-        "modern",    "vintage",    "retro",       "cozy",       "windproof",   "padded",
-        "secure",    "quick-dry",  "hygienic",    "odorless",   "odourless",   "flexible",
-        "efficient", "powerful",   "reliable",    "accurate",   "precise",     "bold",
-        "tasty",     "refreshing", "soothing",    "silky",      "glossy",      "shiny",
-        "matte",
+        "warm",        "soft",         "light",           "thin",           "thick",
+        "thickened",   "safe",         "simple",          "elegant",        "stylish",
+        "lightweight", "smooth",       "strong",          "sturdy",         "trendy",
+        "cute",        "cool",         "fresh",           "clean",          "non-slip",
+        "anti-slip",   "minimalist",   "healthy",         "natural",        "delicate",
+        "exquisite",   "practical",    "convenient",      "sleek",          "slim",
+        "compact",     "silent",       "quiet",           "gentle",         "mild",
+        "bright",      "classic",      "versatile",       "high-end",       "classy",
+        "generous",    "moisturizing", "hydrating",       "nourishing",     "fashionable",
+        "luxurious",   "elastic",      "stretchy",        "firm",           "stable",
+        "solid",       "tender",       "crispy",          "crunchy",        "sweet",
+        "delicious",   "nutritious",   "dense",           "fluffy",         "loose",
+        "tight",       "fitted",       "relaxed",         "casual",         "formal",
+        "chic",        "modern",       "vintage",         "retro",          "cozy",
+        "windproof",   "padded",       "secure",          "quick-dry",      "hygienic",
+        "odorless",    "odourless",    "flexible",        "efficient",      "powerful",
+        "reliable",    "accurate",     "precise",         "bold",           "tasty",
+        "refreshing",  "soothing",     "silky",           "glossy",         "shiny",
+        "matte",       "unique",       "novel",           "vivid",          "fine",
+        "excellent",   "rich",         "clear",           "affordable",     "reasonable",
+        "plump",       "tender",       "juicy",           "fragrant",       "mellow",
+        "pure",        "premium",      "superior",        "exquisite",      "neat",
+        "even",        "sharp",        "bright-coloured", "bright-colored",
     };
     if (n == 0 || n > 40 || memchr(s, ' ', n))
         return false;
@@ -1253,6 +1283,229 @@ adjective_run(const struct cand *choice, size_t n, size_t i, size_t joins[2])
     return k - 1;
 }
 
+/*
+ * Nouns for a quality of a product, which Chinese states first and then judges (设计独特,
+ * 面料柔软, 口感细腻): the judgement goes before them in English.
+ */
+static bool
+is_attribute(const char *s, size_t n)
+{
+    static const char *const word[] = {
+        "design",        "fabric",
+        "material",      "materials",
+        "colour",        "color",
+        "colours",       "texture",
+        "taste",         "flavour",
+        "flavor",        "quality",
+        "workmanship",   "craftsmanship",
+        "style",         "fit",
+        "cut",           "size",
+        "capacity",      "sound",
+        "sound quality", "picture quality",
+        "performance",   "structure",
+        "shape",         "surface",
+        "feel",          "lines",
+        "stitching",     "finish",
+        "price",         "smell",
+        "scent",         "fragrance",
+        "texture",       "touch",
+        "look",          "appearance",
+        "interior",      "sole",
+        "lining",        "filling",
+        "stitches",      "print",
+        "pattern",       "handle",
+        "grip",          "battery life",
+        "noise",         "speed",
+        "signal",        "light",
+        "screen",        "volume",
+        "weight",        "packaging",
+        "service",       "quality control",
+        "tailoring",     "cutting",
+        "upper",         "insole",
+        "collar",        "hem",
+        "cuffs",         "zipper",
+        "buttons",       "edges",
+        "details",       "detail",
+        "effect",        "texture",
+    };
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Whether the word at i, of English e, is an adjective closing a two-word group after its
+ * noun (设计独特 "design unique", 面料柔软 "fabric soft"), which English puts first. Not
+ * when the first word is itself an adjective or a verb (注意防潮), nor inside a run of
+ * adjectives joined with "and".
+ */
+static bool
+postposed_adjective(const struct cand *choice, size_t n, size_t i, size_t group, size_t prev_tok,
+                    const char *e, size_t en, const size_t joins[2])
+{
+    char pe[128];
+    size_t pn;
+    bool verb;
+
+    if (choice[i].len < 2 || prev_tok != group || prev_tok >= i || !is_adjective(e, en) ||
+        !is_bound(choice, n, i + choice[i].len) || joins[0] != (size_t)-1 ||
+        !is_han_word(&choice[prev_tok]) || choice[prev_tok].len < 2)
+        return false;
+    pn = token_english_verb(&choice[prev_tok], pe, &verb);
+    return pn > 0 && !verb && is_attribute(pe, pn);
+}
+
+/* Whether s is one plain English word: letters only (no space, hyphen or digit). */
+static bool
+is_plain_word(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+            return false;
+    return true;
+}
+
+/*
+ * The English of the Han word at i when it can take an affix ("fog" in 防雾 "anti-fog",
+ * "sugar" in 无糖 "sugar-free"): one plain word, a noun rather than a verb or an adjective.
+ * Returns its length, 0 when it cannot.
+ */
+static size_t
+affixable_noun(const struct cand *choice, size_t n, size_t i, char e[128])
+{
+    bool verb;
+    size_t en;
+
+    if (i >= n || !is_han_word(&choice[i]))
+        return 0;
+    en = token_english_verb(&choice[i], e, &verb);
+    if (verb || !is_plain_word(e, en) || is_adjective(e, en) || (e[0] >= 'A' && e[0] <= 'Z'))
+        return 0;
+    return en;
+}
+
+/* Words that say whom a product is for, which a Chinese title may put last (卫衣男). */
+static bool
+is_audience(const char *s, size_t n)
+{
+    static const char *const word[] = {"men's",  "women's", "children's", "kids'",  "boys'",
+                                       "girls'", "baby",    "unisex",     "babies'"};
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i]) == n && memcmp(s, word[i], n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * At the start of a group of words (after a text edge, space or punctuation): when the group
+ * is two or more Han words and its last one says whom the product is for (运动套装男
+ * "sports set men's"), returns where that last token starts, so it is said first; else -1.
+ * *repeat is set when the first word already says it (男士卫衣男): the last one is dropped.
+ */
+static size_t
+audience_last(const struct cand *choice, size_t n, size_t i, bool *repeat)
+{
+    size_t j = i, last = (size_t)-1;
+    unsigned k = 0;
+    char e[128];
+    size_t en;
+
+    while (j < n && !is_bound(choice, n, j)) {
+        if (!is_han_word(&choice[j]))
+            return (size_t)-1;
+        last = j;
+        k++;
+        j += choice[j].len;
+    }
+    if (k < 2)
+        return (size_t)-1;
+    en = token_english(&choice[last], e);
+    if (!is_audience(e, en))
+        return (size_t)-1;
+    en = token_english(&choice[i], e);
+    *repeat = is_audience(e, en);
+    return last;
+}
+
+/* English for a container said after 每 ("per bag"), or NULL. */
+static const char *
+per_container(uint32_t c)
+{
+    switch (c) {
+    case 0x888b: /* 袋 */
+        return "bag";
+    case 0x76d2: /* 盒 */
+        return "box";
+    case 0x5305: /* 包 */
+        return "pack";
+    case 0x74f6: /* 瓶 */
+        return "bottle";
+    case 0x7bb1: /* 箱 */
+        return "case";
+    case 0x5957: /* 套 */
+        return "set";
+    case 0x7f50: /* 罐 */
+        return "can";
+    case 0x5377: /* 卷 */
+        return "roll";
+    case 0x6392: /* 排 */
+        return "row";
+    case 0x5c42: /* 层 */
+        return "layer";
+    case 0x4eba: /* 人 */
+        return "person";
+    case 0x5929: /* 天 */
+        return "day";
+    case 0x4ef6: /* 件 */
+        return "item";
+    default:
+        return NULL;
+    }
+}
+
+/*
+ * Letter sizes run together by OCR or by the writer ("SMLXLXXL", "SM LXLXXL"): a run of
+ * capitals and digits that reads as two or more sizes in increasing order is written with
+ * spaces ("S M L XL XXL"). Returns the length written to out, 0 when the run is not that.
+ */
+static size_t
+split_sizes(const char *s, size_t n, char *out, size_t out_size)
+{
+    static const char *const code[] = {"XXXL", "XXL", "XXS", "2XL", "3XL", "4XL", "5XL",
+                                       "6XL",  "XL",  "XS",  "S",   "M",   "L"};
+    static const int rank[] = {7, 6, 0, 6, 7, 8, 9, 10, 5, 1, 2, 3, 4};
+    size_t i = 0, w = 0;
+    int last = -1;
+    unsigned k = 0;
+
+    while (i < n) {
+        size_t c = 0;
+        for (; c < sizeof(code) / sizeof(code[0]); c++) {
+            size_t cl = strlen(code[c]);
+            if (cl <= n - i && memcmp(s + i, code[c], cl) == 0)
+                break;
+        }
+        if (c == sizeof(code) / sizeof(code[0]) || rank[c] <= last)
+            return 0;
+        if (w + strlen(code[c]) + 2 > out_size)
+            return 0;
+        if (w)
+            out[w++] = ' ';
+        memcpy(out + w, code[c], strlen(code[c]));
+        w += strlen(code[c]);
+        i += strlen(code[c]);
+        last = rank[c];
+        k++;
+    }
+    if (k < 2)
+        return 0;
+    out[w] = '\0';
+    return w;
+}
+
 enum itx_status
 itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *glossary,
                    const struct itx_glossary *req_glossary, const char *text, struct itx_buf *out,
@@ -1270,7 +1523,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     enum itx_status s;
     size_t n = 0;
     bool choice_prev_bound = true;
-    size_t prev_tok = (size_t)-1; /* where the previous token of the path starts */
+    size_t prev_tok = (size_t)-1;   /* where the previous token of the path starts */
+    size_t group = 0;               /* where the current group of words starts */
+    size_t said_first = (size_t)-1; /* a closing audience word already said first */
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
@@ -1307,9 +1562,25 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         enum tok_kind k;
         const char *p;
 
-        if (i == 0 || choice_prev_bound)
+        if (i == 0 || choice_prev_bound) {
+            group = i;
             if (adjective_run(choice, n, i, joins) == 0)
                 joins[0] = joins[1] = (size_t)-1;
+            /* 运动套装男 "men's sports set": whom it is for goes first. */
+            bool repeat = false;
+            said_first = audience_last(choice, n, i, &repeat);
+            if (said_first != (size_t)-1 && !repeat) {
+                size_t en = token_english(&choice[said_first], sense);
+                s = emit(&w, sense, en, TK_WORD, true);
+                if (s)
+                    break;
+            }
+        }
+        if (i == said_first) {
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
         if (i == joins[1] || (i == joins[0] && joins[1] == (size_t)-1))
             s = emit(&w, "and", 3, TK_WORD, false);
         else if (i == joins[0])
@@ -1317,6 +1588,44 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         if (s)
             break;
         choice_prev_bound = c->type == 4;
+        if (c->len == 1 && is_han_word(c) && i + 1 < n) {
+            size_t j = i + 1, en;
+            char e[128], aff[160];
+            const char *per;
+            /* 防雾 "anti-fog", 抗皱 "anti-wrinkle": 防/抗 and a noun that has no word. */
+            if ((cps[i].c == 0x9632 /* 防 */ || cps[i].c == 0x6297 /* 抗 */) &&
+                (en = affixable_noun(choice, n, j, e)) != 0) {
+                snprintf(aff, sizeof(aff), "anti-%.*s", (int)en, e);
+                s = emit(&w, aff, strlen(aff), TK_WORD, true);
+                st.n_tokens += 2;
+                prev_tok = j;
+                i = j + choice[j].len;
+                continue;
+            }
+            /* 无糖 "sugar-free", 无铅 "lead-free": 无 and a noun that has no word. */
+            if (cps[i].c == 0x65e0 /* 无 */ && (en = affixable_noun(choice, n, j, e)) != 0) {
+                snprintf(aff, sizeof(aff), "%.*s-free", (int)en, e);
+                s = emit(&w, aff, strlen(aff), TK_WORD, true);
+                st.n_tokens += 2;
+                prev_tok = j;
+                i = j + choice[j].len;
+                continue;
+            }
+            /* 每袋20包 "20 packs per bag": the count first, then what it is per. */
+            if (cps[i].c == 0x6bcf /* 每 */ && choice[j].len == 1 &&
+                (per = per_container(cps[j].c)) != NULL && j + 1 < n && choice[j + 1].type == 0) {
+                s = emit_template(&w, &choice[j + 1], &x, j + 1);
+                if (s == ITX_OK)
+                    s = emit(&w, "per", 3, TK_WORD, false);
+                if (s == ITX_OK)
+                    s = emit(&w, per, strlen(per), TK_WORD, false);
+                st.n_tokens += 3;
+                st.n_glossary++;
+                prev_tok = j + 1;
+                i = j + 1 + choice[j + 1].len;
+                continue;
+            }
+        }
         /* 抢购中 "sale in progress": a closing 中 says nothing a picture needs. */
         if (c->len == 1 && cps[i].c == 0x4e2d /* 中 */ && is_han_word(c) && prev_tok < i &&
             is_han_word(&choice[prev_tok]) && choice[prev_tok].len >= 2 &&
@@ -1337,6 +1646,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             if (c->tr && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
                 choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
                 is_postposed(c->tr, c->tr_len)) {
+                char moved[130];
+                moved[0] = '<';
+                memcpy(moved + 1, c->tr, c->tr_len);
+                s = emit(&w, moved, c->tr_len + 1, TK_WORD, true);
+            } else if (c->tr && postposed_adjective(choice, n, i, group, prev_tok, c->tr, c->tr_len,
+                                                    joins)) {
                 char moved[130];
                 moved[0] = '<';
                 memcpy(moved + 1, c->tr, c->tr_len);
@@ -1362,6 +1677,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 moved[0] = '<';
                 memcpy(moved + 1, sense, sense_len + 1);
                 s = emit(&w, moved, sense_len + 1, TK_WORD, true);
+            } else if (sense_len && postposed_adjective(choice, n, i, group, prev_tok, sense,
+                                                        sense_len, joins)) {
+                char moved[130];
+                moved[0] = '<';
+                memcpy(moved + 1, sense, sense_len + 1);
+                s = emit(&w, moved, sense_len + 1, TK_WORD, true);
             } else if (sense_len) {
                 if (i + c->len < n && is_han_word(&choice[i + c->len]))
                     sense_len = modifier_len(sense, sense_len);
@@ -1369,16 +1690,21 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
             st.n_tokens++;
             break;
-        case 3:
+        case 3: {
+            char sizes[64];
+            size_t sl = split_sizes(norm.data + from, to - from, sizes, sizeof(sizes));
             /* A unit written against its number stays there: 约1kg "about 1kg". */
-            if (i > 0 && is_digit(cps[i - 1].c) && !is_digit(cps[i].c) && w.prev == TK_WORD &&
-                out->len > w.start && out->data[out->len - 1] >= '0' &&
-                out->data[out->len - 1] <= '9')
+            if (sl)
+                s = emit(&w, sizes, sl, TK_WORD, false);
+            else if (i > 0 && is_digit(cps[i - 1].c) && !is_digit(cps[i].c) && w.prev == TK_WORD &&
+                     out->len > w.start && out->data[out->len - 1] >= '0' &&
+                     out->data[out->len - 1] <= '9')
                 s = emit(&w, norm.data + from, to - from, TK_CLOSE, false);
             else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
             st.n_tokens++;
             break;
+        }
         case 4:
             if (cps[i].c == ' ') {
                 s = emit(&w, " ", 1, TK_SPACE, false);

@@ -186,6 +186,32 @@ test_translate(void)
     /* A closing 中 ("in progress") is dropped after a word; 中号 keeps it. */
     expect("限时抢购中", "Limited-time flash sale");
     expect("中号", "Medium");
+    /* Latin tokens keep the spaces between them. */
+    expect("S M L XL", "S M L XL");
+    expect("尺码 S M L XL", "Size S M L XL");
+    /* Letter sizes run together are spaced again; other capitals are left alone. */
+    expect("尺码：SMLXLXXL", "Size: S M L XL XXL");
+    expect("尺码 SM LXLXXL", "Size S M L XL XXL");
+    expect("尺码 2XL3XL", "Size 2XL 3XL");
+    expect("型号 MM", "Model MM");
+    expect("型号 LED", "Model LED");
+    /* 防/抗 with a noun that has no word of its own: "anti-"; 无 with one: "-free". */
+    expect("防蛀", "Anti-termite");
+    expect("无铅", "Lead-free");
+    /* 每 + container + count: the count, then "per". */
+    expect("每盒12片", "12 pieces per box");
+    expect("每箱24瓶", "24 bottles per case");
+    /* Whom a product is for, said last in a Chinese title, goes first. */
+    expect("卫衣男", "Men's sweatshirt");
+    expect("男士卫衣男", "Men's sweatshirt");
+    /* A judgement after the quality it judges goes before it. */
+    expect("设计独特", "Unique design");
+    expect("面料柔软", "Soft fabric");
+    /* ... but not after a word that is not such a quality (a season, a purpose). */
+    expect("夏季透气", "Summer breathable");
+    /* Metric units stay against their number. */
+    expect("2米", "2m");
+    expect("500毫升", "500ml");
 }
 
 static void
