@@ -1,0 +1,300 @@
+// Soak test of `itx serve` over loopback: a bounded time (ITX_SOAK_S, default 600 s) of mixed
+// valid and invalid load, sampling the server's RSS, open file descriptors (/proc/PID/fd) and
+// threads every few seconds.
+//
+// Load, all at once:
+//   - valid POST /v1/translate (dict provider) with a few synthetic pictures (itx-testset);
+//     most are answered from the result store, a small share asks for a new JPEG quality,
+//     which makes a new cache key and runs the whole pipeline;
+//   - invalid requests, each with the 4xx it must get: bad JSON (400), a body over
+//     ITX_MAX_JSON_BYTES (413), bad base64 (400), an unknown member (400), unknown routes
+//     (404), a wrong method (405);
+//   - slow clients: a request that stops half-way through its headers, one that stops
+//     half-way through its body, and idle keep-alive connections; the server must drop
+//     them after its read and idle timeouts.
+// Any 5xx, or a connection error on a well-formed request, is unexpected.
+//
+// Warm-up is the first 10% of the time (at least 20 s). After it the load pauses until idle
+// connections are closed and the quiet fd count is taken; the same is done at the end.
+// Figures: RSS growth = (median RSS of the last three samples - median RSS of the three
+// samples after warm-up) / the latter; fd growth = quiet fds at the end - quiet fds after
+// warm-up. Bar: rss_growth <= 0.05, fd_growth = 0, errors_5xx = 0 (exit status 1 otherwise).
+// Last line:
+//   RESULT rss_growth=<share> fd_growth=<n> errors_5xx=<n>
+//
+// Usage: node bench/bench-soak.mjs path/to/itx path/to/itx-testset [--workers 2]
+//          [--clients 6] [--interval 5]
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [itx, testset] = process.argv.slice(2, 4);
+if (!itx || !testset) {
+  console.error('usage: node bench/bench-soak.mjs path/to/itx path/to/itx-testset ' +
+                '[--workers W] [--clients C] [--interval S]   (ITX_SOAK_S: seconds, default 600)');
+  process.exit(2);
+}
+const opt = { workers: 2, clients: 6, interval: 5 };
+for (let i = 4; i < process.argv.length; i += 2) {
+  const k = process.argv[i].replace(/^--/, '');
+  if (!(k in opt) || !(Number(process.argv[i + 1]) > 0)) {
+    console.error(`bench-soak: bad option ${process.argv[i]} ${process.argv[i + 1] ?? ''}`);
+    process.exit(2);
+  }
+  opt[k] = Number(process.argv[i + 1]);
+}
+const soakS = Number(process.env.ITX_SOAK_S ?? 600);
+if (!(soakS >= 30 && soakS <= 86400)) {
+  console.error(`bench-soak: ITX_SOAK_S '${process.env.ITX_SOAK_S}' is not a number of seconds in 30..86400`);
+  process.exit(2);
+}
+const warmS = Math.max(20, soakS / 10);
+const MAX_JSON = 1 << 20;
+const IDLE_S = 2;
+const READ_MS = 3000;
+
+const dir = mkdtempSync(join(tmpdir(), 'itx-bench-soak-'));
+const store = join(dir, 'store');
+mkdirSync(store);
+execFileSync(testset, ['-o', join(dir, 'ts'), '--count', '6', '--seed', '21'], { stdio: 'ignore' });
+const pictures = readdirSync(join(dir, 'ts'))
+  .filter(f => /^p\d+-[a-z-]+\.(jpg|png)$/.test(f))
+  .map(f => readFileSync(join(dir, 'ts', f)).toString('base64'))
+  .filter(b => b.length < 700000)
+  .slice(0, 4);
+if (pictures.length === 0) throw new Error('itx-testset gave no picture under 700 KB of base64');
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let inFlight = 0;
+function request(port, method, path, body, headers = {}) {
+  inFlight++;
+  return new Promise(resolve => {
+    const h = { ...headers };
+    if (body !== undefined) {
+      h['Content-Type'] = h['Content-Type'] || 'application/json';
+      h['Content-Length'] = Buffer.byteLength(body);
+    }
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: h }, res => {
+      const chunks = [];
+      res.on('data', c => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', e => resolve({ status: 0, body: String(e) }));
+    req.setTimeout(120000, () => req.destroy(new Error('client timeout')));
+    if (body !== undefined) req.write(body);
+    req.end();
+  }).finally(() => { inFlight--; });
+}
+
+// A request over a raw connection, for bodies the server refuses before reading them (it
+// answers and closes while the client is still writing, which Node's client reports as
+// EPIPE): writes everything it can and returns the status line's code (0: no answer).
+function rawRequest(port, text) {
+  inFlight++;
+  return new Promise(resolve => {
+    const s = net.connect(port, '127.0.0.1');
+    let answer = '';
+    s.on('connect', () => s.end(text));
+    s.on('data', d => { answer += d; });
+    s.on('error', () => {});
+    s.setTimeout(60000, () => s.destroy());
+    s.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d+)/.exec(answer);
+      resolve({ status: m ? Number(m[1]) : 0, body: answer.slice(0, 300) });
+    });
+  }).finally(() => { inFlight--; });
+}
+
+function proc(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024, threads: Number(/Threads:\s+(\d+)/.exec(s)[1]),
+             fds: readdirSync(`/proc/${pid}/fd`).length };
+  } catch { return { rss: NaN, threads: NaN, fds: NaN }; }
+}
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+const median = a => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+const env = { ...process.env, PORT: '0', ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 'json',
+              ITX_STORE: 'local', ITX_STORE_DIR: store,
+              ITX_TRANSLATE_PROVIDER: 'dict', ITX_WORKERS: String(opt.workers), ITX_QUEUE: '256',
+              ITX_IDLE_TIMEOUT_S: String(IDLE_S), ITX_READ_TIMEOUT_MS: String(READ_MS),
+              ITX_MAX_JSON_BYTES: String(MAX_JSON) };
+const child = spawn(itx, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+let log = '';
+let port = 0;
+child.stderr.on('data', d => {
+  if (log.length < (4 << 20)) log += d;
+  const m = !port && /"port":(\d+)/.exec(log);
+  if (m) port = Number(m[1]);
+});
+let exited = false;
+child.on('exit', () => { exited = true; });
+
+// What each kind of request must get; anything else is counted, 5xx separately.
+const kinds = {};
+function count(kind, status, want, body) {
+  const k = kinds[kind] ||= { n: 0, ok: 0, statuses: {} };
+  k.n++;
+  k.statuses[status] = (k.statuses[status] || 0) + 1;
+  if (want.includes(status)) k.ok++;
+  else if (k.n - k.ok <= 3) console.error(`${kind}: HTTP ${status} (want ${want.join('|')}): ${String(body).slice(0, 200)}`);
+}
+
+let paused = false, stopping = false, q = 1;
+const invalid = [
+  ['bad_json', 'POST', '/v1/translate', '{"target_lang":"en","images":[{"data":', [400]],
+  ['oversize', 'POST', '/v1/translate', null, [413]],
+  ['bad_base64', 'POST', '/v1/translate', '{"target_lang":"en","images":[{"data":"@@@not base64@@@"}]}', [400]],
+  ['unknown_member', 'POST', '/v1/translate', '{"target_lang":"en","images":[{"url":"https://example.com/a.jpg"}],"colour":1}', [400]],
+  ['unknown_route', 'GET', '/v1/nothing-here', undefined, [404]],
+  ['wrong_method', 'DELETE', '/v1/translate', undefined, [404, 405]],
+  ['health', 'GET', '/healthz', undefined, [200]],
+  ['metrics', 'GET', '/metrics', undefined, [200]],
+];
+const oversizeBody = '{"target_lang":"en","images":[{"data":"' + 'A'.repeat(MAX_JSON + 1024) + '"}]}';
+const oversize = 'POST /v1/translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+  `Content-Length: ${oversizeBody.length}\r\nConnection: close\r\n\r\n` + oversizeBody;
+
+async function validClient(id) {
+  let i = id;
+  while (!stopping) {
+    if (paused) { await sleep(100); continue; }
+    const miss = Math.random() < 0.03;
+    const body = JSON.stringify({ target_lang: 'en', provider: 'dict',
+      ...(miss ? { options: { output_format: 'jpeg', jpeg_quality: 100 - (q++ % 99) } } : {}),
+      images: [{ data: pictures[i++ % pictures.length] }] });
+    const r = await request(port, 'POST', '/v1/translate', body);
+    count('translate', r.status, [200], r.body);
+  }
+}
+
+async function invalidClient() {
+  let i = 0;
+  while (!stopping) {
+    if (paused) { await sleep(100); continue; }
+    const [kind, method, path, body, want] = invalid[i++ % invalid.length];
+    const r = body === null ? await rawRequest(port, oversize) : await request(port, method, path, body);
+    count(kind, r.status, want, r.body);
+    await sleep(5);
+  }
+}
+
+// A raw connection that sends part of a request and then nothing; the server must close it.
+function stall(part) {
+  return new Promise(resolve => {
+    const s = net.connect(port, '127.0.0.1');
+    const t0 = Date.now();
+    let answer = '';
+    s.on('connect', () => s.write(part));
+    s.on('data', d => { answer += d; });
+    s.setTimeout(60000, () => { s.destroy(); resolve({ closed: false, ms: Date.now() - t0 }); });
+    s.on('close', () => resolve({ closed: true, ms: Date.now() - t0, answer }));
+    s.on('error', () => {});
+  });
+}
+
+async function slowClient() {
+  const parts = [
+    ['slow_headers', 'POST /v1/translate HTTP/1.1\r\nHost: x\r\nContent-Ty'],
+    ['slow_body', 'POST /v1/translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+                  'Content-Length: 5000\r\n\r\n{"target_lang":"en","images":[{"data":"'],
+    ['idle_keepalive', ''],
+  ];
+  let i = 0;
+  while (!stopping) {
+    if (paused) { await sleep(100); continue; }
+    const batch = [];
+    for (let k = 0; k < 3; k++) batch.push(stall(parts[(i + k) % parts.length][1]).then(r => [parts[(i + k) % parts.length][0], r]));
+    i++;
+    for (const [kind, r] of await Promise.all(batch)) {
+      // Closed by the server, with a 408 or nothing; a 5xx would be unexpected.
+      const st = /^HTTP\/1\.1 (\d+)/.exec(r.answer || '');
+      count(kind, r.closed ? (st ? Number(st[1]) : 0) : -1, [0, 408, 400], r.answer);
+    }
+  }
+}
+
+const samples = [];
+let code = 0;
+try {
+  const t0 = Date.now();
+  while (!port && !exited && Date.now() - t0 < 30000) await sleep(10);
+  if (!port) throw new Error(`itx serve did not start:\n${log}`);
+  for (;;) {
+    const r = await request(port, 'GET', '/readyz');
+    if (r.status === 200) break;
+    if (exited || Date.now() - t0 > 120000) throw new Error(`itx serve never became ready:\n${log}`);
+    await sleep(50);
+  }
+  console.log(`soak ${soakS} s (warm-up ${warmS.toFixed(0)} s), ${opt.workers} workers, ` +
+              `${opt.clients} valid clients, 1 invalid client, 3 slow clients, ${pictures.length} pictures`);
+  const start = Date.now();
+  const clients = [...Array.from({ length: opt.clients }, (_, k) => validClient(k)), invalidClient(), slowClient()];
+
+  async function quietFds() {
+    paused = true;
+    for (let i = 0; i < 1200 && inFlight > 0; i++) await sleep(100); // in-flight answers
+    // then the server's idle and read timeouts close what the clients left open
+    await sleep((IDLE_S + READ_MS / 1000) * 1000 + 2000);
+    const p = proc(child.pid);
+    paused = false;
+    return p.fds;
+  }
+
+  let fdWarm = NaN, warmIndex = -1;
+  const elapsed = () => (Date.now() - start) / 1000;
+  while (elapsed() < soakS && !exited) {
+    await sleep(opt.interval * 1000);
+    const p = proc(child.pid);
+    const n = Object.values(kinds).reduce((a, k) => a + k.n, 0);
+    samples.push({ t: elapsed(), ...p });
+    console.log(`t=${elapsed().toFixed(0).padStart(5)} s  rss=${p.rss.toFixed(1)} MB  fds=${p.fds}  ` +
+                `threads=${p.threads}  requests=${n}`);
+    if (warmIndex < 0 && elapsed() >= warmS) {
+      fdWarm = await quietFds();
+      warmIndex = samples.length;
+      console.log(`warm-up done: quiet fds ${fdWarm}`);
+    }
+  }
+  stopping = true;
+  await Promise.all(clients);
+  const fdEnd = await quietFds();
+  const endP = proc(child.pid);
+  samples.push({ t: elapsed(), ...endP });
+  if (exited) throw new Error(`itx serve exited during the soak:\n${log.slice(-4000)}`);
+
+  const after = samples.slice(warmIndex, warmIndex + 3).map(s => s.rss);
+  const last = samples.slice(-3).map(s => s.rss);
+  const rssWarm = median(after), rssEnd = median(last);
+  const growth = (rssEnd - rssWarm) / rssWarm;
+  let errors5xx = 0, unexpected = 0;
+  for (const [kind, k] of Object.entries(kinds)) {
+    const fives = Object.entries(k.statuses).filter(([s]) => Number(s) >= 500 ||
+      (Number(s) === 0 && !kind.startsWith('slow') && kind !== 'idle_keepalive'))
+      .reduce((a, [, n]) => a + n, 0);
+    errors5xx += fives;
+    unexpected += k.n - k.ok;
+    console.log(`${kind.padEnd(15)} ${String(k.n).padStart(7)} requests, ${k.n - k.ok} unexpected, statuses ${JSON.stringify(k.statuses)}`);
+  }
+  const threads = samples.slice(warmIndex).map(s => s.threads);
+  console.log(`RSS after warm-up ${rssWarm.toFixed(1)} MB, at the end ${rssEnd.toFixed(1)} MB, ` +
+              `max ${Math.max(...samples.map(s => s.rss)).toFixed(1)} MB; quiet fds ${fdWarm} -> ${fdEnd}; ` +
+              `threads ${Math.min(...threads)}..${Math.max(...threads)}; ${unexpected} unexpected answers`);
+  console.log(`RESULT rss_growth=${growth.toFixed(3)} fd_growth=${fdEnd - fdWarm} errors_5xx=${errors5xx}`);
+  if (growth > 0.05 || fdEnd - fdWarm > 0 || errors5xx > 0 || unexpected > 0) code = 1;
+} finally {
+  stopping = true;
+  child.kill('SIGTERM');
+  const rc = await new Promise(r => (exited ? r(child.exitCode) : child.on('exit', c => r(c))));
+  if (rc !== 0) {
+    console.error(`itx serve exited ${rc} after SIGTERM:\n${log.slice(-4000)}`);
+    code = 1;
+  }
+  agent.destroy();
+  rmSync(dir, { recursive: true, force: true });
+  process.exitCode = code;
+}
