@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
-        bench-nn bench-dict bench-ocr bench-quality bench-e2e bench-load bench-coldstart
+        bench-nn bench-dict bench-ocr bench-quality bench-e2e bench-load bench-coldstart bench-soak
 
 setup:
 	scripts/setup.sh
@@ -71,5 +71,9 @@ bench-load: build
 # itx serve from exec to the first 200 from /readyz, median of 10 (last line: RESULT ready_ms=..).
 bench-coldstart: build
 	node bench/bench-coldstart.mjs build/release/itx
+# itx serve for ITX_SOAK_S seconds (600) under mixed valid and invalid load: RSS, fds and threads
+# over time (last line: RESULT rss_growth=<share> fd_growth=<n> errors_5xx=<n>).
+bench-soak: build
+	node bench/bench-soak.mjs build/release/itx build/release/tools/testset/itx-testset
 clean:
 	rm -rf build
