@@ -22,6 +22,7 @@ __lsan_default_suppressions(void)
 }
 
 static const struct itx_cli_command commands[] = {
+    {"batch", "translate a list of pictures (Cloud Run Jobs, cron): --input LIST", itx_cli_batch},
     {"doctor", "check models, dictionary, fonts, storage, job store and provider", itx_cli_doctor},
     {"models", "check the installed OCR models (models verify)", itx_cli_models},
     {"nn", "run an ONNX model on the neural runner (benchmarking, debugging)", itx_cli_nn},
