@@ -140,6 +140,7 @@
   function setSlider(c) {
     const v = Number(c.slider.value);
     c.paneTr.style.clipPath = 'inset(0 ' + (100 - v) + '% 0 0)';
+    c.compare.style.setProperty('--pos', v + '%');
     c.sliderOut.textContent = v + '%';
     c.slider.setAttribute('aria-valuetext', 'translation shown on the left ' + v + '%');
   }
@@ -323,7 +324,8 @@
     showResult(it, Object.assign({}, prev, r.body));
     it.card.editState.textContent = 'Re-rendered with ' + list.length + (list.length === 1 ? ' edit.' : ' edits.');
     announce(it.name + ': re-rendered.');
-    it.card.rerender.focus();
+    // Re-render is disabled again (nothing left to draw): the next step is the download.
+    it.card.download.focus();
   }
 
   function summary() {
