@@ -37,7 +37,8 @@ test-asan: setup-dev
 test-tsan: setup-dev
 	cmake --preset tsan >/dev/null
 	cmake --build build/tsan -j $(JOBS)
-	cd build/tsan && ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
+	cd build/tsan && TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1 \
+	  ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
 fuzz: setup-dev
 	cmake --preset fuzz >/dev/null
