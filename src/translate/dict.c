@@ -1174,29 +1174,29 @@ is_adjective(const char *s, size_t n)
                                          "resistant", "free", "friendly", "absorbent", "-dry",
                                          "-drying",   "less", "ish",      "ive"};
     static const char *const word[] = {
-        "warm",        "soft",         "light",           "thin",           "thick",
-        "thickened",   "safe",         "simple",          "elegant",        "stylish",
-        "lightweight", "smooth",       "strong",          "sturdy",         "trendy",
-        "cute",        "cool",         "fresh",           "clean",          "non-slip",
-        "anti-slip",   "minimalist",   "healthy",         "natural",        "delicate",
-        "exquisite",   "practical",    "convenient",      "sleek",          "slim",
-        "compact",     "silent",       "quiet",           "gentle",         "mild",
-        "bright",      "classic",      "versatile",       "high-end",       "classy",
-        "generous",    "moisturizing", "hydrating",       "nourishing",     "fashionable",
-        "luxurious",   "elastic",      "stretchy",        "firm",           "stable",
-        "solid",       "tender",       "crispy",          "crunchy",        "sweet",
-        "delicious",   "nutritious",   "dense",           "fluffy",         "loose",
-        "tight",       "fitted",       "relaxed",         "casual",         "formal",
-        "chic",        "modern",       "vintage",         "retro",          "cozy",
-        "windproof",   "padded",       "secure",          "quick-dry",      "hygienic",
-        "odorless",    "odourless",    "flexible",        "efficient",      "powerful",
-        "reliable",    "accurate",     "precise",         "bold",           "tasty",
-        "refreshing",  "soothing",     "silky",           "glossy",         "shiny",
-        "matte",       "unique",       "novel",           "vivid",          "fine",
-        "excellent",   "rich",         "clear",           "affordable",     "reasonable",
-        "plump",       "tender",       "juicy",           "fragrant",       "mellow",
-        "pure",        "premium",      "superior",        "exquisite",      "neat",
-        "even",        "sharp",        "bright-coloured", "bright-colored",
+        "warm",        "soft",         "light",           "thin",       "thick",
+        "thickened",   "safe",         "simple",          "elegant",    "stylish",
+        "lightweight", "smooth",       "strong",          "sturdy",     "trendy",
+        "cute",        "cool",         "fresh",           "clean",      "non-slip",
+        "anti-slip",   "minimalist",   "healthy",         "natural",    "delicate",
+        "exquisite",   "practical",    "convenient",      "sleek",      "slim",
+        "compact",     "silent",       "quiet",           "gentle",     "mild",
+        "bright",      "classic",      "versatile",       "high-end",   "classy",
+        "generous",    "moisturizing", "hydrating",       "nourishing", "fashionable",
+        "luxurious",   "elastic",      "stretchy",        "firm",       "stable",
+        "solid",       "tender",       "crispy",          "crunchy",    "sweet",
+        "delicious",   "nutritious",   "dense",           "fluffy",     "loose",
+        "tight",       "fitted",       "relaxed",         "casual",     "formal",
+        "chic",        "modern",       "vintage",         "retro",      "cozy",
+        "windproof",   "padded",       "secure",          "quick-dry",  "hygienic",
+        "odorless",    "odourless",    "flexible",        "efficient",  "powerful",
+        "reliable",    "accurate",     "precise",         "bold",       "tasty",
+        "refreshing",  "soothing",     "silky",           "glossy",     "shiny",
+        "matte",       "unique",       "novel",           "vivid",      "fine",
+        "excellent",   "rich",         "clear",           "affordable", "reasonable",
+        "plump",       "tender",       "juicy",           "fragrant",   "mellow",
+        "pure",        "premium",      "superior",        "exquisite",  "neat",
+        "even",        "sharp",        "bright-coloured", "slimming",   "bright-colored",
     };
     if (n == 0 || n > 40 || memchr(s, ' ', n))
         return false;
@@ -1658,10 +1658,17 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 s = emit(&w, moved, c->tr_len + 1, TK_WORD, true);
             } else if (c->tr) {
                 size_t tl = c->tr_len;
+                const char *t = c->tr;
                 /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
-                if (i + c->len < n && is_han_word(&choice[i + c->len]))
-                    tl = modifier_len(c->tr, tl);
-                s = emit(&w, c->tr, tl, TK_WORD, true);
+                if (i + c->len < n && is_han_word(&choice[i + c->len])) {
+                    tl = modifier_len(t, tl);
+                    /* 纯棉袜子 "cotton socks": "100% cotton" alone, "cotton" before a noun. */
+                    if (tl > 5 && memcmp(t, "100% ", 5) == 0) {
+                        t += 5;
+                        tl -= 5;
+                    }
+                }
+                s = emit(&w, t, tl, TK_WORD, true);
             } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
             st.n_tokens++;
