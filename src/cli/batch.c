@@ -70,6 +70,7 @@ usage(FILE *f)
         "  --glossary FILE     extra glossary (TSV: term<TAB>translation, '=' keeps a term)\n"
         "  --format FMT        output format jpeg, png or webp (default: the input's)\n"
         "  --quality N         JPEG/WebP quality 1..100 (default 90)\n"
+        "  --min-score X       skip lines read with less confidence (default 0.6)\n"
         "  --no-qa             do not read results back (no retry, no han_left flag)\n"
         "  --models DIR        model directory (default $ITX_MODELS_DIR or the installed one)\n"
         "  --quiet             no progress bar, per-picture lines or summary\n"
@@ -120,9 +121,11 @@ struct batch {
     struct itx_pipeline_opts o;
     struct itx_fetch_opts fo;
     struct itx_store *store;
-    const char *outdir; /* -o DIR, or NULL with --store */
-    struct itx_store_setting set[12];
+    const char *outdir;               /* -o DIR, or NULL with --store */
+    struct itx_store_setting set[12]; /* the result key's settings (key_settings) */
     size_t n_set;
+    char quality[16], min_score[32], server_gloss[80];
+    struct itx_buf gloss_key;
     size_t max_source_bytes;
     bool quiet, tty;
 
@@ -740,17 +743,76 @@ journal_open(struct batch *b, const char *dir, const char *fp, long long si, lon
     return ITX_OK;
 }
 
-/* Serve's encoding of a glossary in its result key, so equal glossaries share results. */
+/* Serve's encoding of a glossary in its result key, so equal glossaries share results;
+ * stops when the buffer's ceiling is reached. */
+struct gloss_enc {
+    struct itx_buf *b;
+    bool full;
+};
+
 static bool
 gloss_entry(const char *term, const char *translation, void *arg)
 {
-    struct itx_buf *g = arg;
-    itx_buf_json_str(g, term);
-    itx_buf_puts(g, "=");
-    if (translation)
-        itx_buf_json_str(g, translation);
-    itx_buf_puts(g, ";");
-    return true;
+    struct gloss_enc *g = arg;
+    g->full = itx_buf_json_str(g->b, term) != ITX_OK || itx_buf_puts(g->b, "=") != ITX_OK ||
+              (translation && itx_buf_json_str(g->b, translation) != ITX_OK) ||
+              itx_buf_puts(g->b, ";") != ITX_OK;
+    return !g->full;
+}
+
+/*
+ * The settings of the result key: itx serve's names and encodings (v=serve-1, from, to,
+ * provider, format, quality, qa, glossary, group), so the two share results in one store.
+ * Settings the server does not have join only when they are used, which keeps the default
+ * key equal to the server's. Also the journal's fingerprint: the first 16 hex digits of the
+ * key of an empty source, which depends on the settings alone.
+ */
+static enum itx_status
+key_settings(struct batch *b, const struct itx_tr_config *tr, const struct itx_glossary *gl,
+             char fp[17], struct itx_diag *d)
+{
+    struct itx_pipeline_opts def;
+    char h[65];
+    enum itx_status st;
+
+    itx_pipeline_opts_default(&def);
+    if (gl) {
+        struct gloss_enc g = {.b = &b->gloss_key};
+        itx_glossary_each(gl, gloss_entry, &g);
+        if (g.full)
+            return itx_diag_set(d, ITX_ERR_TOO_LARGE,
+                                "the glossary is over %zu bytes in the result key",
+                                b->gloss_key.max);
+    }
+    if (tr->glossary_path) {
+        if ((st = itx_sha256_file(tr->glossary_path, h, d)) != ITX_OK)
+            return itx_diag_prefix(d, "ITX_GLOSSARY_FILE");
+        snprintf(b->server_gloss, sizeof(b->server_gloss), "sha256:%s", h);
+    }
+    snprintf(b->quality, sizeof(b->quality), "%d", b->o.quality);
+    b->n_set = 0;
+    b->set[b->n_set++] = (struct itx_store_setting){"v", "serve-1"};
+    b->set[b->n_set++] = (struct itx_store_setting){"from", "zh"};
+    b->set[b->n_set++] = (struct itx_store_setting){"to", b->o.target};
+    b->set[b->n_set++] = (struct itx_store_setting){"provider", itx_tr_provider_str(tr->provider)};
+    b->set[b->n_set++] = (struct itx_store_setting){
+        "format", b->o.format ? itx_image_format_name(b->o.format) : "same"};
+    b->set[b->n_set++] = (struct itx_store_setting){"quality", b->quality};
+    b->set[b->n_set++] = (struct itx_store_setting){"qa", b->o.no_qa ? "0" : "1"};
+    b->set[b->n_set++] =
+        (struct itx_store_setting){"glossary", b->gloss_key.data ? b->gloss_key.data : ""};
+    b->set[b->n_set++] = (struct itx_store_setting){"group", ""};
+    if (b->server_gloss[0])
+        b->set[b->n_set++] = (struct itx_store_setting){"server_glossary", b->server_gloss};
+    if (b->o.min_score != def.min_score) {
+        snprintf(b->min_score, sizeof(b->min_score), "%.6g", (double)b->o.min_score);
+        b->set[b->n_set++] = (struct itx_store_setting){"min_score", b->min_score};
+    }
+    ITX_ASSERT(b->n_set <= sizeof(b->set) / sizeof(b->set[0]));
+    st = itx_store_cache_key("", 0, b->set, b->n_set, h, d);
+    if (st == ITX_OK)
+        snprintf(fp, 17, "%.16s", h);
+    return st;
 }
 
 /* ---- the manifest --------------------------------------------------------------------- */
@@ -868,6 +930,47 @@ manifest_write(const char *path, const struct itx_buf *x, struct itx_diag *d)
 
 /* ---- the command ---------------------------------------------------------------------- */
 
+/*
+ * Starts the workers, then the loaders, and waits for all of them. Returns false when no
+ * worker could start (then nothing ran). A loader that cannot start is left out: the ones
+ * running take the whole list.
+ */
+static bool
+run_threads(struct batch *b, struct worker *workers, size_t n_workers, size_t n_loaders,
+            pthread_t *threads)
+{
+    size_t n_threads = 0;
+
+    /* workers first: loaders wait for them when the queue is full */
+    for (size_t i = 0; i < n_workers; i++) {
+        int e = pthread_create(&threads[n_threads], NULL, worker_main, &workers[i]);
+        if (e != 0) {
+            fprintf(stderr, "itx batch: cannot start worker %zu: %s\n", i, strerror(e));
+            break;
+        }
+        n_threads++;
+    }
+    if (n_threads == 0)
+        return false;
+    for (size_t i = 0; i < n_loaders; i++) {
+        int e = pthread_create(&threads[n_threads], NULL, loader_main, b);
+        if (e != 0) {
+            /* workers stop when every loader is done, so the ones never started must not
+             * be counted */
+            fprintf(stderr, "itx batch: cannot start loader %zu: %s\n", i, strerror(e));
+            pthread_mutex_lock(&b->mu);
+            b->loaders_left -= (int)(n_loaders - i);
+            pthread_cond_broadcast(&b->cv_ready);
+            pthread_mutex_unlock(&b->mu);
+            break;
+        }
+        n_threads++;
+    }
+    for (size_t i = 0; i < n_threads; i++)
+        pthread_join(threads[i], NULL);
+    return true;
+}
+
 int
 itx_cli_batch(int argc, char **argv)
 {
@@ -881,15 +984,15 @@ itx_cli_batch(int argc, char **argv)
     struct itx_pipeline_ctx **ctx = NULL;
     struct worker *workers = NULL;
     pthread_t *threads = NULL;
-    struct itx_buf gloss_key, man;
+    struct itx_buf man;
     struct itx_diag d;
     const char *input = NULL, *gloss_path = NULL, *manifest = NULL, *state_dir = NULL;
     const char *shard_arg = NULL;
     char *list_text = NULL, *state_default = NULL, *manifest_default = NULL;
-    char quality[16], server_gloss[80] = "", fp_key[65], fp[17];
+    char fp[17];
     long long workers_n = 0, si = 0, sn = 1, v;
     bool use_store = false, sync_ok = false;
-    size_t n_workers, n_loaders, n_threads = 0, list_len = 0;
+    size_t n_workers, n_loaders, list_len = 0;
     int rc = 2;
 
     if (itx_cli_wants_help(argc, argv)) {
@@ -899,7 +1002,7 @@ itx_cli_batch(int argc, char **argv)
     memset(&b, 0, sizeof(b));
     b.journal_fd = -1;
     itx_diag_init(&d);
-    itx_buf_init(&gloss_key, 16u << 20);
+    itx_buf_init(&b.gloss_key, 16u << 20);
     itx_buf_init(&man, (size_t)1 << 30);
     itx_pipeline_opts_default(&b.o);
     b.o.quality = ITX_IMAGE_QUALITY_DEFAULT;
@@ -951,6 +1054,15 @@ itx_cli_batch(int argc, char **argv)
                 goto out;
             }
             b.o.quality = (int)v;
+            i++;
+        } else if (strcmp(a, "--min-score") == 0 && val) {
+            char *end;
+            double x = strtod(val, &end);
+            if (*end || !(x >= 0 && x <= 1)) {
+                fprintf(stderr, "itx batch: --min-score '%s': want a number 0..1\n", val);
+                goto out;
+            }
+            b.o.min_score = (float)x;
             i++;
         } else if (strcmp(a, "--no-qa") == 0) {
             b.o.no_qa = true;
@@ -1007,15 +1119,6 @@ itx_cli_batch(int argc, char **argv)
             goto out;
         }
         b.o.glossary = gl;
-        itx_glossary_each(gl, gloss_entry, &gloss_key);
-    }
-    if (cfg.tr.glossary_path) {
-        char h[65];
-        if (itx_sha256_file(cfg.tr.glossary_path, h, &d) != ITX_OK) {
-            fprintf(stderr, "itx batch: ITX_GLOSSARY_FILE: %s\n", d.msg);
-            goto out;
-        }
-        snprintf(server_gloss, sizeof(server_gloss), "sha256:%s", h);
     }
     b.max_source_bytes = b.fo.max_bytes;
     {
@@ -1025,31 +1128,10 @@ itx_cli_batch(int argc, char **argv)
             b.max_source_bytes = lim.max_bytes;
     }
 
-    /* the result key: the same settings, names and encodings as itx serve's, so the two
-     * share results in one store; settings serve does not have join only when used */
-    snprintf(quality, sizeof(quality), "%d", b.o.quality);
-    b.set[b.n_set++] = (struct itx_store_setting){"v", "serve-1"};
-    b.set[b.n_set++] = (struct itx_store_setting){"from", "zh"};
-    b.set[b.n_set++] = (struct itx_store_setting){"to", b.o.target};
-    b.set[b.n_set++] = (struct itx_store_setting){"provider", itx_tr_provider_str(cfg.tr.provider)};
-    b.set[b.n_set++] = (struct itx_store_setting){
-        "format", b.o.format ? itx_image_format_name(b.o.format) : "same"};
-    b.set[b.n_set++] = (struct itx_store_setting){"quality", quality};
-    b.set[b.n_set++] = (struct itx_store_setting){"qa", b.o.no_qa ? "0" : "1"};
-    b.set[b.n_set++] = (struct itx_store_setting){"glossary", gloss_key.data ? gloss_key.data : ""};
-    b.set[b.n_set++] = (struct itx_store_setting){"group", ""};
-    if (server_gloss[0])
-        b.set[b.n_set++] = (struct itx_store_setting){"server_glossary", server_gloss};
-    if (gloss_key.len >= gloss_key.max - 8) {
-        fprintf(stderr, "itx batch: --glossary '%s' is too large for the result key\n", gloss_path);
-        goto out;
-    }
-    /* the journal's fingerprint: the settings alone (the key of an empty source) */
-    if (itx_store_cache_key("", 0, b.set, b.n_set, fp_key, &d) != ITX_OK) {
+    if (key_settings(&b, &cfg.tr, gl, fp, &d) != ITX_OK) {
         fprintf(stderr, "itx batch: %s\n", d.msg);
         goto out;
     }
-    snprintf(fp, sizeof(fp), "%.16s", fp_key);
 
     /* the list and this shard's part of it */
     if (read_list(input, &list_text, &list_len, &d) != ITX_OK) {
@@ -1173,35 +1255,10 @@ itx_cli_batch(int argc, char **argv)
         progress_bar(&b);
         pthread_mutex_unlock(&b.mu);
     }
-    /* workers first: loaders wait for them when the queue is full */
-    for (size_t i = 0; i < n_workers; i++) {
-        int e = pthread_create(&threads[n_threads], NULL, worker_main, &workers[i]);
-        if (e != 0) {
-            fprintf(stderr, "itx batch: cannot start worker %zu: %s\n", i, strerror(e));
-            break;
-        }
-        n_threads++;
-    }
-    if (n_threads == 0) {
+    if (!run_threads(&b, workers, n_workers, n_loaders, threads)) {
         rc = 1;
         goto out;
     }
-    for (size_t i = 0; i < n_loaders; i++) {
-        int e = pthread_create(&threads[n_threads], NULL, loader_main, &b);
-        if (e != 0) {
-            /* the loaders already running take the whole list; workers stop when all of
-             * them are done, so the ones never started must not be counted */
-            fprintf(stderr, "itx batch: cannot start loader %zu: %s\n", i, strerror(e));
-            pthread_mutex_lock(&b.mu);
-            b.loaders_left -= (int)(n_loaders - i);
-            pthread_cond_broadcast(&b.cv_ready);
-            pthread_mutex_unlock(&b.mu);
-            break;
-        }
-        n_threads++;
-    }
-    for (size_t i = 0; i < n_threads; i++)
-        pthread_join(threads[i], NULL);
     if (b.tty)
         fputc('\n', stderr);
 
@@ -1258,7 +1315,7 @@ out:
     itx_free(list_text);
     itx_free(state_default);
     itx_free(manifest_default);
-    itx_buf_release(&gloss_key);
+    itx_buf_release(&b.gloss_key);
     itx_buf_release(&man);
     return rc;
 }

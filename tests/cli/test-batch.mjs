@@ -247,6 +247,35 @@ try {
   check(r.rc === 0 && logs5.length === 2 && logs5.every((l) => l.via === 'store' && /already done \(result in the store\)/.test(l.message)),
     '--store again: both pictures found in the store, not redone');
 
+  // ---- 7. --glossary: applied, and part of the key ----------------------------------------
+  fs.writeFileSync(path.join(tmp, 'gloss.tsv'), '新品上市\tBrand new drop\n');
+  const out7 = path.join(tmp, 'out7');
+  r = batch(['--input', '-', '-o', out7, '--glossary', path.join(tmp, 'gloss.tsv'), '--workers', '1'],
+    { input: set1[0] });
+  const m7 = r.rc === 0 ? readManifest(path.join(out7, 'manifest.jsonl')) : [];
+  const read7 = m7.length ? ocr(m7[0].outputs.image) : null;
+  check(m7.length === 1 && m7[0].key !== m1[0].key, 'a glossary changes the result key');
+  check(read7 && read7.lines.some((l) => /Brand/.test(l.text)), `the glossary's translation is drawn`,
+    JSON.stringify(read7?.lines?.map((l) => l.text)));
+
+  // ---- 8. SIGTERM: running pictures stop, the manifest says what is pending ----------------
+  const out8 = path.join(tmp, 'out8');
+  const child8 = spawn(itx, ['batch', '--input', path.join(tmp, 'list4.txt'), '-o', out8, '--workers', '1'],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err8 = '';
+  child8.stderr.on('data', (chunk) => {
+    err8 += chunk;
+    if (!child8.killed && parseLogs(err8).some((l) => l.status === 'done')) child8.kill('SIGTERM');
+  });
+  const rc8 = await new Promise((res) => child8.on('exit', (code) => res(code)));
+  const m8 = fs.existsSync(path.join(out8, 'manifest.jsonl')) ? readManifest(path.join(out8, 'manifest.jsonl')) : [];
+  check(rc8 === 1, `SIGTERM: exit status 1 (got ${rc8})`);
+  check(m8.length === 12 && m8.some((e) => e.status === 'done') &&
+    m8.some((e) => e.status === 'pending' && e.error.code === 'cancelled') &&
+    m8.every((e) => e.status === 'done' || e.status === 'pending'),
+  `SIGTERM: manifest with done and pending lines (${m8.filter((e) => e.status === 'done').length} done)`);
+  check(/stopped by a signal with \d+ pictures not finished/.test(err8), 'SIGTERM: the summary says how to resume');
+
   // ---- 6. bad shard settings ----------------------------------------------------------------
   const bad = [
     [{ CLOUD_RUN_TASK_INDEX: '0', CLOUD_RUN_TASK_COUNT: 'abc' }, /CLOUD_RUN_TASK_COUNT is 'abc'/],
