@@ -2,17 +2,21 @@
  * itx serve: the HTTP service (src/server/, docs/server.md). Settings come from ITX_*
  * variables (and PORT) or flags, all validated before anything starts; the result store
  * from ITX_STORE* (docs/store.md), whose reachability is a readiness check; the translator
- * from ITX_TRANSLATE_* (docs/translate.md). POST /v1/translate runs the pipeline
- * (docs/pipeline.md) on the worker pool and answers from the store when the same picture
- * with the same settings was done before. /v1/jobs is not plugged in yet (404).
+ * from ITX_TRANSLATE_* (docs/translate.md); the job store from ITX_DATABASE_URL
+ * (docs/jobs.md). POST /v1/translate runs the pipeline (docs/pipeline.md) on the worker
+ * pool and answers from the store when the same picture with the same settings was done
+ * before; /v1/jobs (serve-jobs.c) runs the same per-picture code from a durable queue.
  */
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "cli/serve-impl.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -32,44 +36,10 @@ store_ready(void *ud, struct itx_diag *d)
     return itx_store_head(ud, "itx-readyz-probe", &exists, NULL, d);
 }
 
-/* ---- the translation pipeline behind POST /v1/translate ------------------------------ */
-
-/*
- * Shared by every worker: the pipeline (models, translator), the store, and a pool of
- * per-worker pipeline contexts created and warmed by the warm-up "ocr-models" (a worker
- * takes a free context for one request and gives it back; there are as many contexts as
- * workers, so a worker never waits for one).
- */
-struct glue {
-    struct itx_server *srv;
-    struct itx_store *store;
-    struct itx_pipeline *pl;
-    const char *provider; /* the configured provider's name */
-    struct itx_fetch_opts fetch;
-    pthread_mutex_t mu;
-    struct itx_pipeline_ctx **ctx;
-    bool *busy;
-    size_t n_ctx;
-    bool ready; /* the pool exists (warm-up done) */
-    struct itx_metric *m_images; /* itx_images_total{result} */
-    struct itx_metric *m_failed; /* itx_images_failed_total{reason} */
-    struct itx_metric_series *m_hits, *m_misses, *m_translated;
-};
-
-struct tr_work {
-    struct itx_server_work w; /* first */
-    struct glue *g;
-    struct itx_api_request *req;
-};
+/* ---- the pool of pipeline contexts ---------------------------------------------------- */
 
 static const char *const stage_names[] = {"fetch", "decode", "ocr", "translate",
                                           "erase", "render", "qa",  "encode"};
-
-static bool
-cancel_polled(void *arg)
-{
-    return itx_cancel_requested(arg);
-}
 
 static enum itx_status
 cancel_status(void *arg)
@@ -153,36 +123,148 @@ warm_pool(void *ud, struct itx_diag *d)
         return st;
     pthread_mutex_lock(&g->mu);
     g->ready = true;
+    g->n_free = g->n_ctx;
+    pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
     itx_log_info("pipeline: %zu contexts warmed in %.0f ms", g->n_ctx, itx_now_ms() - t0);
     return ITX_OK;
 }
 
-static struct itx_pipeline_ctx *
-ctx_take(struct glue *g, size_t *slot)
+static void
+deadline_in(struct timespec *ts, long ms)
 {
-    struct itx_pipeline_ctx *c = NULL;
-
-    pthread_mutex_lock(&g->mu);
-    for (size_t i = 0; g->ready && i < g->n_ctx; i++) {
-        if (!g->busy[i] && g->ctx[i]) {
-            g->busy[i] = true;
-            c = g->ctx[i];
-            *slot = i;
-            break;
-        }
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
     }
-    pthread_mutex_unlock(&g->mu);
-    return c;
 }
 
-static void
-ctx_give(struct glue *g, size_t slot)
+struct itx_pipeline_ctx *
+serve_ctx_take(struct glue *g, enum ctx_prio prio, const struct itx_cancel *c, size_t *slot)
+{
+    struct itx_pipeline_ctx *ctx = NULL;
+
+    pthread_mutex_lock(&g->mu);
+    if (prio == CTX_SYNC && !g->ready) {
+        pthread_mutex_unlock(&g->mu);
+        return NULL;
+    }
+    if (prio == CTX_SYNC)
+        g->sync_waiting++;
+    for (;;) {
+        bool mine = g->ready && g->n_free > 0 && (prio == CTX_SYNC || g->sync_waiting == 0);
+        if (mine) {
+            for (size_t i = 0; i < g->n_ctx; i++) {
+                if (!g->busy[i] && g->ctx[i]) {
+                    g->busy[i] = true;
+                    g->n_free--;
+                    ctx = g->ctx[i];
+                    *slot = i;
+                    break;
+                }
+            }
+            break;
+        }
+        if (g->stopping || (c && itx_cancel_requested(c)))
+            break;
+        {
+            /* a timed wait: cancellation flags are atomics, not signalled through cv */
+            struct timespec ts;
+            deadline_in(&ts, 50);
+            pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        }
+    }
+    if (prio == CTX_SYNC) {
+        g->sync_waiting--;
+        if (g->sync_waiting == 0)
+            pthread_cond_broadcast(&g->cv); /* job runners may go now */
+    }
+    pthread_mutex_unlock(&g->mu);
+    return ctx;
+}
+
+void
+serve_ctx_give(struct glue *g, size_t slot)
 {
     pthread_mutex_lock(&g->mu);
     g->busy[slot] = false;
+    g->n_free++;
+    pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
+
+bool
+serve_ctx_wait_free(struct glue *g, long ms)
+{
+    struct timespec ts;
+    bool free_now;
+
+    deadline_in(&ts, ms);
+    pthread_mutex_lock(&g->mu);
+    while (!(free_now = g->ready && g->n_free > 0 && g->sync_waiting == 0) && !g->stopping) {
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) != 0)
+            break;
+    }
+    free_now = g->ready && g->n_free > 0 && g->sync_waiting == 0 && !g->stopping;
+    pthread_mutex_unlock(&g->mu);
+    return free_now;
+}
+
+/* ---- settings -------------------------------------------------------------------------- */
+
+void
+serve_settings_from_request(struct tr_settings *s, const struct itx_api_request *r)
+{
+    *s = (struct tr_settings){
+        .source_lang = r->source_lang,
+        .target_lang = r->target_lang,
+        .provider = r->provider,
+        .output_format = r->output_format,
+        .jpeg_quality = r->jpeg_quality,
+        .background = r->background,
+        .regions = r->regions,
+        .qa = r->qa,
+        .glossary = r->glossary,
+        .n_glossary = r->n_glossary,
+    };
+}
+
+enum itx_status
+serve_settings_check(const struct glue *g, const struct tr_settings *s, struct itx_diag *d)
+{
+    if (s->provider && strcmp(s->provider, g->provider) != 0)
+        return itx_diag_set(d, ITX_ERR_INVALID,
+                            "provider '%s' is not configured on this server (it uses '%s'; set "
+                            "ITX_TRANSLATE_PROVIDER)",
+                            s->provider, g->provider);
+    if (s->output_format && strcmp(s->output_format, "same") != 0 &&
+        itx_image_format_parse(s->output_format) == ITX_IMAGE_FORMAT_UNKNOWN)
+        return itx_diag_set(d, ITX_ERR_INVALID,
+                            "output_format '%s' is not one of same, png, jpeg, webp",
+                            s->output_format);
+    return ITX_OK;
+}
+
+bool
+serve_retryable(enum itx_status st)
+{
+    switch (st) {
+    case ITX_ERR_UPSTREAM:
+    case ITX_ERR_UNAVAILABLE:
+    case ITX_ERR_TIMEOUT:
+    case ITX_ERR_OVERLOADED:
+    case ITX_ERR_NOMEM:
+    case ITX_ERR_IO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- the per-picture work shared by /v1/translate and the job runner ------------------ */
 
 static const char *
 ext_of(const char *format)
@@ -214,65 +296,64 @@ put_once(struct itx_store *s, const char *name, const void *data, size_t len, co
     return st;
 }
 
-/* Appends ,"url":...,"background_url":...,"width":..,"height":..,"regions":[...] for the
- * regions JSON of a stored result. */
 static enum itx_status
-answer_from_regions(struct tr_work *m, const char *key, const char *regions, size_t len,
-                    struct itx_buf *out, struct itx_diag *d)
+append_url(struct glue *g, const char *key, const char *leaf, const char *member,
+           struct itx_buf *out, struct itx_diag *d)
 {
-    json_error_t je;
-    json_t *root = json_loadb(regions, len, 0, &je);
-    const char *fmt;
-    char name[256];
+    char obj[320];
     char *url = NULL;
-    enum itx_status st;
+    enum itx_status st = itx_store_cache_name(key, leaf, obj, sizeof(obj), d);
 
-    if (!root || !json_is_string(json_object_get(root, "format"))) {
-        json_decref(root);
-        return itx_diag_set(d, ITX_ERR_INTERNAL, "stored regions of %.16s are not valid", key);
-    }
-    fmt = json_string_value(json_object_get(root, "format"));
-    snprintf(name, sizeof(name), "final.%s", ext_of(fmt));
-    {
-        char obj[320];
-        st = itx_store_cache_name(key, name, obj, sizeof(obj), d);
-        if (st == ITX_OK)
-            st = itx_store_url(m->g->store, obj, 0, 0, &url, d);
-    }
+    if (st == ITX_OK)
+        st = itx_store_url(g->store, obj, 0, 0, &url, d);
     if (st == ITX_OK) {
-        itx_buf_puts(out, ",\"url\":");
+        itx_buf_printf(out, ",\"%s\":", member);
         itx_buf_json_str(out, url);
         itx_free(url);
-        url = NULL;
     }
-    if (st == ITX_OK && m->req->background) {
-        char obj[320];
-        st = itx_store_cache_name(key, "background.png", obj, sizeof(obj), d);
-        if (st == ITX_OK)
-            st = itx_store_url(m->g->store, obj, 0, 0, &url, d);
-        if (st == ITX_OK) {
-            itx_buf_puts(out, ",\"background_url\":");
-            itx_buf_json_str(out, url);
-            itx_free(url);
-        }
-    }
-    if (st == ITX_OK) {
-        itx_buf_printf(out, ",\"format\":\"%s\",\"width\":%lld,\"height\":%lld", fmt,
-                       (long long)json_integer_value(json_object_get(root, "width")),
-                       (long long)json_integer_value(json_object_get(root, "height")));
-        if (m->req->regions) {
-            char *arr = json_dumps(json_object_get(root, "regions"), JSON_COMPACT);
-            if (!arr)
-                st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory writing regions");
-            else {
-                itx_buf_puts(out, ",\"regions\":");
-                itx_buf_puts(out, arr);
-                free(arr);
-            }
-        }
-    }
-    json_decref(root);
     return st;
+}
+
+enum itx_status
+serve_answer(struct glue *g, const struct tr_settings *set, const char *key, json_t *doc,
+             struct itx_buf *out, struct itx_diag *d)
+{
+    const char *fmt = json_string_value(json_object_get(doc, "format"));
+    char leaf[32];
+    enum itx_status st;
+
+    if (!fmt || itx_image_format_parse(fmt) == ITX_IMAGE_FORMAT_UNKNOWN)
+        return itx_diag_set(d, ITX_ERR_INTERNAL, "stored regions of %.16s are not valid", key);
+    snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
+    st = append_url(g, key, leaf, "url", out, d);
+    if (st == ITX_OK && set->background)
+        st = append_url(g, key, "background.png", "background_url", out, d);
+    if (st != ITX_OK)
+        return st;
+    itx_buf_printf(out, ",\"format\":\"%s\",\"width\":%lld,\"height\":%lld", fmt,
+                   (long long)json_integer_value(json_object_get(doc, "width")),
+                   (long long)json_integer_value(json_object_get(doc, "height")));
+    if (set->regions) {
+        char *arr = json_dumps(json_object_get(doc, "regions"), JSON_COMPACT);
+        if (!arr)
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory writing regions");
+        itx_buf_puts(out, ",\"regions\":");
+        itx_buf_puts(out, arr);
+        free(arr);
+    }
+    return ITX_OK;
+}
+
+void
+serve_image_error(struct itx_buf *out, enum itx_status st, const char *msg)
+{
+    int status = itx_err_http_status(st);
+    itx_buf_printf(out,
+                   ",\"error\":{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
+                   "\"status\":%d,\"code\":\"%s\",\"detail\":",
+                   itx_err_str(st), itx_err_str(st), status, itx_err_str(st));
+    itx_buf_json_str(out, msg && msg[0] ? msg : itx_err_str(st));
+    itx_buf_puts(out, "}");
 }
 
 /*
@@ -281,10 +362,10 @@ answer_from_regions(struct tr_work *m, const char *key, const char *regions, siz
  * share one translation call, so each one's result depends on the others).
  */
 static enum itx_status
-result_key(struct tr_work *m, const uint8_t *data, size_t len, const char *group, char key[65],
+result_key(const struct batch *b, const uint8_t *data, size_t len, const char *group, char key[65],
            struct itx_diag *d)
 {
-    const struct itx_api_request *r = m->req;
+    const struct tr_settings *r = b->set;
     struct itx_buf gl;
     char q[16];
     enum itx_status st;
@@ -303,7 +384,7 @@ result_key(struct tr_work *m, const uint8_t *data, size_t len, const char *group
             {"v", "serve-1"},
             {"from", r->source_lang ? r->source_lang : "zh"},
             {"to", r->target_lang ? r->target_lang : "en"},
-            {"provider", m->g->provider},
+            {"provider", b->g->provider},
             {"format", r->output_format ? r->output_format : "same"},
             {"quality", q},
             {"qa", r->qa ? "1" : "0"},
@@ -316,143 +397,164 @@ result_key(struct tr_work *m, const uint8_t *data, size_t len, const char *group
     return st;
 }
 
-/* Where one picture of a request stands. */
-struct img_state {
-    struct itx_fetch_result fr;
-    const uint8_t *data;
-    size_t len;
-    char plain[65]; /* the key of the picture alone */
-    char key[65];   /* the key of its result (with its group) */
-    enum itx_status st;
-    struct itx_diag d;
-    bool done; /* answered (ans) or failed (st) */
-    bool hit;
-    struct itx_buf ans; /* members after "index" */
-};
-
-/* Stores one pipeline result under its key and writes its answer. */
-static enum itx_status
-store_result(struct tr_work *m, struct img_state *is, const struct itx_pipeline_result *res)
+struct pic *
+serve_pics_new(size_t n)
 {
-    struct itx_diag *d = &is->d;
-    const char *fmt = itx_image_format_name(res->format);
-    char obj[320], leaf[32];
-    enum itx_status st;
-
-    {
-        const double *ms = &res->ms.fetch;
-        for (size_t i = 1; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
-            itx_server_observe_stage(m->g->srv, stage_names[i], ms[i] / 1000.0);
-    }
-    snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
-    st = itx_store_cache_name(is->key, leaf, obj, sizeof(obj), d);
-    if (st == ITX_OK)
-        st = put_once(m->g->store, obj, res->image, res->image_len, mime_of(fmt), d);
-    if (st == ITX_OK &&
-        (st = itx_store_cache_name(is->key, "background.png", obj, sizeof(obj), d)) == ITX_OK)
-        st = put_once(m->g->store, obj, res->background, res->background_len, "image/png", d);
-    /* the regions file last: its presence says the whole result is stored */
-    if (st == ITX_OK &&
-        (st = itx_store_cache_name(is->key, "regions.json", obj, sizeof(obj), d)) == ITX_OK)
-        st = put_once(m->g->store, obj, res->regions_json, res->regions_len, "application/json",
-                      d);
-    if (st == ITX_OK)
-        st = answer_from_regions(m, is->key, res->regions_json, res->regions_len, &is->ans, d);
-    return st;
+    struct pic *p = itx_calloc(n ? n : 1, sizeof(*p));
+    for (size_t i = 0; p && i < n; i++)
+        itx_diag_init(&p[i].d);
+    return p;
 }
 
-/* Runs the pipeline on the pictures idx[0..n) together (one translation call when n > 1). */
-static void
-run_pictures(struct tr_work *m, struct img_state *is, const size_t *idx, size_t n,
-             struct itx_pipeline_ctx *ctx, const struct itx_cancel *c, struct itx_glossary *gl)
+void
+serve_batch_release(struct batch *b)
 {
-    const struct itx_api_request *r = m->req;
-    struct itx_pipeline_source src[ITX_PIPELINE_MAX_GROUP];
-    struct itx_pipeline_result res[ITX_PIPELINE_MAX_GROUP];
-    struct itx_pipeline_opts o;
-    struct itx_diag d;
-    enum itx_status st;
-
-    itx_pipeline_opts_default(&o);
-    o.target = r->target_lang ? r->target_lang : "en";
-    o.glossary = gl;
-    if (r->output_format && strcmp(r->output_format, "same") != 0)
-        o.format = itx_image_format_parse(r->output_format);
-    o.quality = (int)r->jpeg_quality;
-    o.no_qa = !r->qa;
-    o.cancelled = cancel_polled;
-    o.cancel_status = cancel_status;
-    o.cancel_arg = (void *)c;
-    memset(res, 0, sizeof(res));
-    for (size_t k = 0; k < n; k++) {
-        const struct itx_api_image *im = &r->images[idx[k]];
-        src[k] = (struct itx_pipeline_source){.data = is[idx[k]].data, .len = is[idx[k]].len,
-                                              .name = im->name ? im->name : im->url};
+    for (size_t i = 0; b->p && i < b->n; i++) {
+        itx_fetch_result_release(&b->p[i].fr);
+        itx_free(b->p[i].owned);
+        itx_free(b->p[i].regions);
+        if (b->p[i].have_res)
+            itx_pipeline_result_release(&b->p[i].res);
     }
-    itx_diag_init(&d);
-    st = n == 1 ? itx_pipeline_run(ctx, src, &o, res, &d)
-                : itx_pipeline_run_group(ctx, src, n, &o, res, &d);
-    if (st == ITX_OK)
-        itx_metric_add(m->g->m_translated, 1);
-    for (size_t k = 0; k < n; k++) {
-        struct img_state *s = &is[idx[k]];
-        s->done = true;
-        if (st != ITX_OK) {
-            s->st = st;
-            s->d = d;
-        } else {
-            s->st = store_result(m, s, &res[k]);
+    itx_free(b->p);
+    b->p = NULL;
+}
+
+static void
+progress(struct batch *b, const char *stage, double frac)
+{
+    if (b->stage)
+        b->stage(b->stage_arg, stage, frac);
+}
+
+void
+serve_batch_keys(struct batch *b)
+{
+    size_t n = b->n;
+
+    for (size_t i = 0; i < n; i++) {
+        struct pic *p = &b->p[i];
+        if (p->st == ITX_OK)
+            p->st = result_key(b, p->data, p->len, "", p->plain, &p->d);
+        memcpy(p->key, p->plain, sizeof(p->key));
+        p->done = p->st != ITX_OK;
+    }
+    /* the keys of grouped pictures take their whole group in */
+    for (size_t i = 0; i < n && !itx_cancel_requested(b->c); i++) {
+        const char *grp = b->p[i].group;
+        struct itx_buf keys;
+        size_t members = 0;
+
+        if (!grp || b->p[i].st != ITX_OK)
+            continue;
+        itx_buf_init(&keys, 1u << 20);
+        for (size_t k = 0; k < n; k++) {
+            const char *gk = b->p[k].group;
+            if (gk && strcmp(gk, grp) == 0 && b->p[k].st == ITX_OK) {
+                itx_buf_puts(&keys, b->p[k].plain);
+                members++;
+            }
         }
-        itx_pipeline_result_release(&res[k]);
+        if (members > 1) {
+            struct pic *p = &b->p[i];
+            p->st = result_key(b, p->data, p->len, keys.data, p->key, &p->d);
+            p->done = p->st != ITX_OK;
+        }
+        itx_buf_release(&keys);
     }
 }
 
-/* The bytes of picture i (data, or a fetch), its plain key. */
+/* Picture p from the store when its result is there (the regions file is stored last, so
+ * its presence says the whole result is). */
 static void
-load_picture(struct tr_work *m, size_t i, struct img_state *is)
-{
-    const struct itx_api_image *im = &m->req->images[i];
-
-    is->data = im->data;
-    is->len = im->size;
-    if (im->url) {
-        double t0 = itx_now_ms();
-        is->st = itx_fetch(&m->g->fetch, im->url, &is->fr, &is->d);
-        itx_server_observe_stage(m->g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
-        is->data = is->fr.data;
-        is->len = is->fr.len;
-    }
-    if (is->st == ITX_OK)
-        is->st = result_key(m, is->data, is->len, "", is->plain, &is->d);
-    memcpy(is->key, is->plain, sizeof(is->key));
-    is->done = is->st != ITX_OK;
-}
-
-/* Answers picture i from the store when its result is there. */
-static void
-lookup_picture(struct tr_work *m, struct img_state *is)
+lookup_one(struct batch *b, struct pic *p)
 {
     char obj[320];
     bool exists = false;
     uint8_t *regions = NULL;
     size_t rlen = 0;
 
-    is->st = itx_store_cache_name(is->key, "regions.json", obj, sizeof(obj), &is->d);
-    if (is->st == ITX_OK)
-        is->st = itx_store_head(m->g->store, obj, &exists, NULL, &is->d);
-    if (is->st == ITX_OK && exists) {
-        is->st = itx_store_get(m->g->store, obj, &regions, &rlen, &is->d);
-        if (is->st == ITX_OK)
-            is->st = answer_from_regions(m, is->key, (const char *)regions, rlen, &is->ans,
-                                         &is->d);
-        itx_free(regions);
-        is->hit = is->st == ITX_OK;
+    p->st = itx_store_cache_name(p->key, "regions.json", obj, sizeof(obj), &p->d);
+    if (p->st == ITX_OK)
+        p->st = itx_store_head(b->g->store, obj, &exists, NULL, &p->d);
+    if (p->st == ITX_OK && exists) {
+        p->st = itx_store_get(b->g->store, obj, &regions, &rlen, &p->d);
+        if (p->st == ITX_OK) {
+            p->regions = (char *)regions;
+            p->regions_len = rlen;
+            p->hit = true;
+        }
     }
-    is->done = is->st != ITX_OK || exists;
+    p->done = p->st != ITX_OK || exists;
+}
+
+void
+serve_batch_lookup(struct batch *b)
+{
+    for (size_t i = 0; i < b->n && !itx_cancel_requested(b->c); i++)
+        if (!b->p[i].done)
+            lookup_one(b, &b->p[i]);
+}
+
+bool
+serve_batch_pending(const struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->p[i].done)
+            return true;
+    return false;
+}
+
+/*
+ * Progress inside one pipeline run, from its cancellation polls. The pipeline polls before
+ * each stage in a fixed order (docs/pipeline.md): decode and ocr for each picture, translate
+ * once, then erase, qa (only with the check on) and encode for each picture. The stage shown
+ * is the one the poll opens; render is drawn together with the erase, so the poll after it
+ * (qa, when on) is shown as render.
+ */
+struct run_poll {
+    struct batch *b;
+    const struct itx_cancel *c;
+    size_t n;       /* pictures in this run */
+    size_t done;    /* pictures of the batch finished before this run */
+    unsigned polls; /* polls so far */
+    bool qa;
+};
+
+static bool
+run_polled(void *arg)
+{
+    struct run_poll *rp = arg;
+    size_t k = rp->polls++, n = rp->n, per = rp->qa ? 3 : 2;
+    size_t total = 2 * n + 1 + per * n;
+    const char *stage;
+
+    if (k < 2 * n)
+        stage = k % 2 == 0 ? "decode" : "ocr";
+    else if (k == 2 * n)
+        stage = "translate";
+    else {
+        size_t j = (k - 2 * n - 1) % per;
+        stage = j == 0 ? "erase" : (j == 1 && rp->qa) ? "render" : "encode";
+    }
+    if (k > total)
+        k = total;
+    progress(rp->b, stage,
+             ((double)rp->done + (double)n * (double)k / (double)(total + 1)) /
+                 (double)(rp->b->n + 1));
+    return itx_cancel_requested(rp->c);
+}
+
+/* The cancel status of the pipeline's polls, for run_polled. */
+static enum itx_status
+run_cancel_status(void *arg)
+{
+    struct run_poll *rp = arg;
+    return cancel_status((void *)rp->c);
 }
 
 static struct itx_glossary *
-request_glossary(const struct itx_api_request *r, struct itx_diag *d)
+batch_glossary(const struct tr_settings *r, struct itx_diag *d)
 {
     struct itx_glossary *g;
 
@@ -472,17 +574,211 @@ request_glossary(const struct itx_api_request *r, struct itx_diag *d)
     return g;
 }
 
-/* A per-image problem document (the fields of application/problem+json). */
+/* Runs the pipeline on the pictures idx[0..n) together (one translation call when n > 1). */
 static void
-image_error(struct itx_buf *out, enum itx_status st, const struct itx_diag *d)
+run_pictures(struct batch *b, const size_t *idx, size_t n, size_t done,
+             struct itx_pipeline_ctx *ctx, struct itx_glossary *gl)
 {
-    int status = itx_err_http_status(st);
-    itx_buf_printf(out,
-                   ",\"error\":{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
-                   "\"status\":%d,\"code\":\"%s\",\"detail\":",
-                   itx_err_str(st), itx_err_str(st), status, itx_err_str(st));
-    itx_buf_json_str(out, d->msg[0] ? d->msg : itx_err_str(st));
-    itx_buf_puts(out, "}");
+    const struct tr_settings *r = b->set;
+    struct itx_pipeline_source src[ITX_PIPELINE_MAX_GROUP];
+    struct itx_pipeline_result res[ITX_PIPELINE_MAX_GROUP];
+    struct run_poll rp = {.b = b, .c = b->c, .n = n, .done = done, .qa = r->qa};
+    struct itx_pipeline_opts o;
+    struct itx_diag d;
+    enum itx_status st;
+
+    itx_pipeline_opts_default(&o);
+    o.target = r->target_lang ? r->target_lang : "en";
+    o.glossary = gl;
+    if (r->output_format && strcmp(r->output_format, "same") != 0)
+        o.format = itx_image_format_parse(r->output_format);
+    o.quality = (int)r->jpeg_quality;
+    o.no_qa = !r->qa;
+    o.cancelled = run_polled;
+    o.cancel_status = run_cancel_status;
+    o.cancel_arg = &rp;
+    memset(res, 0, sizeof(res));
+    for (size_t k = 0; k < n; k++) {
+        const struct pic *p = &b->p[idx[k]];
+        src[k] = (struct itx_pipeline_source){.data = p->data, .len = p->len, .name = p->name};
+    }
+    itx_diag_init(&d);
+    st = n == 1 ? itx_pipeline_run(ctx, src, &o, res, &d)
+                : itx_pipeline_run_group(ctx, src, n, &o, res, &d);
+    if (st == ITX_OK)
+        itx_metric_add(b->g->m_translated, 1);
+    for (size_t k = 0; k < n; k++) {
+        struct pic *p = &b->p[idx[k]];
+        p->done = true;
+        if (st != ITX_OK) {
+            p->st = st;
+            p->d = d;
+            continue;
+        }
+        p->res = res[k];
+        p->have_res = true;
+        p->ms = res[k].ms.total;
+        {
+            struct itx_log_ctx lc = b->lc;
+            lc.image = (int)p->index;
+            lc.stage = "ocr";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "OCR done: %u Chinese regions",
+                    res[k].n_translated + res[k].n_skipped);
+            lc.stage = "translate";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "translated %u regions", res[k].n_translated);
+            lc.stage = "render";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "rendered");
+        }
+    }
+}
+
+void
+serve_batch_run(struct batch *b, struct itx_pipeline_ctx *ctx)
+{
+    struct itx_glossary *gl = NULL;
+    struct itx_diag d;
+    size_t done = 0;
+
+    itx_diag_init(&d);
+    if (b->set->n_glossary && !(gl = batch_glossary(b->set, &d))) {
+        for (size_t i = 0; i < b->n; i++) {
+            if (!b->p[i].done) {
+                b->p[i].st = d.code;
+                b->p[i].d = d;
+                b->p[i].done = true;
+            }
+        }
+        return;
+    }
+    /* what the store did not have: alone, or with the rest of its group in one call */
+    for (size_t i = 0; i < b->n && !itx_cancel_requested(b->c); i++) {
+        const char *grp = b->p[i].group;
+        size_t idx[ITX_PIPELINE_MAX_GROUP], k = 0;
+
+        if (b->p[i].done)
+            continue;
+        idx[k++] = i;
+        for (size_t j = i + 1; grp && j < b->n && k < ITX_PIPELINE_MAX_GROUP; j++) {
+            const char *gj = b->p[j].group;
+            if (!b->p[j].done && gj && strcmp(gj, grp) == 0)
+                idx[k++] = j;
+        }
+        run_pictures(b, idx, k, done, ctx, gl);
+        done += k;
+    }
+    itx_glossary_free(gl);
+}
+
+/* Stores one pipeline result under its key. */
+static enum itx_status
+store_one(struct batch *b, struct pic *p)
+{
+    const struct itx_pipeline_result *res = &p->res;
+    const char *fmt = itx_image_format_name(res->format);
+    struct itx_diag *d = &p->d;
+    char obj[320], leaf[32];
+    enum itx_status st;
+
+    {
+        const double *ms = &res->ms.fetch;
+        for (size_t i = 1; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
+            itx_server_observe_stage(b->g->srv, stage_names[i], ms[i] / 1000.0);
+    }
+    snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
+    st = itx_store_cache_name(p->key, leaf, obj, sizeof(obj), d);
+    if (st == ITX_OK)
+        st = put_once(b->g->store, obj, res->image, res->image_len, mime_of(fmt), d);
+    if (st == ITX_OK &&
+        (st = itx_store_cache_name(p->key, "background.png", obj, sizeof(obj), d)) == ITX_OK)
+        st = put_once(b->g->store, obj, res->background, res->background_len, "image/png", d);
+    /* the regions file last: its presence says the whole result is stored */
+    if (st == ITX_OK &&
+        (st = itx_store_cache_name(p->key, "regions.json", obj, sizeof(obj), d)) == ITX_OK)
+        st = put_once(b->g->store, obj, res->regions_json, res->regions_len, "application/json", d);
+    if (st == ITX_OK) {
+        p->regions = res->regions_json;
+        p->regions_len = res->regions_len;
+        ((struct itx_pipeline_result *)res)->regions_json = NULL;
+        {
+            struct itx_log_ctx lc = b->lc;
+            lc.image = (int)p->index;
+            lc.stage = "store";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "stored");
+        }
+    }
+    return st;
+}
+
+void
+serve_batch_store(struct batch *b)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < b->n; i++)
+        any |= b->p[i].have_res;
+    if (any)
+        progress(b, "store", (double)b->n / (double)(b->n + 1));
+    for (size_t i = 0; i < b->n; i++) {
+        struct pic *p = &b->p[i];
+        if (!p->have_res)
+            continue;
+        p->st = store_one(b, p);
+        itx_pipeline_result_release(&p->res);
+        p->have_res = false;
+    }
+}
+
+void
+serve_batch_account(struct batch *b)
+{
+    struct glue *g = b->g;
+
+    for (size_t i = 0; i < b->n; i++) {
+        struct pic *p = &b->p[i];
+        struct itx_log_ctx lc = b->lc;
+        lc.image = (int)p->index;
+        if (p->st != ITX_OK || !p->regions) {
+            enum itx_status st = p->st != ITX_OK ? p->st : ITX_ERR_INTERNAL;
+            itx_metric_add(itx_metric_series(g->m_failed, (const char *const[]){itx_err_str(st)}),
+                           1);
+            itx_log(ITX_LOG_WARNING, &lc, NULL, "image %zu failed: %s", p->index, p->d.msg);
+        } else {
+            itx_metric_add(
+                itx_metric_series(g->m_images,
+                                  (const char *const[]){p->hit ? "cached" : "translated"}),
+                1);
+            itx_metric_add(p->hit ? g->m_hits : g->m_misses, 1);
+            itx_log(ITX_LOG_INFO, &lc, NULL,
+                    p->hit ? "answered from the store" : "translated and stored");
+        }
+    }
+}
+
+/* ---- POST /v1/translate ---------------------------------------------------------------- */
+
+struct tr_work {
+    struct itx_server_work w; /* first */
+    struct glue *g;
+    struct itx_api_request *req;
+};
+
+/* Writes the answer of picture p: its result members or its error. */
+static void
+answer_pic(struct batch *b, const struct pic *p, struct itx_buf *out)
+{
+    struct itx_diag d;
+    json_t *doc;
+
+    itx_diag_init(&d);
+    if (p->st != ITX_OK || !p->regions) {
+        serve_image_error(out, p->st != ITX_OK ? p->st : ITX_ERR_INTERNAL, p->d.msg);
+        return;
+    }
+    doc = json_loadb(p->regions, p->regions_len, 0, NULL);
+    if (!doc || serve_answer(b->g, b->set, p->key, doc, out, &d) != ITX_OK)
+        serve_image_error(out, doc ? d.code : ITX_ERR_INTERNAL,
+                          doc ? d.msg : "the stored regions are not valid JSON");
+    json_decref(doc);
 }
 
 static enum itx_server_step
@@ -490,136 +786,84 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
 {
     struct tr_work *m = (struct tr_work *)w;
     struct glue *g = m->g;
-    struct itx_log_ctx lc = {.request_id = w->request_id, .trace = w->trace[0] ? w->trace : NULL,
-                             .image = -1};
-    struct itx_pipeline_ctx *ctx;
-    struct itx_glossary *gl = NULL;
-    struct img_state *is;
+    struct tr_settings set;
+    struct batch b = {.g = g, .set = &set, .c = c};
+    struct itx_pipeline_ctx *ctx = NULL;
     size_t slot = 0, n = m->req->n_images;
 
+    b.lc = (struct itx_log_ctx){
+        .request_id = w->request_id, .trace = w->trace[0] ? w->trace : NULL, .image = -1};
+    serve_settings_from_request(&set, m->req);
     if (itx_cancel_requested(c)) {
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
         return ITX_SERVER_STEP_DONE;
     }
-    if (m->req->provider && strcmp(m->req->provider, g->provider) != 0) {
-        itx_diag_set(&w->diag, ITX_ERR_INVALID,
-                     "provider '%s' is not configured on this server (it uses '%s'; set "
-                     "ITX_TRANSLATE_PROVIDER)",
-                     m->req->provider, g->provider);
+    if (serve_settings_check(g, &set, &w->diag) != ITX_OK)
         return ITX_SERVER_STEP_DONE;
-    }
-    if (m->req->output_format && strcmp(m->req->output_format, "same") != 0 &&
-        itx_image_format_parse(m->req->output_format) == ITX_IMAGE_FORMAT_UNKNOWN) {
-        itx_diag_set(&w->diag, ITX_ERR_INVALID, "output_format '%s' is not one of same, png, "
-                     "jpeg, webp", m->req->output_format);
-        return ITX_SERVER_STEP_DONE;
-    }
     if (n == 0) {
         itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
         return ITX_SERVER_STEP_DONE;
     }
-    ctx = ctx_take(g, &slot);
-    if (!ctx) {
-        itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the OCR models are still warming up");
+    {
+        bool ready;
+        pthread_mutex_lock(&g->mu);
+        ready = g->ready;
+        pthread_mutex_unlock(&g->mu);
+        if (!ready) {
+            itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the OCR models are still warming up");
+            return ITX_SERVER_STEP_DONE;
+        }
+    }
+    if (!(b.p = serve_pics_new(n))) {
+        itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
         return ITX_SERVER_STEP_DONE;
     }
-    if (m->req->n_glossary && !(gl = request_glossary(m->req, &w->diag))) {
-        ctx_give(g, slot);
-        return ITX_SERVER_STEP_DONE;
-    }
-    is = itx_calloc(m->req->n_images, sizeof(*is));
-    if (!is) {
-        ctx_give(g, slot);
-        itx_glossary_free(gl);
-        itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", m->req->n_images);
-        return ITX_SERVER_STEP_DONE;
-    }
-    for (size_t i = 0; i < n; i++) {
-        itx_diag_init(&is[i].d);
-        itx_buf_init(&is[i].ans, 64u << 20);
-    }
-    /* bytes and plain keys; then the keys of grouped pictures take their group in */
-    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++)
-        load_picture(m, i, &is[i]);
+    b.n = n;
+    /* the bytes: given, or fetched (before a context is taken) */
     for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
-        const char *grp = m->req->images[i].group;
-        struct itx_buf keys;
-        size_t members = 0;
-
-        if (!grp || is[i].st != ITX_OK)
-            continue;
-        itx_buf_init(&keys, 1u << 20);
-        for (size_t k = 0; k < n; k++) {
-            const char *gk = m->req->images[k].group;
-            if (gk && strcmp(gk, grp) == 0 && is[k].st == ITX_OK) {
-                itx_buf_puts(&keys, is[k].plain);
-                members++;
-            }
+        const struct itx_api_image *im = &m->req->images[i];
+        struct pic *p = &b.p[i];
+        p->index = i;
+        p->name = im->name ? im->name : im->url;
+        p->group = im->group;
+        p->data = im->data;
+        p->len = im->size;
+        if (im->url) {
+            double t0 = itx_now_ms();
+            p->st = itx_fetch(&g->fetch, im->url, &p->fr, &p->d);
+            itx_server_observe_stage(g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
+            p->data = p->fr.data;
+            p->len = p->fr.len;
         }
-        if (members > 1) {
-            is[i].st = result_key(m, is[i].data, is[i].len, keys.data, is[i].key, &is[i].d);
-            is[i].done = is[i].st != ITX_OK;
+    }
+    serve_batch_keys(&b);
+    serve_batch_lookup(&b);
+    if (serve_batch_pending(&b) && !itx_cancel_requested(c)) {
+        ctx = serve_ctx_take(g, CTX_SYNC, c, &slot);
+        if (ctx) {
+            serve_batch_run(&b, ctx);
+            serve_ctx_give(g, slot);
+            serve_batch_store(&b);
+        } else if (!itx_cancel_requested(c)) {
+            itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the server is shutting down");
         }
-        itx_buf_release(&keys);
     }
-    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
-        if (!is[i].done)
-            lookup_picture(m, &is[i]);
-    }
-    /* what the store did not have: alone, or with the rest of its group in one call */
-    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
-        const char *grp = m->req->images[i].group;
-        size_t idx[ITX_PIPELINE_MAX_GROUP], k = 0;
-
-        if (is[i].done)
-            continue;
-        idx[k++] = i;
-        for (size_t j = i + 1; grp && j < n && k < ITX_PIPELINE_MAX_GROUP; j++) {
-            const char *gj = m->req->images[j].group;
-            if (!is[j].done && gj && strcmp(gj, grp) == 0)
-                idx[k++] = j;
-        }
-        run_pictures(m, is, idx, k, ctx, c, gl);
-    }
-    ctx_give(g, slot);
-    itx_glossary_free(gl);
-
     if (itx_cancel_requested(c)) {
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
-    } else {
+    } else if (w->diag.code == ITX_OK) {
+        serve_batch_account(&b);
         itx_buf_puts(&w->reply, "{\"request_id\":");
         itx_buf_json_str(&w->reply, w->request_id);
         itx_buf_puts(&w->reply, ",\"images\":[");
         for (size_t i = 0; i < n; i++) {
-            lc.image = (int)i;
             itx_buf_printf(&w->reply, "%s{\"index\":%zu", i ? "," : "", i);
-            if (is[i].st != ITX_OK || !is[i].done) {
-                enum itx_status st = is[i].st != ITX_OK ? is[i].st : ITX_ERR_INTERNAL;
-                image_error(&w->reply, st, &is[i].d);
-                itx_metric_add(
-                    itx_metric_series(g->m_failed, (const char *const[]){itx_err_str(st)}), 1);
-                itx_log(ITX_LOG_WARNING, &lc, NULL, "image %zu failed: %s", i, is[i].d.msg);
-            } else {
-                if (is[i].ans.data)
-                    itx_buf_append(&w->reply, is[i].ans.data, is[i].ans.len);
-                itx_metric_add(itx_metric_series(g->m_images,
-                                                 (const char *const[]){
-                                                     is[i].hit ? "cached" : "translated"}),
-                               1);
-                itx_metric_add(is[i].hit ? g->m_hits : g->m_misses, 1);
-                itx_log(ITX_LOG_INFO, &lc, NULL,
-                        is[i].hit ? "answered from the store" : "translated and stored");
-            }
+            answer_pic(&b, &b.p[i], &w->reply);
             itx_buf_puts(&w->reply, "}");
         }
         if (itx_buf_puts(&w->reply, "]}") != ITX_OK)
             itx_diag_set(&w->diag, ITX_ERR_TOO_LARGE, "the answer is over its 64 MiB limit");
     }
-    for (size_t i = 0; i < n; i++) {
-        itx_fetch_result_release(&is[i].fr);
-        itx_buf_release(&is[i].ans);
-    }
-    itx_free(is);
+    serve_batch_release(&b);
     return ITX_SERVER_STEP_DONE;
 }
 
@@ -655,12 +899,15 @@ usage(FILE *f)
 
     itx_buf_init(&b, 1u << 20);
     itx_server_config_help(&b);
+    serve_jobs_help(&b);
     fprintf(f,
             "usage: itx serve [--setting value]...\n\n"
             "Runs the HTTP service: /healthz, /readyz, /metrics, /openapi.json, /files/ (local\n"
-            "store) and POST /v1/translate (the translation pipeline on the worker pool; results\n"
-            "are stored content-addressed, so a repeated picture is answered from the store).\n"
-            "/readyz turns 200 once the OCR models are loaded and every worker's context is warm.\n"
+            "store), POST /v1/translate (the translation pipeline on the worker pool; results\n"
+            "are stored content-addressed, so a repeated picture is answered from the store)\n"
+            "and /v1/jobs (batches in a durable queue, ITX_DATABASE_URL; docs/jobs.md).\n"
+            "/readyz turns 200 once the OCR models are loaded, every worker's context is warm\n"
+            "and the result and job stores answer.\n"
             "The translator is set by ITX_TRANSLATE_PROVIDER (dict|gemini|openai, default dict)\n"
             "and friends (docs/translate.md); the models come from ITX_MODELS_DIR.\n"
             "Every setting is an environment variable or a flag; a flag wins. A bad value stops\n"
@@ -677,16 +924,16 @@ glue_metrics(struct glue *g)
 {
     struct itx_metrics *reg = itx_server_metrics(g->srv);
 
-    g->m_images = itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_images_total",
-                                  "Pictures answered, by result (translated, cached)", "result",
-                                  NULL, 0);
-    g->m_failed = itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_images_failed_total",
-                                  "Pictures answered with an error, by error code", "reason",
-                                  NULL, 0);
-    g->m_hits = itx_metric_series(
-        itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_cache_hits_total",
-                        "Pictures answered from the result store", NULL, NULL, 0),
-        NULL);
+    g->m_images =
+        itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_images_total",
+                        "Pictures answered, by result (translated, cached)", "result", NULL, 0);
+    g->m_failed =
+        itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_images_failed_total",
+                        "Pictures answered with an error, by error code", "reason", NULL, 0);
+    g->m_hits =
+        itx_metric_series(itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_cache_hits_total",
+                                          "Pictures answered from the result store", NULL, NULL, 0),
+                          NULL);
     g->m_misses = itx_metric_series(
         itx_metrics_add(reg, ITX_METRIC_COUNTER, "itx_cache_misses_total",
                         "Pictures run through the pipeline (not in the store)", NULL, NULL, 0),
@@ -697,12 +944,41 @@ glue_metrics(struct glue *g)
         (const char *const[]){g->provider});
 }
 
+/* Waits for SIGTERM or SIGINT, then: no new claims and readiness off at once, in-flight
+ * requests and job items get the grace period, then everything stops. */
+static void
+wait_and_stop(struct glue *g, struct itx_server *srv, long grace_ms)
+{
+    sigset_t set;
+    int sig = 0;
+    double deadline;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    while (sigwait(&set, &sig) != 0)
+        ;
+    itx_log(ITX_LOG_NOTICE, NULL, NULL, "received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    deadline = itx_now_ms() + (double)grace_ms;
+    if (g->jobs)
+        serve_jobs_stop_claiming(g->jobs);
+    itx_server_drain(srv);
+    itx_server_stop(srv);
+    if (g->jobs)
+        serve_jobs_stop(g->jobs, deadline);
+    pthread_mutex_lock(&g->mu);
+    g->stopping = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
 int
 itx_cli_serve(int argc, char **argv)
 {
     struct itx_server_config cfg;
     struct itx_store_config sc;
     struct itx_pipeline_config pc = {0};
+    struct itx_fetch_allow_list allow = {0};
     struct itx_store *store = NULL;
     struct itx_server *srv = NULL;
     struct glue g = {0};
@@ -722,8 +998,10 @@ itx_cli_serve(int argc, char **argv)
         return 2;
     }
     if (itx_store_config_from_env(&sc, &d) != ITX_OK ||
-        itx_tr_config_from_env(&pc.tr, &d) != ITX_OK) {
+        itx_tr_config_from_env(&pc.tr, &d) != ITX_OK ||
+        itx_fetch_opts_from_env(&g.fetch, &allow, &d) != ITX_OK) {
         fprintf(stderr, "itx serve: %s\n", d.msg);
+        itx_fetch_allow_list_release(&allow);
         return 2;
     }
     if (sc.kind != ITX_STORE_LOCAL)
@@ -732,24 +1010,32 @@ itx_cli_serve(int argc, char **argv)
         sc.dir = cfg.files_dir; /* --files-dir and ITX_STORE_DIR name the same directory */
     if (itx_store_open(&sc, &store, &d) != ITX_OK) {
         fprintf(stderr, "itx serve: %s\n", d.msg);
+        itx_fetch_allow_list_release(&allow);
         return 2;
     }
+    g.store = store;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    /* the job store before the pipeline: the translator keeps its cache there */
+    if (serve_jobs_new(&g, cfg.files_dir, &g.jobs, &d) != ITX_OK) {
+        fprintf(stderr, "itx serve: %s\n", d.msg);
+        rc = 2;
+        goto out;
+    }
+    pc.tr.cache = serve_jobs_tr_cache(g.jobs);
     /* the models and the translator: a missing model or key stops start-up */
-    itx_fetch_opts_init(&g.fetch);
     pc.fetch = &g.fetch;
     pc.ocr_threads = 1;
     if (itx_image_init(&d) != ITX_OK || itx_fetch_global_init(&d) != ITX_OK ||
         itx_pipeline_new(&pc, &g.pl, &d) != ITX_OK) {
         fprintf(stderr, "itx serve: %s\n", d.msg);
-        itx_store_free(store);
-        return 2;
+        rc = 2;
+        goto out;
     }
-    g.store = store;
     g.provider = itx_tr_provider_str(pc.tr.provider);
     g.n_ctx = (size_t)cfg.workers;
     g.ctx = itx_calloc(g.n_ctx, sizeof(*g.ctx));
     g.busy = itx_calloc(g.n_ctx, sizeof(*g.busy));
-    pthread_mutex_init(&g.mu, NULL);
     if (!g.ctx || !g.busy) {
         itx_diag_set(&d, ITX_ERR_NOMEM, "out of memory for %zu worker contexts", g.n_ctx);
         goto out;
@@ -761,23 +1047,30 @@ itx_cli_serve(int argc, char **argv)
     glue_metrics(&g);
     {
         struct itx_server_pipeline p = {.ud = &g, .translate = tr_new};
+        serve_jobs_routes(g.jobs, &p);
         itx_server_set_pipeline(srv, &p);
     }
     itx_server_add_warmup(srv, "ocr-models", warm_pool, &g);
     itx_server_add_ready_check(srv, "storage", store_ready, store);
-    if (itx_server_start(srv, &d) != ITX_OK)
+    if (itx_server_start(srv, &d) != ITX_OK || serve_jobs_start(g.jobs, &d) != ITX_OK)
         goto out;
-    rc = itx_server_wait_for_signal(srv);
+    wait_and_stop(&g, srv, cfg.grace_ms);
+    rc = 0;
 out:
-    if (rc != 0)
+    if (rc == 1)
         itx_log_error("itx serve: %s", d.msg);
+    if (rc != 0 && g.jobs)
+        serve_jobs_stop(g.jobs, itx_now_ms());
     itx_server_free(srv);
     for (size_t i = 0; g.ctx && i < g.n_ctx; i++)
         itx_pipeline_ctx_free(g.ctx[i]);
     itx_free(g.ctx);
     itx_free(g.busy);
+    itx_pipeline_free(g.pl); /* before the job store: the translator borrows its cache */
+    serve_jobs_free(g.jobs);
+    pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);
-    itx_pipeline_free(g.pl);
     itx_store_free(store);
+    itx_fetch_allow_list_release(&allow);
     return rc;
 }

@@ -538,7 +538,14 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1};
+/* Who sends a finished job's webhook: claimed once (itx_jobs_webhook_claim), then the
+ * outcome of the delivery. */
+static const char *const migration_2[] = {
+    "ALTER TABLE itx_jobs ADD COLUMN webhook_state TEXT",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 static enum itx_status

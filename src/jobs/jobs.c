@@ -956,3 +956,147 @@ itx_jobs_purge_older(struct itx_jobs *s, unsigned days, size_t *n_deleted, struc
         return st;
     return itx_jobs_purge(s, now - (int64_t)days * 86400000, n_deleted, d);
 }
+
+/* ---- queue depth and webhooks ---------------------------------------------------------- */
+
+struct counts_ctx {
+    uint64_t queued, running;
+};
+
+static enum itx_status
+counts_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+{
+    struct counts_ctx *x = ctx;
+    struct db_res r;
+    enum itx_status s;
+
+    s = db_exec(c,
+                "SELECT state, count(*) FROM itx_job_items WHERE state IN ('queued', 'running')"
+                " GROUP BY state",
+                NULL, 0, &r, NULL, d);
+    if (s != ITX_OK)
+        return s;
+    x->queued = x->running = 0;
+    for (size_t i = 0; i < r.n_rows; i++) {
+        uint64_t n = (uint64_t)db_int(db_cell(&r, i, 1));
+        if (strcmp(db_cell(&r, i, 0), "queued") == 0)
+            x->queued = n;
+        else
+            x->running = n;
+    }
+    db_res_release(&r);
+    return ITX_OK;
+}
+
+enum itx_status
+itx_jobs_counts(struct itx_jobs *s, uint64_t *queued, uint64_t *running, struct itx_diag *d)
+{
+    struct counts_ctx x = {0};
+    enum itx_status st = db_tx(s, false, counts_tx, &x, d);
+
+    if (st == ITX_OK && queued)
+        *queued = x.queued;
+    if (st == ITX_OK && running)
+        *running = x.running;
+    return st;
+}
+
+struct webhook_ctx {
+    const char *id;
+    const char *outcome;
+    size_t changed;
+    char *state;
+};
+
+static enum itx_status
+webhook_claim_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+{
+    struct webhook_ctx *x = ctx;
+    struct db_param p[1] = {DBP_TEXT(x->id)};
+
+    return db_exec(c,
+                   "UPDATE itx_jobs SET webhook_state = 'claimed'"
+                   " WHERE id = $1 AND webhook_state IS NULL AND webhook_url IS NOT NULL"
+                   " AND finished_ms IS NOT NULL",
+                   p, 1, NULL, &x->changed, d);
+}
+
+enum itx_status
+itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, bool *claimed, struct itx_diag *d)
+{
+    struct webhook_ctx x = {.id = id};
+    enum itx_status st;
+
+    if (!id || strlen(id) > 64)
+        return itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id ? id : "");
+    st = db_tx(s, true, webhook_claim_tx, &x, d);
+    if (st == ITX_OK)
+        *claimed = x.changed == 1;
+    return st;
+}
+
+static enum itx_status
+webhook_done_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+{
+    struct webhook_ctx *x = ctx;
+    struct db_param p[2] = {DBP_TEXT(x->id), DBP_TEXT(x->outcome)};
+
+    return db_exec(c, "UPDATE itx_jobs SET webhook_state = $2 WHERE id = $1", p, 2, NULL,
+                   &x->changed, d);
+}
+
+enum itx_status
+itx_jobs_webhook_done(struct itx_jobs *s, const char *id, const char *outcome, struct itx_diag *d)
+{
+    struct webhook_ctx x = {.id = id, .outcome = outcome};
+    enum itx_status st;
+
+    if (!outcome || strlen(outcome) > 32)
+        return itx_diag_set(d, ITX_ERR_INVALID, "a webhook outcome is 1..32 bytes");
+    if (!id || strlen(id) > 64)
+        return itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id ? id : "");
+    st = db_tx(s, true, webhook_done_tx, &x, d);
+    if (st == ITX_OK && x.changed == 0)
+        st = itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id);
+    return st;
+}
+
+static enum itx_status
+webhook_state_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+{
+    struct webhook_ctx *x = ctx;
+    struct db_param p[1] = {DBP_TEXT(x->id)};
+    struct db_res r;
+    enum itx_status s;
+    bool oom = false;
+
+    itx_free(x->state);
+    x->state = NULL;
+    s = db_exec(c, "SELECT webhook_state FROM itx_jobs WHERE id = $1", p, 1, &r, NULL, d);
+    if (s != ITX_OK)
+        return s;
+    if (r.n_rows == 0)
+        s = itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", x->id);
+    else
+        x->state = dup_cell(db_cell(&r, 0, 0), &oom);
+    db_res_release(&r);
+    if (s == ITX_OK && oom)
+        s = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory reading job '%.64s'", x->id);
+    return s;
+}
+
+enum itx_status
+itx_jobs_webhook_state(struct itx_jobs *s, const char *id, char **state, struct itx_diag *d)
+{
+    struct webhook_ctx x = {.id = id};
+    enum itx_status st;
+
+    if (!id || strlen(id) > 64)
+        return itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id ? id : "");
+    st = db_tx(s, false, webhook_state_tx, &x, d);
+    if (st == ITX_OK)
+        *state = x.state;
+    else
+        itx_free(x.state);
+    return st;
+}

@@ -238,6 +238,29 @@ enum itx_status itx_jobs_purge(struct itx_jobs *s, int64_t finished_before_ms, s
 enum itx_status itx_jobs_purge_older(struct itx_jobs *s, unsigned days, size_t *n_deleted,
                                      struct itx_diag *d);
 
+/*
+ * Counts of items waiting (queued, whatever their backoff) and running over the whole store
+ * (every job, every instance): the queue depth. Either pointer may be NULL.
+ */
+enum itx_status itx_jobs_counts(struct itx_jobs *s, uint64_t *queued, uint64_t *running,
+                                struct itx_diag *d);
+
+/*
+ * Webhooks. A finished job with a webhook URL is notified once: the first caller of
+ * itx_jobs_webhook_claim after the job became final gets *claimed = true (every later call,
+ * from any instance, gets false; a job not final, or without a webhook, gets false), sends
+ * the notice and records the outcome with itx_jobs_webhook_done ("delivered" or "failed",
+ * at most 32 bytes), which GET shows. A notice claimed by an instance that died before
+ * sending it stays "claimed" and is not sent again.
+ */
+enum itx_status itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, bool *claimed,
+                                       struct itx_diag *d);
+enum itx_status itx_jobs_webhook_done(struct itx_jobs *s, const char *id, const char *outcome,
+                                      struct itx_diag *d);
+/* The webhook state of a job: NULL (not claimed yet) or a string to itx_free. */
+enum itx_status itx_jobs_webhook_state(struct itx_jobs *s, const char *id, char **state,
+                                       struct itx_diag *d);
+
 /* ---- caches ------------------------------------------------------------------------------- */
 
 /*

@@ -1,6 +1,6 @@
 /*
  * `itx serve` itself (argv[1] is the itx binary): --help, bad settings, the endpoints that
- * exist without the pipeline, the /v1 routes absent (404) until it plugs in, the local
+ * exist without the pipeline, an unknown route (404) and the /v1 routes answering, the local
  * store under /files/, API keys, and SIGTERM.
  */
 #include <jansson.h>
@@ -93,8 +93,8 @@ main(int argc, char **argv)
     CHECK_INT(r.status, 200);
     CHECK_INT(r.body_len, 8);
     resp_free(&r);
-    /* /v1/translate is plugged in (tests/server/test_serve_translate.c drives it); the job
-     * routes do not exist yet. */
+    /* /v1/translate and /v1/jobs are plugged in (tests/server/test_serve_translate.c and
+     * tests/jobs/test_jobs_serve.c drive them): a body without images is a 400 on both. */
     {
         const char *h[] = {"Authorization: Bearer serve-test-key-0123456789",
                            "Content-Type: application/json", NULL};
@@ -103,11 +103,15 @@ main(int argc, char **argv)
         CHECK(strstr(r.body, "\"code\":\"invalid\"") != NULL);
         resp_free(&r);
         http(s.port, "POST", "/v1/jobs", h, "{}", 2, &r);
+        CHECK_INT(r.status, 400);
+        resp_free(&r);
+        http(s.port, "GET", "/v1/nothing-here", h, NULL, 0, &r);
         CHECK_INT(r.status, 404);
         resp_free(&r);
     }
     http(s.port, "GET", "/metrics", NULL, NULL, 0, &r);
     CHECK_INT(r.status, 200);
+    CHECK(metric(r.body, "itx_http_requests_total{route=\"jobs\",code=\"400\"}") == 1);
     CHECK(metric(r.body, "itx_http_requests_total{route=\"other\",code=\"404\"}") == 1);
     CHECK(metric(r.body, "itx_http_requests_total{route=\"files\",code=\"200\"}") == 1);
     CHECK(strstr(r.body, "itx_build_info{version=\"") != NULL);

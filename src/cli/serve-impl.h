@@ -1,0 +1,175 @@
+/*
+ * Internals of itx serve shared by its two files: serve.c (settings, the pool of pipeline
+ * contexts, the per-picture work shared by POST /v1/translate and the job runner, the
+ * synchronous route) and serve-jobs.c (the job store, POST/GET /v1/jobs, the runner, the
+ * webhooks).
+ *
+ * Invariants:
+ * - CPU stages run only while a pipeline context is held, and there are as many contexts
+ *   as workers, so /v1/translate requests and job items together never run more pictures at
+ *   once than there are workers. Taking a context waits; synchronous requests go first.
+ * - Results are content-addressed objects in the store (itx_store_cache_key over the bytes
+ *   and every setting that changes the output), so a picture done before, by any request,
+ *   job or instance, is answered from the store without OCR or a translation call.
+ */
+#ifndef ITX_CLI_SERVE_IMPL_H
+#define ITX_CLI_SERVE_IMPL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "fetch/fetch.h"
+#include "pipeline/pipeline.h"
+#include "server/server.h"
+#include "store/store.h"
+
+struct serve_jobs;
+
+/* Shared by every worker and runner thread. */
+struct glue {
+    struct itx_server *srv;
+    struct itx_store *store;
+    struct itx_pipeline *pl;
+    const char *provider; /* the configured provider's name */
+    struct itx_fetch_opts fetch;
+    /* the context pool: mu guards everything below it */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a context was given back, warm-up finished, or stopping */
+    struct itx_pipeline_ctx **ctx;
+    bool *busy;
+    size_t n_ctx, n_free;
+    unsigned sync_waiting;       /* /v1/translate requests waiting for a context */
+    bool ready;                  /* the contexts exist (warm-up done) */
+    bool stopping;               /* shutting down: waits for a context give up */
+    struct itx_metric *m_images; /* itx_images_total{result} */
+    struct itx_metric *m_failed; /* itx_images_failed_total{reason} */
+    struct itx_metric_series *m_hits, *m_misses, *m_translated;
+    struct serve_jobs *jobs; /* NULL when jobs are off */
+};
+
+/* Who wants a context: synchronous requests are served first. */
+enum ctx_prio { CTX_SYNC, CTX_JOB };
+
+/*
+ * Takes a free context, waiting for one. CTX_SYNC fails at once before the warm-up is done
+ * (NULL); CTX_JOB waits for it. Both give up (NULL) when c is cancelled or the glue stops.
+ */
+struct itx_pipeline_ctx *serve_ctx_take(struct glue *g, enum ctx_prio prio,
+                                        const struct itx_cancel *c, size_t *slot);
+void serve_ctx_give(struct glue *g, size_t slot);
+/* Waits up to ms for a moment when a context is free and no synchronous request waits;
+ * true then (nothing is taken). */
+bool serve_ctx_wait_free(struct glue *g, long ms);
+
+/* The settings of a request or a job that change its results (strings borrowed). */
+struct tr_settings {
+    const char *source_lang, *target_lang, *provider, *output_format;
+    long jpeg_quality;
+    bool background, regions, qa;
+    const struct itx_api_glossary_entry *glossary;
+    size_t n_glossary;
+};
+
+void serve_settings_from_request(struct tr_settings *s, const struct itx_api_request *r);
+/* Checks what the parser cannot: the provider is the configured one, the output format is
+ * known. ITX_ERR_INVALID with a message naming the value. */
+enum itx_status serve_settings_check(const struct glue *g, const struct tr_settings *s,
+                                     struct itx_diag *d);
+
+/* One picture of a batch. */
+struct pic {
+    size_t index;        /* in its request or job */
+    const char *name;    /* for messages; may be NULL */
+    const char *group;   /* may be NULL */
+    const uint8_t *data; /* its bytes: borrowed, or fr.data / owned */
+    size_t len;
+    struct itx_fetch_result fr;
+    uint8_t *owned;
+    char plain[65]; /* the key of the picture alone */
+    char key[65];   /* the key of its result (with its group) */
+    enum itx_status st;
+    struct itx_diag d;
+    bool done;     /* answered (ans) or failed (st) */
+    bool hit;      /* from the store */
+    char *regions; /* the result's regions JSON (itx_free) once known */
+    size_t regions_len;
+    struct itx_pipeline_result res; /* between run and store */
+    bool have_res;
+    double ms; /* pipeline time of a picture translated here (0 for a hit) */
+};
+
+/*
+ * Pictures worked on together: grouped pictures (same group string) share one translation
+ * call. The caller fills p[i].index/name/group and data/len (or st on a failed load), then:
+ * serve_batch_keys, serve_batch_lookup, and when serve_batch_pending: take a context,
+ * serve_batch_run, give it back, serve_batch_store.
+ */
+struct batch {
+    struct glue *g;
+    const struct tr_settings *set;
+    struct pic *p;
+    size_t n;
+    const struct itx_cancel *c;
+    struct itx_log_ctx lc; /* request or job id; image set per line */
+    /* Progress: called with a stage name (decode, ocr, translate, erase, render, encode,
+     * store) as the work reaches it, and a fraction 0..1 of the batch. May be NULL. */
+    void (*stage)(void *arg, const char *stage, double progress);
+    void *stage_arg;
+};
+
+/* Allocates n pictures (NULL on allocation failure); serve_batch_release frees them. */
+struct pic *serve_pics_new(size_t n);
+void serve_batch_release(struct batch *b);
+void serve_batch_keys(struct batch *b);
+void serve_batch_lookup(struct batch *b);
+bool serve_batch_pending(const struct batch *b);
+void serve_batch_run(struct batch *b, struct itx_pipeline_ctx *ctx);
+void serve_batch_store(struct batch *b);
+/* Counts and logs each picture's outcome (metrics itx_images_total / _failed_total). */
+void serve_batch_account(struct batch *b);
+
+/* Whether a failure may succeed when tried again (network, store, overload). */
+bool serve_retryable(enum itx_status st);
+
+/*
+ * Appends ,"url":...,"background_url":...,"format":..,"width":..,"height":..,"regions":[...]
+ * for a stored result: key, and its regions document (an object with format, width,
+ * height, regions).
+ */
+enum itx_status serve_answer(struct glue *g, const struct tr_settings *set, const char *key,
+                             json_t *doc, struct itx_buf *out, struct itx_diag *d);
+/* Appends ,"error":{problem document members} for a failed picture. */
+void serve_image_error(struct itx_buf *out, enum itx_status st, const char *msg);
+
+/* ---- jobs (serve-jobs.c) -------------------------------------------------------------- */
+
+/*
+ * Reads the job settings (ITX_DATABASE_URL and ITX_JOB_*), opens the job store and
+ * registers the /v1/jobs routes' metrics and readiness check. files_dir is the local
+ * store's directory or "" (it places the default database next to it). ITX_ERR_INVALID
+ * names a bad setting; a store that cannot be opened stops start-up.
+ */
+enum itx_status serve_jobs_new(struct glue *g, const char *files_dir, struct serve_jobs **out,
+                               struct itx_diag *d);
+/* The translation cache kept in the job store (shared by every instance on it). */
+struct itx_tr_cache *serve_jobs_tr_cache(struct serve_jobs *j);
+/* Fills the job routes of p. */
+void serve_jobs_routes(struct serve_jobs *j, struct itx_server_pipeline *p);
+/* Starts the runner, heartbeat and webhook threads (after itx_server_start). */
+enum itx_status serve_jobs_start(struct serve_jobs *j, struct itx_diag *d);
+/* Stops claiming at once (SIGTERM). */
+void serve_jobs_stop_claiming(struct serve_jobs *j);
+/* Waits until deadline_ms (itx_now_ms clock) for items in flight, cancels the rest (left
+ * to lease expiry) and joins the threads. */
+void serve_jobs_stop(struct serve_jobs *j, double deadline_ms);
+void serve_jobs_free(struct serve_jobs *j);
+/* The help text of the job settings. */
+void serve_jobs_help(struct itx_buf *out);
+
+#endif

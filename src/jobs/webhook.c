@@ -1,0 +1,386 @@
+/*
+ * Webhook delivery (webhook.h): one POST per attempt over libcurl with src/fetch's address
+ * rules, and a delivery thread that retries with backoff.
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "fetch/fetch.h"
+#include "jobs/webhook.h"
+
+#ifndef ITX_FETCH_TESTING
+#define ITX_FETCH_TESTING 0
+#endif
+
+#if ITX_FETCH_TESTING
+/* The marker tests/fetch/no-test-switch-in-itx.sh looks for: the itx binary must not
+ * contain the test build of this file either. */
+const char itx_webhook_testing_marker[] =
+    "itx-fetch-testing-build: loopback switch compiled in (webhooks)";
+#endif
+
+static void
+opts_fill(const struct itx_webhook_opts *in, struct itx_webhook_opts *o)
+{
+    *o = in ? *in : (struct itx_webhook_opts){0};
+    if (!o->max_attempts)
+        o->max_attempts = 6;
+    if (!o->backoff_base_ms)
+        o->backoff_base_ms = 1000;
+    if (!o->backoff_max_ms)
+        o->backoff_max_ms = 60000;
+    if (o->timeout_ms <= 0)
+        o->timeout_ms = 10000;
+    if (!o->max_queue)
+        o->max_queue = 1000;
+}
+
+struct post {
+    bool loopback_ok;
+    unsigned port;
+    bool refused;
+    char refused_addr[64], refused_why[96];
+};
+
+static curl_socket_t
+open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct post *x = clientp;
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    unsigned port = 0;
+    struct itx_fetch_addr_verdict v;
+    enum itx_fetch_addr_class cls;
+
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        goto refuse;
+    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&a->addr;
+        bytes = (const uint8_t *)&sin->sin_addr;
+        len = 4;
+        port = ntohs(sin->sin_port);
+    } else if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)&a->addr;
+        bytes = (const uint8_t *)&sin6->sin6_addr;
+        len = 16;
+        port = ntohs(sin6->sin6_port);
+    } else {
+        goto refuse;
+    }
+    cls = itx_fetch_addr_classify(a->family, bytes, len, &v);
+    inet_ntop(a->family, bytes, x->refused_addr, sizeof(x->refused_addr));
+    if (cls != ITX_ADDR_PUBLIC) {
+        /* test build only: exactly 127.0.0.1 or ::1 on the test's port */
+        static const uint8_t lo4[4] = {127, 0, 0, 1};
+        static const uint8_t lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        bool lo =
+            (len == 4 && memcmp(bytes, lo4, 4) == 0) || (len == 16 && memcmp(bytes, lo6, 16) == 0);
+        if (!(ITX_FETCH_TESTING && x->loopback_ok && lo && port == x->port)) {
+            x->refused = true;
+            snprintf(x->refused_why, sizeof(x->refused_why), "%s", itx_fetch_addr_class_str(cls));
+            return CURL_SOCKET_BAD;
+        }
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+refuse:
+    x->refused = true;
+    snprintf(x->refused_why, sizeof(x->refused_why), "not an internet address");
+    return CURL_SOCKET_BAD;
+}
+
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+    size_t *seen = arg;
+    (void)p;
+    *seen += size * n;
+    return *seen > (64u << 10) ? 0 : size * n; /* an answer over 64 KiB is cut */
+}
+
+enum itx_status
+itx_webhook_post(const struct itx_webhook_opts *in, const char *url, const char *body, size_t len,
+                 long *http_status, struct itx_diag *d)
+{
+    struct itx_webhook_opts o;
+    struct post x = {0};
+    const char *env = getenv(ITX_FETCH_TEST_LOOPBACK_ENV);
+    bool env_on = env && *env;
+    char host[256], errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *h = NULL;
+    CURL *c = NULL;
+    CURLcode rc;
+    size_t seen = 0;
+    enum itx_status st;
+
+    opts_fill(in, &o);
+    *http_status = 0;
+    if (!ITX_FETCH_TESTING && (env_on || o.test_loopback_port))
+        return itx_diag_set(d, ITX_ERR_FORBIDDEN,
+                            "refusing to send a webhook: the test-only loopback switch is set, "
+                            "and this build of itx does not support it");
+    if (env_on && strcmp(env, "1") != 0)
+        return itx_diag_set(d, ITX_ERR_INVALID, "%s must be 1 or unset",
+                            ITX_FETCH_TEST_LOOPBACK_ENV);
+    x.loopback_ok = env_on && o.test_loopback_port > 0 && o.test_loopback_port < 65536;
+    x.port = o.test_loopback_port;
+    if ((st = itx_fetch_url_check(url, NULL, 0, host, sizeof(host), d)) != ITX_OK)
+        return st;
+    if (!(c = curl_easy_init()))
+        return itx_diag_set(d, ITX_ERR_NOMEM, "cannot create a curl handle");
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "itx-webhook/0.1");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o.timeout_ms < 5000 ? o.timeout_ms : 5000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &seen);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
+    if (x.refused)
+        st = itx_diag_set(d, ITX_ERR_FORBIDDEN,
+                          "webhook '%.200s': address %s is %s, refused (only public "
+                          "addresses are reached)",
+                          url, x.refused_addr, x.refused_why);
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        st = itx_diag_set(d, ITX_ERR_TIMEOUT, "webhook '%.200s' took over %ld ms", url,
+                          o.timeout_ms);
+    else if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
+        st = itx_diag_set(d, ITX_ERR_UPSTREAM, "webhook '%.200s': %s", url,
+                          errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    else if (*http_status < 200 || *http_status > 299)
+        st = itx_diag_set(d, ITX_ERR_UPSTREAM, "webhook '%.200s' answered %ld", url, *http_status);
+    else
+        st = ITX_OK;
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return st;
+}
+
+bool
+itx_webhook_retryable(enum itx_status st, long http_status)
+{
+    if (st == ITX_ERR_TIMEOUT)
+        return true;
+    if (st != ITX_ERR_UPSTREAM)
+        return false;
+    return http_status == 0 || http_status == 408 || http_status == 425 || http_status == 429 ||
+           http_status >= 500;
+}
+
+unsigned
+itx_webhook_backoff_ms(const struct itx_webhook_opts *in, unsigned n)
+{
+    struct itx_webhook_opts o;
+    unsigned long long ms;
+    unsigned half;
+
+    opts_fill(in, &o);
+    ms = o.backoff_base_ms;
+    for (unsigned i = 1; i < n && ms < o.backoff_max_ms; i++)
+        ms *= 2;
+    if (ms > o.backoff_max_ms)
+        ms = o.backoff_max_ms;
+    half = (unsigned)(ms / 2);
+    {
+        /* jitter from the clock and a counter: spreading, not secrecy */
+        static _Atomic unsigned long seq;
+        unsigned long r = (unsigned long)(itx_now_ms() * 1000.0) ^ (seq++ * 2654435761ul);
+        return half + (unsigned)(r % (half + 1ul));
+    }
+}
+
+/* ---- the delivery thread --------------------------------------------------------------- */
+
+struct notice {
+    char *id, *url, *body;
+    size_t len;
+    unsigned attempts;
+    double due_ms;
+    struct notice *next;
+};
+
+struct itx_webhooks {
+    struct itx_webhook_opts o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct notice *head; /* waiting, any order */
+    size_t n;
+    bool stop;
+    pthread_t th;
+};
+
+static void
+notice_free(struct notice *n)
+{
+    if (!n)
+        return;
+    itx_free(n->id);
+    itx_free(n->url);
+    itx_free(n->body);
+    itx_free(n);
+}
+
+static void *
+deliver_main(void *arg)
+{
+    struct itx_webhooks *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        struct notice **pp, **best = NULL, *n;
+        double now = itx_now_ms(), wait_ms = 1000;
+        struct itx_diag d;
+        long status = 0;
+        enum itx_status st;
+
+        for (pp = &w->head; *pp; pp = &(*pp)->next)
+            if (!best || (*pp)->due_ms < (*best)->due_ms)
+                best = pp;
+        if (best && (*best)->due_ms <= now) {
+            n = *best;
+            *best = n->next;
+            pthread_mutex_unlock(&w->mu);
+            itx_diag_init(&d);
+            n->attempts++;
+            st = itx_webhook_post(&w->o, n->url, n->body, n->len, &status, &d);
+            pthread_mutex_lock(&w->mu);
+            if (st != ITX_OK && itx_webhook_retryable(st, status) &&
+                n->attempts < w->o.max_attempts && !w->stop) {
+                unsigned b = itx_webhook_backoff_ms(&w->o, n->attempts);
+                itx_log(ITX_LOG_NOTICE, &(struct itx_log_ctx){.job_id = n->id, .image = -1}, NULL,
+                        "webhook attempt %u failed (%s), next in %u ms", n->attempts, d.msg, b);
+                n->due_ms = itx_now_ms() + b;
+                n->next = w->head;
+                w->head = n;
+                continue;
+            }
+            w->n--;
+            pthread_mutex_unlock(&w->mu);
+            if (w->o.done)
+                w->o.done(w->o.done_arg, n->id, st == ITX_OK, n->attempts,
+                          st == ITX_OK ? NULL : d.msg);
+            notice_free(n);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (best)
+            wait_ms = (*best)->due_ms - now;
+        {
+            struct timespec ts;
+            long ms = (long)(wait_ms < 1000 ? wait_ms : 1000) + 1;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += ms / 1000;
+            ts.tv_nsec += (ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+enum itx_status
+itx_webhooks_new(const struct itx_webhook_opts *o, struct itx_webhooks **out, struct itx_diag *d)
+{
+    struct itx_webhooks *w = itx_calloc(1, sizeof(*w));
+
+    if (!w)
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for webhooks");
+    opts_fill(o, &w->o);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->th, NULL, deliver_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        itx_free(w);
+        return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start the webhook thread");
+    }
+    *out = w;
+    return ITX_OK;
+}
+
+enum itx_status
+itx_webhooks_send(struct itx_webhooks *w, const char *id, const char *url, const char *body,
+                  size_t len, struct itx_diag *d)
+{
+    struct notice *n = itx_calloc(1, sizeof(*n));
+
+    if (!n || !(n->id = itx_strdup(id ? id : "")) || !(n->url = itx_strdup(url)) ||
+        !(n->body = itx_malloc(len + 1))) {
+        notice_free(n);
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for a webhook");
+    }
+    memcpy(n->body, body, len);
+    n->body[len] = '\0';
+    n->len = len;
+    n->due_ms = itx_now_ms();
+    pthread_mutex_lock(&w->mu);
+    if (w->n >= w->o.max_queue) {
+        pthread_mutex_unlock(&w->mu);
+        notice_free(n);
+        return itx_diag_set(d, ITX_ERR_OVERLOADED, "over %zu webhooks are waiting", w->o.max_queue);
+    }
+    n->next = w->head;
+    w->head = n;
+    w->n++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return ITX_OK;
+}
+
+size_t
+itx_webhooks_pending(struct itx_webhooks *w)
+{
+    size_t n;
+    pthread_mutex_lock(&w->mu);
+    n = w->n;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+void
+itx_webhooks_free(struct itx_webhooks *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    while (w->head) {
+        struct notice *n = w->head;
+        w->head = n->next;
+        itx_log(ITX_LOG_WARNING, &(struct itx_log_ctx){.job_id = n->id, .image = -1}, NULL,
+                "webhook dropped at shutdown after %u attempt(s)", n->attempts);
+        notice_free(n);
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    itx_free(w);
+}
