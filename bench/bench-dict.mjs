@@ -47,7 +47,7 @@ const glossaryKeys = new Set(readFileSync(join(root, 'data/glossary-en.tsv'), 'u
   .filter(l => l.trim() && !l.startsWith('#')).map(l => l.split('\t')[0].trim()));
 
 const norm = s => s.toLowerCase()
-  .replace(/colour/g, 'color').replace(/grey/g, 'gray').replace(/favourite/g, 'favorite')
+  .replace(/×/g, 'x').replace(/colour/g, 'color').replace(/grey/g, 'gray').replace(/favourite/g, 'favorite')
   .replace(/metre/g, 'meter').replace(/&/g, ' and ')
   .replace(/[,.;:!?"()\/\-–—~]/g, ' ').replace(/\s+/g, ' ').trim()
   // A number and its unit read the same with or without a space: "2 m", "2m".

@@ -27,6 +27,7 @@
 #define IDX_MAGIC "ITXCED01"
 #define IDX_HEADER 80u
 #define MAX_WORD_CP 12      /* longest CEDICT key tried, in code points */
+#define MAX_GLOSSARY_CP 24  /* longest glossary term tried, in code points */
 #define MAX_TEXT_BYTES 8192 /* one segment of picture text */
 
 struct itx_dict {
@@ -767,6 +768,8 @@ punct(uint32_t c, enum tok_kind *kind)
     switch (c) {
     case '/':
         return "/";
+    case 0xd7: /* × between dimensions: 40×30cm */
+        return "\xc3\x97";
     case '-':
     case 0x2014:
     case 0x2013:
@@ -820,7 +823,7 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
     /* Glossary templates, then glossary terms (request glossary first). */
     for (int gi = 0; gi < 2; gi++) {
         const struct itx_glossary *g = x->gl[gi];
-        size_t nt = itx_tr_glossary_n_templates(g), gl;
+        size_t nt = itx_tr_glossary_n_templates(g);
         for (size_t t = 0; t < nt; t++) {
             const char *term, *ttr;
             struct tmpl_match m;
@@ -831,25 +834,27 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
                 CONSIDER(c);
             }
         }
-        gl = itx_glossary_match(g, x->s + x->cps[i].at, x->s_len - x->cps[i].at, &tr);
-        if (gl) {
-            /* The match ends on a code point boundary: count its code points. */
-            unsigned n = 0;
-            while (i + n < x->n && x->cps[i + n].at < x->cps[i].at + gl)
-                n++;
-            if (x->cps[i].at + gl == (i + n < x->n ? x->cps[i + n].at : x->s_len)) {
-                /*
-                 * Glossary words weigh less than CEDICT ones, so two of them beat one longer
-                 * CEDICT word (休闲+鞋 "casual shoes", not 休闲鞋 "leisure shoes"); single
-                 * characters do not, or 男+女 would beat 男女.
-                 */
-                c = (struct cand){.cost = (n == 1 ? 0.95 : 0.45) + 0.01 * gi,
-                                  .len = n,
-                                  .type = 1,
-                                  .tr = tr,
-                                  .tr_len = tr ? strlen(tr) : 0};
-                CONSIDER(c);
-            }
+        /*
+         * Every glossary term that starts here, not only the longest: 防烫+手柄 "anti-scald
+         * handle" needs 防烫 although 防烫手 is a term too.
+         */
+        for (unsigned l = 1; l <= MAX_GLOSSARY_CP && i + l <= x->n; l++) {
+            size_t from = x->cps[i].at, to = x->cps[i + l - 1].at + x->cps[i + l - 1].len;
+            if (to - from > ITX_GLOSSARY_MAX_TERM)
+                break;
+            if (!itx_glossary_lookup(g, x->s + from, to - from, &tr))
+                continue;
+            /*
+             * Glossary words weigh less than CEDICT ones, so two of them beat one longer
+             * CEDICT word (休闲+鞋 "casual shoes", not 休闲鞋 "leisure shoes"); single
+             * characters do not, or 男+女 would beat 男女.
+             */
+            c = (struct cand){.cost = (l == 1 ? 0.95 : 0.45) + 0.01 * gi,
+                              .len = l,
+                              .type = 1,
+                              .tr = tr,
+                              .tr_len = tr ? strlen(tr) : 0};
+            CONSIDER(c);
         }
     }
     /* CEDICT words of 1..MAX_WORD_CP code points (single Latin letters only with Han). */
@@ -1356,6 +1361,31 @@ postposed_adjective(const struct cand *choice, size_t n, size_t i, size_t group,
     return pn > 0 && !verb && is_attribute(pe, pn);
 }
 
+/*
+ * A group of words says a noun once: 送男友礼物 "gift for boyfriend" + "gift", 户外防水冲锋衣
+ * "outdoor waterproof" + "outdoor jacket". When the word about to be said (a single word,
+ * or the first word of a phrase) is already a word of the group's English since out[from],
+ * it is left out (*s, *n shortened; a single word becomes empty).
+ */
+static void
+said_again(const struct itx_buf *out, size_t from, const char **s, size_t *n)
+{
+    const char *sp = memchr(*s, ' ', *n);
+    size_t wl = sp ? (size_t)(sp - *s) : *n;
+
+    if (wl < 3 || from >= out->len)
+        return;
+    for (size_t i = from; i + wl <= out->len; i++) {
+        const char *p = out->data + i;
+        if ((i == from || p[-1] == ' ') && (i + wl == out->len || p[wl] == ' ') &&
+            strncasecmp(p, *s, wl) == 0) {
+            *s += sp ? wl + 1 : wl;
+            *n -= sp ? wl + 1 : wl;
+            return;
+        }
+    }
+}
+
 /* Whether s is one plain English word: letters only (no space, hyphen or digit). */
 static bool
 is_plain_word(const char *s, size_t n)
@@ -1525,6 +1555,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     bool choice_prev_bound = true;
     size_t prev_tok = (size_t)-1;   /* where the previous token of the path starts */
     size_t group = 0;               /* where the current group of words starts */
+    size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
 
     ITX_ASSERT(dict && text && out);
@@ -1564,6 +1595,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
 
         if (i == 0 || choice_prev_bound) {
             group = i;
+            group_out = out->len;
             if (adjective_run(choice, n, i, joins) == 0)
                 joins[0] = joins[1] = (size_t)-1;
             /* 运动套装男 "men's sports set": whom it is for goes first. */
@@ -1643,9 +1675,14 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             st.n_glossary++;
             break;
         case 1:
-            if (c->tr && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
-                choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
-                is_postposed(c->tr, c->tr_len)) {
+            if (c->len == 2 && cps[i + 1].c == 0x7528 /* 用 */ &&
+                (cps[i].c == 0x4e13 /* 专 */ || cps[i].c == 0x9002 /* 适 */) && prev_tok < i &&
+                is_han_word(&choice[prev_tok]) && is_bound(choice, n, i + 2)) {
+                /* 宝宝专用 "baby dedicated": "for" goes before the word it closes. */
+                s = emit(&w, "<for", 4, TK_WORD, true);
+            } else if (c->tr && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
+                       choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
+                       is_postposed(c->tr, c->tr_len)) {
                 char moved[130];
                 moved[0] = '<';
                 memcpy(moved + 1, c->tr, c->tr_len);
@@ -1668,6 +1705,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                         tl -= 5;
                     }
                 }
+                said_again(out, group_out, &t, &tl);
                 s = emit(&w, t, tl, TK_WORD, true);
             } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
@@ -1693,7 +1731,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             } else if (sense_len) {
                 if (i + c->len < n && is_han_word(&choice[i + c->len]))
                     sense_len = modifier_len(sense, sense_len);
-                s = emit(&w, sense, sense_len, TK_WORD, true);
+                const char *t = sense;
+                said_again(out, group_out, &t, &sense_len);
+                s = emit(&w, t, sense_len, TK_WORD, true);
             }
             st.n_tokens++;
             break;

@@ -210,6 +210,22 @@ test_translate(void)
     expect("面料柔软", "Soft fabric");
     /* ... but not after a word that is not such a quality (a season, a purpose). */
     expect("夏季透气", "Summer breathable");
+    /* Every glossary term starting at a point is a candidate, not only the longest. */
+    expect("防烫手柄", "Anti-scald handle");
+    /* A group says a noun once. */
+    expect("送男友礼物", "Gift for boyfriend");
+    expect("户外防水冲锋衣", "Outdoor waterproof jacket");
+    /* Label instructions. */
+    expect("不可翻转干燥", "Do not tumble dry");
+    expect("禁止水洗", "Do not wash");
+    expect("续航长达20小时", "Battery life up to 20 hours");
+    /* Dimensions said before their number, and x between them. */
+    expect("长30cm 宽20cm 高15cm", "Length 30cm width 20cm height 15cm");
+    expect("尺寸：40×30cm", "Dimensions: 40×30cm");
+    expect("三档调节", "3-speed adjust");
+    /* X专用 / X适用 closing a group: "for X". */
+    expect("宝宝专用", "For baby");
+    expect("专用充电器", "Dedicated charger");
     /* Metric units stay against their number. */
     expect("2米", "2m");
     expect("500毫升", "500ml");
