@@ -1048,6 +1048,7 @@ itx_cli_serve(int argc, char **argv)
     {
         struct itx_server_pipeline p = {.ud = &g, .translate = tr_new};
         serve_jobs_routes(g.jobs, &p);
+        itx_cli_serve_web_plug(&p, srv, store);
         itx_server_set_pipeline(srv, &p);
     }
     itx_server_add_warmup(srv, "ocr-models", warm_pool, &g);
