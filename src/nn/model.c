@@ -22,7 +22,6 @@ hash_name(const char *s, size_t n)
     return h;
 }
 
-
 static bool
 index_insert(struct itx_nn_model *m, struct itx_nn_name_index *ix, int vi)
 {
@@ -67,8 +66,7 @@ itx_nn_model_find_value(const struct itx_nn_model *m, const char *name, size_t n
         return -1;
     }
     for (size_t i = 0; i < m->n_values; i++)
-        if (strlen(m->values[i].name) == name_len &&
-            memcmp(m->values[i].name, name, name_len) == 0)
+        if (strlen(m->values[i].name) == name_len && memcmp(m->values[i].name, name, name_len) == 0)
             return (int)i;
     return -1;
 }
@@ -126,8 +124,7 @@ itx_nn_value_alloc(struct itx_nn_model *m, int vi, enum itx_nn_dtype t, int rank
     struct itx_nn_value *v = &m->values[vi];
     size_t n = 1, bytes;
     for (int i = 0; i < rank; i++) {
-        if (shape[i] < 0 || !itx_mul_size(n, (size_t)shape[i], &n) ||
-            n > m->lim.max_tensor_elems)
+        if (shape[i] < 0 || !itx_mul_size(n, (size_t)shape[i], &n) || n > m->lim.max_tensor_elems)
             return itx_diag_set(d, ITX_ERR_MODEL,
                                 "model '%s': tensor '%s' is over the %zu-element limit", m->name,
                                 v->name, m->lim.max_tensor_elems);
@@ -171,6 +168,8 @@ model_destroy(struct itx_nn_model *m)
     itx_free(m->nodes);
     itx_free(m->outputs);
     itx_free(m->name);
+    itx_nn_wcache_free(m->wcache);
+    pthread_mutex_destroy(&m->wmu);
     itx_free(m);
 }
 
@@ -186,6 +185,7 @@ itx_nn_model_load_buffer(const uint8_t *data, size_t len, const char *name,
     if (!m)
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory loading '%s'", name);
     atomic_init(&m->refs, 1);
+    pthread_mutex_init(&m->wmu, NULL);
     m->input = -1;
     if (lim)
         m->lim = *lim;
@@ -193,6 +193,7 @@ itx_nn_model_load_buffer(const uint8_t *data, size_t len, const char *name,
         itx_nn_limits_default(&m->lim);
     m->name = itx_strdup(name);
     if (!m->name) {
+        pthread_mutex_destroy(&m->wmu);
         itx_free(m);
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory loading '%s'", name);
     }
@@ -281,11 +282,14 @@ const char *
 itx_nn_op_name(enum itx_nn_op op)
 {
     static const char *const names[NN_OP_COUNT] = {
-        "Conv",    "ConvTranspose", "BatchNormalization", "Add",       "Sub",
-        "Mul",     "Div",           "Pow",                "Unary",     "Softmax",
-        "MatMul",  "GlobalAveragePool", "AveragePool",    "MaxPool",   "Resize",
-        "Concat",  "Reshape",       "Flatten",            "Transpose", "Squeeze",
-        "Unsqueeze", "Slice",       "Shape",              "Cast",      "ReduceMean",
-        "Identity", "DepthToSpace"};
+        "Conv",        "ConvTranspose", "BatchNormalization",
+        "Add",         "Sub",           "Mul",
+        "Div",         "Pow",           "Unary",
+        "Softmax",     "MatMul",        "GlobalAveragePool",
+        "AveragePool", "MaxPool",       "Resize",
+        "Concat",      "Reshape",       "Flatten",
+        "Transpose",   "Squeeze",       "Unsqueeze",
+        "Slice",       "Shape",         "Cast",
+        "ReduceMean",  "Identity",      "DepthToSpace"};
     return (unsigned)op < NN_OP_COUNT ? names[op] : "?";
 }

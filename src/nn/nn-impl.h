@@ -10,6 +10,7 @@
 #ifndef ITX_NN_IMPL_H
 #define ITX_NN_IMPL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,8 +80,8 @@ struct itx_nn_value {
 
 /* An operation fused after a node's main computation, applied in order to its output. */
 enum itx_nn_post_kind {
-    NN_POST_UNARY,  /* unary op with alpha/beta */
-    NN_POST_ADD,    /* + value (same shape as the output) */
+    NN_POST_UNARY, /* unary op with alpha/beta */
+    NN_POST_ADD,   /* + value (same shape as the output) */
 };
 
 struct itx_nn_post {
@@ -137,7 +138,14 @@ struct itx_nn_model {
     int n_outputs;
     struct itx_nn_limits lim;
     struct itx_nn_name_index *ix; /* name lookup, only while loading */
+    /* Convolution weights reordered for oneDNN, shared by all sessions of the model (plan.c).
+     * The only part of a loaded model that changes: filled while planning, under wmu. */
+    pthread_mutex_t wmu;
+    struct itx_nn_wcache *wcache;
 };
+
+/* plan.c: frees the reordered-weight cache. NULL is a no-op. */
+void itx_nn_wcache_free(struct itx_nn_wcache *c);
 
 /* onnx.c: parse a model file into m (values, nodes, input, outputs). */
 enum itx_status itx_nn_onnx_parse(struct itx_nn_model *m, const uint8_t *data, size_t len,

@@ -29,6 +29,7 @@
 
 struct itx_nn_model;
 struct itx_nn_session;
+struct itx_nn_arena;
 
 struct itx_nn_limits {
     size_t max_file_size;    /* bytes of the .onnx file */
@@ -51,8 +52,8 @@ enum itx_status itx_nn_model_load(const char *path, const struct itx_nn_limits *
 
 /* Same from memory; name is used in messages. The buffer is not kept. */
 enum itx_status itx_nn_model_load_buffer(const uint8_t *data, size_t len, const char *name,
-                                         const struct itx_nn_limits *lim,
-                                         struct itx_nn_model **out, struct itx_diag *d);
+                                         const struct itx_nn_limits *lim, struct itx_nn_model **out,
+                                         struct itx_diag *d);
 
 /* Adds a reference (thread-safe) and returns m. */
 struct itx_nn_model *itx_nn_model_ref(struct itx_nn_model *m);
@@ -71,15 +72,35 @@ enum itx_nn_backend {
     ITX_NN_BACKEND_REF,  /* plain-C reference kernels only */
 };
 
+/*
+ * Activation memory that several sessions share. Every session has one arena for all its
+ * plans, grown to the largest; sessions that never run at the same time (the detector,
+ * classifier and recognizer sessions of one OCR context, which run one after another on
+ * one thread) can share one, so they hold the largest of their plans' activations instead
+ * of the sum. Reference-counted: each session sharing it holds a reference. Not
+ * thread-safe: only one of the sessions sharing an arena may run at a time, and a run
+ * of any of them ends the validity of the others' outputs.
+ */
+enum itx_status itx_nn_arena_new(struct itx_nn_arena **out, struct itx_diag *d);
+/* Adds a reference and returns a. */
+struct itx_nn_arena *itx_nn_arena_ref(struct itx_nn_arena *a);
+/* Drops a reference; frees with the last one. NULL is a no-op. */
+void itx_nn_arena_free(struct itx_nn_arena *a);
+/* Bytes the arena holds now (0 before the first plan). */
+size_t itx_nn_arena_bytes(const struct itx_nn_arena *a);
+
 struct itx_nn_session_opts {
     int threads;                 /* OpenMP threads per inference, >= 1 */
     enum itx_nn_backend backend; /* default ITX_NN_BACKEND_DNNL */
     int max_plans;               /* cached input shapes (LRU), default 8 */
+    struct itx_nn_arena *arena;  /* shared activation memory (the session takes a reference);
+                                    NULL: a new one of its own (default) */
 };
 
 void itx_nn_session_opts_default(struct itx_nn_session_opts *o);
 
-/* Creates a session on m (takes its own reference). Not thread-safe: one thread at a time. */
+/* Creates a session on m (takes its own reference, and one on o->arena when set). Not
+ * thread-safe: one thread at a time. */
 enum itx_status itx_nn_session_new(struct itx_nn_model *m, const struct itx_nn_session_opts *o,
                                    struct itx_nn_session **out, struct itx_diag *d);
 void itx_nn_session_free(struct itx_nn_session *s);
@@ -87,15 +108,29 @@ void itx_nn_session_free(struct itx_nn_session *s);
 /*
  * Runs the model on one float32 input (row-major, shape[0..rank-1]). The first run with a
  * new shape builds and caches its plan; later runs with that shape allocate nothing.
- * Errors: ITX_ERR_INVALID when the shape does not fit the model (message says why),
- * ITX_ERR_TOO_LARGE over limits, ITX_ERR_NOMEM, ITX_ERR_INTERNAL for library failures.
+ * input may be NULL right after itx_nn_session_prepare with the same shape, when the caller
+ * has written the input where that said. Errors: ITX_ERR_INVALID when the shape does not
+ * fit the model (message says why), ITX_ERR_TOO_LARGE over limits, ITX_ERR_NOMEM,
+ * ITX_ERR_INTERNAL for library failures.
  */
 enum itx_status itx_nn_session_run(struct itx_nn_session *s, const float *input,
                                    const int64_t *shape, int rank, struct itx_diag *d);
 
 /*
+ * Builds (or finds) the plan for an input shape without running it, and sets *input to
+ * where the input tensor goes, inside the arena: a caller that writes its tensor there and
+ * then calls itx_nn_session_run(s, NULL, shape, rank, d) needs no buffer of its own and
+ * saves a copy. *input is valid until the next prepare or run of this session or of another
+ * sharing its arena. A server plans its shapes this way before it reports ready. Errors as
+ * itx_nn_session_run.
+ */
+enum itx_status itx_nn_session_prepare(struct itx_nn_session *s, const int64_t *shape, int rank,
+                                       float **input, struct itx_diag *d);
+
+/*
  * Output k of the last successful run: data (row-major float32) valid until the next run
- * or until the session is freed; shape written to shape[0..*rank-1].
+ * of this session or of another one sharing its arena, or until the session is freed;
+ * shape written to shape[0..*rank-1].
  */
 const float *itx_nn_session_output(const struct itx_nn_session *s, int k,
                                    int64_t shape[ITX_NN_MAX_DIMS], int *rank);
