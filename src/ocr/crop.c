@@ -64,11 +64,19 @@ lerp_px(const uint8_t *px, size_t stride, int x0, int x1, float fx, int y0, int 
 void
 itx_ocr_det_tensor(const uint8_t *px, int w, int h, size_t stride, int out_w, int out_h, float *out)
 {
+    itx_ocr_det_tensor_pad(px, w, h, stride, out_w, out_h, out_w, out_h, out);
+}
+
+void
+itx_ocr_det_tensor_pad(const uint8_t *px, int w, int h, size_t stride, int out_w, int out_h,
+                       int pad_w, int pad_h, float *out)
+{
     /* ImageNet statistics in PaddleOCR's order, applied to B, G, R. */
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
     double sx = (double)w / out_w, sy = (double)h / out_h;
-    size_t plane = (size_t)out_w * (size_t)out_h;
+    size_t plane = (size_t)pad_w * (size_t)pad_h;
 
+    ITX_ASSERT(pad_w >= out_w && pad_h >= out_h);
     for (int y = 0; y < out_h; y++) {
         int y0, y1;
         float fy;
@@ -76,14 +84,21 @@ itx_ocr_det_tensor(const uint8_t *px, int w, int h, size_t stride, int out_w, in
         for (int x = 0; x < out_w; x++) {
             int x0, x1;
             float fx;
-            size_t o = (size_t)y * (size_t)out_w + (size_t)x;
+            size_t o = (size_t)y * (size_t)pad_w + (size_t)x;
             src_pos(x, sx, w, &x0, &x1, &fx);
             for (int c = 0; c < 3; c++) {
                 float v = lerp_px(px, stride, x0, x1, fx, y0, y1, fy, 2 - c);
                 out[(size_t)c * plane + o] = (v * (1.0f / 255.0f) - mean[c]) / sd[c];
             }
         }
+        for (int c = 0; c < 3 && pad_w > out_w; c++)
+            memset(out + (size_t)c * plane + (size_t)y * (size_t)pad_w + (size_t)out_w, 0,
+                   (size_t)(pad_w - out_w) * sizeof(float));
     }
+    /* Zero is the mean colour after normalisation, which the detector reads as no text. */
+    for (int c = 0; c < 3 && pad_h > out_h; c++)
+        memset(out + (size_t)c * plane + (size_t)out_h * (size_t)pad_w, 0,
+               (size_t)(pad_h - out_h) * (size_t)pad_w * sizeof(float));
 }
 
 static double

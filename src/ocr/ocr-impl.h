@@ -67,4 +67,12 @@ size_t itx_ocr_utf8_next(const char *s, size_t n, uint32_t *cp);
 /* Round half to even, as numpy.round and Python's round. */
 double itx_ocr_round_even(double v);
 
+/*
+ * itx_ocr_det_tensor into planes of pad_w x pad_h (pad_w >= out_w, pad_h >= out_h): the
+ * out_w x out_h picture at the top left of each plane, zeros right and below, so the
+ * detector's padded input is written in one pass where the runner wants it.
+ */
+void itx_ocr_det_tensor_pad(const uint8_t *px, int w, int h, size_t stride, int out_w, int out_h,
+                            int pad_w, int pad_h, float *out);
+
 #endif

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "image/image.h"
 #include "nn/nn.h"
+#include "ocr/ocr-impl.h"
 #include "ocr/ocr.h"
 
 struct itx_ocr_engine {
@@ -27,10 +28,14 @@ struct itx_ocr_engine {
 
 struct itx_ocr_ctx {
     struct itx_ocr_engine *e;
+    /* The three sessions run one after another on the context's thread, so they share one
+     * activation arena: it holds the largest plan (the detector's) instead of the sum. */
+    struct itx_nn_arena *arena;
     struct itx_nn_session *det, *rec, *cls;
-    float *buf;     /* scratch: detector tensor, map, line tensors */
-    size_t buf_cap; /* floats */
-    float *tmp;     /* scratch: unpadded detector tensor */
+    /* Input tensors are written straight into the arena (itx_nn_session_prepare); the one
+     * scratch buffer holds the detector's map cut to the picture and the price-sign copy of a
+     * recognizer output. */
+    float *tmp;
     size_t tmp_cap; /* floats */
 };
 
@@ -183,8 +188,11 @@ itx_ocr_ctx_new(struct itx_ocr_engine *e, int threads, struct itx_ocr_ctx **out,
     if (!c)
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for an OCR context");
     c->e = itx_ocr_engine_ref(e);
+    if ((st = itx_nn_arena_new(&c->arena, d)))
+        goto fail;
     itx_nn_session_opts_default(&so);
     so.threads = threads;
+    so.arena = c->arena;
     so.max_plans = e->o.det_max_plans;
     if ((st = itx_nn_session_new(e->det, &so, &c->det, d)))
         goto fail;
@@ -209,7 +217,7 @@ itx_ocr_ctx_free(struct itx_ocr_ctx *c)
     itx_nn_session_free(c->det);
     itx_nn_session_free(c->rec);
     itx_nn_session_free(c->cls);
-    itx_free_aligned(c->buf);
+    itx_nn_arena_free(c->arena);
     itx_free_aligned(c->tmp);
     itx_ocr_engine_free(c->e);
     itx_free(c);
@@ -269,28 +277,26 @@ detect_slice(struct itx_ocr_ctx *c, const struct itx_image *img, int y0, int sh,
     int64_t shape[ITX_NN_MAX_DIMS] = {1, 3, 0, 0};
     int rank;
     const float *map;
+    float *in;
     struct itx_ocr_quad *found = NULL;
-    size_t n_found = 0, plane;
+    size_t n_found = 0;
     enum itx_status st;
 
     itx_ocr_det_size(img->w, sh, o->limit_side, &rw, &rh);
     bw = o->det_exact_size ? rw : det_bucket(rw);
     bh = o->det_exact_size ? rh : det_bucket(rh);
-    plane = (size_t)bw * (size_t)bh;
-    if ((st = reserve(&c->tmp, &c->tmp_cap, 3 * (size_t)rw * (size_t)rh, d)) ||
-        (st = reserve(&c->buf, &c->buf_cap, 3 * plane, d)))
-        return st;
-    itx_ocr_det_tensor(img->px + (size_t)y0 * img->stride, img->w, sh, img->stride, rw, rh, c->tmp);
-    /* Pad right and bottom with 0: the mean colour, which the detector reads as no text. */
-    memset(c->buf, 0, 3 * plane * sizeof(float));
-    for (int ch = 0; ch < 3; ch++)
-        for (int y = 0; y < rh; y++)
-            memcpy(c->buf + (size_t)ch * plane + (size_t)y * (size_t)bw,
-                   c->tmp + ((size_t)ch * (size_t)rh + (size_t)y) * (size_t)rw,
-                   (size_t)rw * sizeof(float));
     shape[2] = bh;
     shape[3] = bw;
-    if ((st = itx_nn_session_run(c->det, c->buf, shape, 4, d))) {
+    if ((st = reserve(&c->tmp, &c->tmp_cap, (size_t)rw * (size_t)rh, d)))
+        return st;
+    if ((st = itx_nn_session_prepare(c->det, shape, 4, &in, d))) {
+        itx_diag_prefix(d, "text detector");
+        return st;
+    }
+    /* Padded right and bottom with 0: the mean colour, which the detector reads as no text. */
+    itx_ocr_det_tensor_pad(img->px + (size_t)y0 * img->stride, img->w, sh, img->stride, rw, rh, bw,
+                           bh, in);
+    if ((st = itx_nn_session_run(c->det, NULL, shape, 4, d))) {
         itx_diag_prefix(d, "text detector");
         return st;
     }
@@ -419,13 +425,16 @@ classify(struct itx_ocr_ctx *c, struct crop *k, const struct itx_ocr_opts *o, st
     int64_t shape[ITX_NN_MAX_DIMS] = {1, 3, ITX_OCR_CLS_HEIGHT, ITX_OCR_CLS_WIDTH};
     int rank;
     const float *out;
+    float *in;
     enum itx_status st;
 
-    if ((st = reserve(&c->buf, &c->buf_cap, 3 * ITX_OCR_CLS_HEIGHT * ITX_OCR_CLS_WIDTH, d)))
+    if ((st = itx_nn_session_prepare(c->cls, shape, 4, &in, d))) {
+        itx_diag_prefix(d, "orientation classifier");
         return st;
+    }
     itx_ocr_line_tensor(k->px, k->w, k->h, (size_t)k->w * 3, ITX_OCR_CLS_WIDTH, ITX_OCR_CLS_HEIGHT,
-                        c->buf);
-    if ((st = itx_nn_session_run(c->cls, c->buf, shape, 4, d))) {
+                        in);
+    if ((st = itx_nn_session_run(c->cls, NULL, shape, 4, d))) {
         itx_diag_prefix(d, "orientation classifier");
         return st;
     }
@@ -446,14 +455,17 @@ recognise(struct itx_ocr_ctx *c, struct crop **b, size_t n, int rw, const struct
     size_t item = 3 * ITX_OCR_REC_HEIGHT * (size_t)rw, steps, classes;
     int rank;
     const float *out;
+    float *in;
     enum itx_status st;
 
-    if ((st = reserve(&c->buf, &c->buf_cap, n * item, d)))
+    if ((st = itx_nn_session_prepare(c->rec, shape, 4, &in, d))) {
+        itx_diag_prefix(d, "text recognizer");
         return st;
+    }
     for (size_t k = 0; k < n; k++)
         itx_ocr_line_tensor(b[k]->px, b[k]->w, b[k]->h, (size_t)b[k]->w * 3, rw, ITX_OCR_REC_HEIGHT,
-                            c->buf + k * item);
-    if ((st = itx_nn_session_run(c->rec, c->buf, shape, 4, d))) {
+                            in + k * item);
+    if ((st = itx_nn_session_run(c->rec, NULL, shape, 4, d))) {
         itx_diag_prefix(d, "text recognizer");
         return st;
     }
@@ -663,6 +675,19 @@ out:
 
 /* ---- warm-up ---------------------------------------------------------------------------- */
 
+/* Plans a session for a 1x3xHxW shape and, when run is set, runs it once on zeros. */
+static enum itx_status
+warm(struct itx_nn_session *s, const int64_t shape[4], bool run, struct itx_diag *d)
+{
+    float *in;
+    enum itx_status st;
+
+    if ((st = itx_nn_session_prepare(s, shape, 4, &in, d)) || !run)
+        return st;
+    memset(in, 0, 3 * (size_t)shape[2] * (size_t)shape[3] * sizeof(float));
+    return itx_nn_session_run(s, NULL, shape, 4, d);
+}
+
 enum itx_status
 itx_ocr_ctx_warmup(struct itx_ocr_ctx *c, const struct itx_ocr_opts *o, struct itx_diag *d)
 {
@@ -697,14 +722,12 @@ itx_ocr_ctx_warmup(struct itx_ocr_ctx *c, const struct itx_ocr_opts *o, struct i
             n_det++;
         }
     }
+    /* The detector runs once at the largest shape, which touches all of the arena; the
+     * other shapes are planned only (a plan is ready to run once built). */
     for (int i = n_det - 1; i >= 0; i--) {
-        size_t len = 3 * (size_t)cand[i][0] * (size_t)cand[i][1];
-        if ((st = reserve(&c->buf, &c->buf_cap, len, d)))
-            return st;
-        memset(c->buf, 0, len * sizeof(float));
         shape[2] = cand[i][1];
         shape[3] = cand[i][0];
-        if ((st = itx_nn_session_run(c->det, c->buf, shape, 4, d))) {
+        if ((st = warm(c->det, shape, i == 0, d))) {
             itx_diag_prefix(d, "text detector warm-up");
             return st;
         }
@@ -712,25 +735,17 @@ itx_ocr_ctx_warmup(struct itx_ocr_ctx *c, const struct itx_ocr_opts *o, struct i
     int n_rec = c->e->o.rec_max_plans < ITX_OCR_N_REC_BUCKETS ? c->e->o.rec_max_plans
                                                               : ITX_OCR_N_REC_BUCKETS;
     for (int i = n_rec - 1; i >= 0; i--) {
-        size_t len = 3 * ITX_OCR_REC_HEIGHT * (size_t)rec_buckets[i];
-        if ((st = reserve(&c->buf, &c->buf_cap, len, d)))
-            return st;
-        memset(c->buf, 0, len * sizeof(float));
         shape[2] = ITX_OCR_REC_HEIGHT;
         shape[3] = rec_buckets[i];
-        if ((st = itx_nn_session_run(c->rec, c->buf, shape, 4, d))) {
+        if ((st = warm(c->rec, shape, i == 0, d))) {
             itx_diag_prefix(d, "text recognizer warm-up");
             return st;
         }
     }
     if (o->use_cls) {
-        size_t len = 3 * ITX_OCR_CLS_HEIGHT * ITX_OCR_CLS_WIDTH;
-        if ((st = reserve(&c->buf, &c->buf_cap, len, d)))
-            return st;
-        memset(c->buf, 0, len * sizeof(float));
         shape[2] = ITX_OCR_CLS_HEIGHT;
         shape[3] = ITX_OCR_CLS_WIDTH;
-        if ((st = itx_nn_session_run(c->cls, c->buf, shape, 4, d))) {
+        if ((st = warm(c->cls, shape, true, d))) {
             itx_diag_prefix(d, "orientation classifier warm-up");
             return st;
         }
