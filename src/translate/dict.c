@@ -1010,12 +1010,13 @@ static void
 singularise(char *s)
 {
     static const char *const pl[][2] = {
-        {"pcs", "pc"},         {"pairs", "pair"},    {"sets", "set"},         {"days", "day"},
-        {"years", "year"},     {"hours", "hour"},    {"packs", "pack"},       {"boxes", "box"},
-        {"bottles", "bottle"}, {"bags", "bag"},      {"pieces", "piece"},     {"months", "month"},
-        {"colours", "colour"}, {"sizes", "size"},    {"items", "item"},       {"rolls", "roll"},
-        {"sheets", "sheet"},   {"metres", "metre"},  {"minutes", "minute"},   {"seconds", "second"},
-        {"weeks", "week"},     {"people", "person"}, {"servings", "serving"}, {"layers", "layer"},
+        {"pcs", "pc"},         {"pairs", "pair"},   {"sets", "set"},      {"days", "day"},
+        {"years", "year"},     {"hours", "hour"},   {"packs", "pack"},    {"boxes", "box"},
+        {"bottles", "bottle"}, {"bags", "bag"},     {"pieces", "piece"},  {"months", "month"},
+        {"colours", "colour"}, {"cases", "case"},   {"sizes", "size"},    {"items", "item"},
+        {"rolls", "roll"},     {"sheets", "sheet"}, {"metres", "metre"},  {"minutes", "minute"},
+        {"seconds", "second"}, {"weeks", "week"},   {"people", "person"}, {"servings", "serving"},
+        {"layers", "layer"},
     };
     char *p = strstr(s, "1 ");
     while (p) {
@@ -1098,6 +1099,46 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
     text[o] = '\0';
     singularise(text);
     return emit(w, text, strlen(text), TK_WORD, true);
+}
+
+/* Whether a template's translation is a count: "{N} " and a unit, nothing else. */
+static const char *
+count_unit(const struct cand *c)
+{
+    const char *term, *tr;
+
+    itx_tr_glossary_template(c->g, c->tmpl, &term, &tr);
+    if (!tr || strncmp(tr, "{N} ", 4) != 0 || strchr(tr + 4, '{') || strchr(tr + 4, ' ') ||
+        strncmp(term, "{N}", 3) != 0)
+        return NULL;
+    return tr + 4;
+}
+
+/*
+ * Whether the count at i is one of a container ("1 box", from 一盒) followed at once by
+ * another count (at j) of what it holds: then unit gets the container, singular ("box").
+ */
+static bool
+per_unit(const struct ctx *x, const struct cand *c, size_t i, const struct cand *next, char *unit,
+         size_t unit_size)
+{
+    const char *term, *tr, *u = count_unit(c);
+    struct tmpl_match m;
+    char text[80];
+
+    if (!u || !count_unit(next))
+        return false;
+    itx_tr_glossary_template(c->g, c->tmpl, &term, &tr);
+    if (!match_template(x, i, term, strlen(term), &m) || m.v1 != 1.0 || strchr(m.n1, '-'))
+        return false;
+    if (strlen(u) + 3 > sizeof(text) || strlen(u) + 1 > unit_size)
+        return false;
+    text[0] = '1';
+    text[1] = ' ';
+    memcpy(text + 2, u, strlen(u) + 1);
+    singularise(text);
+    memcpy(unit, text + 2, strlen(text + 2) + 1);
+    return true;
 }
 
 /* Normalises fullwidth ASCII and ideographic spaces; collapses whitespace. */
@@ -1634,6 +1675,15 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 i = j + choice[j].len;
                 continue;
             }
+            /* 耐油 "oil-resistant": 耐 and a noun that has no word. */
+            if (cps[i].c == 0x8010 /* 耐 */ && (en = affixable_noun(choice, n, j, e)) != 0) {
+                snprintf(aff, sizeof(aff), "%.*s-resistant", (int)en, e);
+                s = emit(&w, aff, strlen(aff), TK_WORD, true);
+                st.n_tokens += 2;
+                prev_tok = j;
+                i = j + choice[j].len;
+                continue;
+            }
             /* 无糖 "sugar-free", 无铅 "lead-free": 无 and a noun that has no word. */
             if (cps[i].c == 0x65e0 /* 无 */ && (en = affixable_noun(choice, n, j, e)) != 0) {
                 snprintf(aff, sizeof(aff), "%.*s-free", (int)en, e);
@@ -1669,11 +1719,28 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         }
 
         switch (c->type) {
-        case 0:
+        case 0: {
+            char unit[64];
+            size_t j = i + c->len;
+            /* 一盒12支 "1 box 12 pcs": "12 pcs per box". */
+            if (j < n && choice[j].type == 0 &&
+                per_unit(&x, c, i, &choice[j], unit, sizeof(unit))) {
+                s = emit_template(&w, &choice[j], &x, j);
+                if (s == ITX_OK)
+                    s = emit(&w, "per", 3, TK_WORD, false);
+                if (s == ITX_OK)
+                    s = emit(&w, unit, strlen(unit), TK_WORD, false);
+                st.n_tokens += 2;
+                st.n_glossary += 2;
+                prev_tok = j;
+                i = j + choice[j].len;
+                continue;
+            }
             s = emit_template(&w, c, &x, i);
             st.n_tokens++;
             st.n_glossary++;
             break;
+        }
         case 1:
             if (c->len == 2 && cps[i + 1].c == 0x7528 /* 用 */ &&
                 (cps[i].c == 0x4e13 /* 专 */ || cps[i].c == 0x9002 /* 适 */) && prev_tok < i &&

@@ -197,11 +197,15 @@ test_translate(void)
     expect("型号 MM", "Model MM");
     expect("型号 LED", "Model LED");
     /* 防/抗 with a noun that has no word of its own: "anti-"; 无 with one: "-free". */
-    expect("防蛀", "Anti-termite");
+    expect("防鼠", "Anti-rat");
+    expect("耐油", "Oil-resistant");
     expect("无铅", "Lead-free");
     /* 每 + container + count: the count, then "per". */
     expect("每盒12片", "12 pieces per box");
     expect("每箱24瓶", "24 bottles per case");
+    expect("一盒12支", "12 pcs per box");
+    expect("一箱6瓶", "6 bottles per case");
+    expect("2盒12支", "2 boxes 12 pcs");
     /* Whom a product is for, said last in a Chinese title, goes first. */
     expect("卫衣男", "Men's sweatshirt");
     expect("男士卫衣男", "Men's sweatshirt");
