@@ -255,6 +255,11 @@ clean_sense(const char *s, size_t n, char *out, size_t out_size)
         if (c == ';' || (c == ',' && (itx_tr_has_han(s + i, n - i) || memchr(s + i, '[', n - i) ||
                                       (i + 5 < n && memcmp(s + i, ", esp", 5) == 0))))
             break;
+        /* An aside after a name: "Auricularia auricula-judae, an edible fungus". */
+        if (c == ',' && w > 0 &&
+            ((i + 4 < n && memcmp(s + i, ", a ", 4) == 0) ||
+             (i + 5 < n && memcmp(s + i, ", an ", 5) == 0)))
+            break;
         if (c == ' ' && (w == 0 || out[w - 1] == ' '))
             continue;
         out[w++] = c;
@@ -482,7 +487,7 @@ is_latin_inner(uint32_t c)
 {
     return c == '.' || c == '-' || c == '/' || c == '+' || c == '%' || c == '#' || c == '&' ||
            c == '_' || c == '\'' || c == '*' || c == ',' || c == ':' || c == 0xb7 || c == '$' ||
-           c == 0xa5 || c == 0xb0 || c == 0x2103;
+           c == 0xa5 || c == 0xb0 || c == 0x2103 || c == 0x33a1 /* ㎡ */;
 }
 
 static int
@@ -624,7 +629,7 @@ latin_run(const struct ctx *x, size_t i)
         return 0;
     while (j < x->n && (is_latin(x->cps[j].c) || is_latin_inner(x->cps[j].c))) {
         if (is_latin(x->cps[j].c) || x->cps[j].c == '%' || x->cps[j].c == 0xb0 ||
-            x->cps[j].c == 0x2103 || x->cps[j].c == '+')
+            x->cps[j].c == 0x2103 || x->cps[j].c == 0x33a1 || x->cps[j].c == '+')
             last = j + 1;
         j++;
     }
@@ -705,6 +710,7 @@ is_particle(uint32_t c)
     case 0x54d2: /* 哒 */
     case 0x5594: /* 喔 */
     case 0x54c8: /* 哈 */
+    case 0x4e4b: /* 之 */
         return true;
     default:
         return false;
@@ -1050,8 +1056,36 @@ format_off(double v, char *out, size_t size)
         snprintf(out, size, "%.1f", off);
 }
 
+/*
+ * A duration or size said before a noun is one hyphenated modifier: "24 hours" + "online
+ * customer service" -> "24-hour online customer service", 七天退换 "7-day returns".
+ */
+static void
+count_as_modifier(char *s)
+{
+    static const char *const unit[][2] = {
+        {"hours", "hour"}, {"days", "day"},       {"years", "year"},     {"months", "month"},
+        {"weeks", "week"}, {"minutes", "minute"}, {"seconds", "second"}, {"inches", "inch"},
+        {"hour", "hour"},  {"day", "day"},        {"year", "year"},      {"month", "month"},
+    };
+    char *sp = strchr(s, ' ');
+
+    if (!sp || sp == s || !(sp[-1] >= '0' && sp[-1] <= '9') || strchr(sp + 1, ' '))
+        return;
+    for (const char *p = s; p < sp; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+            return;
+    for (size_t k = 0; k < sizeof(unit) / sizeof(unit[0]); k++) {
+        if (strcmp(sp + 1, unit[k][0]) == 0) {
+            *sp = '-';
+            memcpy(sp + 1, unit[k][1], strlen(unit[k][1]) + 1);
+            return;
+        }
+    }
+}
+
 static enum itx_status
-emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_t i)
+emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_t i, bool modifier)
 {
     const char *term, *tr;
     struct tmpl_match m;
@@ -1098,6 +1132,8 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
     }
     text[o] = '\0';
     singularise(text);
+    if (modifier)
+        count_as_modifier(text);
     return emit(w, text, strlen(text), TK_WORD, true);
 }
 
@@ -1696,7 +1732,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             /* 每袋20包 "20 packs per bag": the count first, then what it is per. */
             if (cps[i].c == 0x6bcf /* 每 */ && choice[j].len == 1 &&
                 (per = per_container(cps[j].c)) != NULL && j + 1 < n && choice[j + 1].type == 0) {
-                s = emit_template(&w, &choice[j + 1], &x, j + 1);
+                s = emit_template(&w, &choice[j + 1], &x, j + 1, false);
                 if (s == ITX_OK)
                     s = emit(&w, "per", 3, TK_WORD, false);
                 if (s == ITX_OK)
@@ -1725,7 +1761,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             /* 一盒12支 "1 box 12 pcs": "12 pcs per box". */
             if (j < n && choice[j].type == 0 &&
                 per_unit(&x, c, i, &choice[j], unit, sizeof(unit))) {
-                s = emit_template(&w, &choice[j], &x, j);
+                s = emit_template(&w, &choice[j], &x, j, false);
                 if (s == ITX_OK)
                     s = emit(&w, "per", 3, TK_WORD, false);
                 if (s == ITX_OK)
@@ -1736,7 +1772,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 i = j + choice[j].len;
                 continue;
             }
-            s = emit_template(&w, c, &x, i);
+            s = emit_template(&w, c, &x, i, j < n && is_han_word(&choice[j]));
             st.n_tokens++;
             st.n_glossary++;
             break;

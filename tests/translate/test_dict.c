@@ -230,6 +230,14 @@ test_translate(void)
     /* X专用 / X适用 closing a group: "for X". */
     expect("宝宝专用", "For baby");
     expect("专用充电器", "Dedicated charger");
+    /* A duration said before a noun is one hyphenated modifier. */
+    expect("24小时在线客服", "24-hour online customer service");
+    expect("七天退换", "7-day returns and exchanges");
+    expect("24小时", "24 hours");
+    expect("满2件减10元", "¥10 off 2 items");
+    /* 之 is a particle; ㎡ stays with its number. */
+    expect("品质之选", "Quality choice");
+    expect("面积：20㎡", "Area: 20㎡");
     /* Metric units stay against their number. */
     expect("2米", "2m");
     expect("500毫升", "500ml");
