@@ -936,6 +936,9 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
             if (!moved)
                 return ITX_ERR_NOMEM;
             memcpy(moved, w->out->data + at, tail);
+            /* The space before the moved word goes too: emit puts one back. */
+            while (at > w->start && w->out->data[at - 1] == ' ')
+                at--;
             w->out->len = at;
             w->out->data[at] = '\0';
             if (at == w->start)

@@ -238,6 +238,8 @@ test_translate(void)
     /* 之 is a particle; ㎡ stays with its number. */
     expect("品质之选", "Quality choice");
     expect("面积：20㎡", "Area: 20㎡");
+    /* A word moved before the previous one leaves no double space. */
+    expect("面料质量很好", "Fabric very good quality");
     /* Metric units stay against their number. */
     expect("2米", "2m");
     expect("500毫升", "500ml");
