@@ -191,6 +191,34 @@ try {
     check(text.replace(/\s+/g, '').toUpperCase().includes(WORD), `itx ocr of the download reads ${WORD}: ${text}`);
   }
 
+  // ---- the render API behind the page: errors and the store as a cache ---------------------
+  {
+    const post = (body, type = 'application/json') => fetch(base + '/v1/render', { method: 'POST', headers: { 'Content-Type': type }, body });
+    const fd = new FormData();
+    fd.append('request', JSON.stringify({ target_lang: 'en' }));
+    fd.append('image', new Blob([fs.readFileSync(picture)], { type: 'image/png' }), 'p.png');
+    const tr = await (await fetch(base + '/v1/translate', { method: 'POST', body: fd })).json();
+    const key = /([0-9a-f]{64})\/final/.exec(tr.images[0].url)[1];
+    const id = tr.images[0].regions.find((r) => r.block >= 0).id;
+    const edit = JSON.stringify({ background: key, regions: [{ id, translation: WORD }] });
+    const a = await (await post(edit)).json();
+    const b = await (await post(edit)).json();
+    check(a.url === b.url && b.cached === true && a.key !== key, 'the same edit again is answered from the store (cached, same url)');
+    check(a.regions.find((r) => r.id === id).translation === WORD, 'the answer carries the edited regions');
+    const c = await (await post(JSON.stringify({ background: a.key, regions: [] }))).json();
+    check(typeof c.url === 'string' && c.url !== a.url, 'an edited result can itself be redrawn (its key is a full result)');
+    let r = await post(JSON.stringify({ background: 'f'.repeat(64), regions: [] }));
+    check(r.status === 404 && /no stored result/.test((await r.json()).detail), 'an unknown key is 404 naming the problem');
+    r = await post(JSON.stringify({ background: key, regions: [{ id: 9999, translation: 'x' }] }));
+    check(r.status === 400 && /no region with id 9999/.test((await r.json()).detail), 'an id the result lacks is 400');
+    r = await post(JSON.stringify({ background: '../../' + key.slice(6), regions: [] }));
+    check(r.status === 400, 'a path in the key is 400');
+    r = await post(edit, 'text/plain');
+    check(r.status === 415, 'a body that is not JSON is 415');
+    r = await fetch(base + '/v1/render');
+    check(r.status === 405 && r.headers.get('allow') === 'POST', 'GET /v1/render is 405 with Allow: POST');
+  }
+
   // ---- 2. keyboard only ----------------------------------------------------------------
   {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
