@@ -346,6 +346,53 @@ better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
 }
 
 /*
+ * English nouns of product pictures: among the senses of a word, one of these is the one a
+ * product means (网 "net; network; mesh" -> "mesh", 膏 "ointment; paste; cream" -> "cream").
+ * Sorted, for bsearch.
+ */
+static const char *const domain_word[] = {
+    "apron",  "backpack", "bag",     "ball",     "band",     "basin",    "basket",   "bead",
+    "bed",    "bell",     "belt",    "bench",    "bib",      "blade",    "blanket",  "blender",
+    "board",  "boots",    "bottle",  "bowl",     "box",      "bra",      "bracelet", "brush",
+    "bucket", "buckle",   "button",  "cabinet",  "cable",    "cap",      "case",     "chain",
+    "chair",  "charger",  "clip",    "cloth",    "clothes",  "coat",     "collar",   "comb",
+    "cord",   "cover",    "cream",   "cup",      "curtain",  "cushion",  "desk",     "dress",
+    "drill",  "earrings", "fabric",  "fan",      "film",     "filter",   "foam",     "fork",
+    "frame",  "gel",      "glass",   "gloves",   "glue",     "hammer",   "handle",   "hanger",
+    "hat",    "heel",     "holder",  "hood",     "hook",     "jacket",   "jar",      "kettle",
+    "knife",  "lamp",     "lens",    "lid",      "light",    "liner",    "lining",   "lock",
+    "lotion", "mask",     "mat",     "mattress", "mesh",     "mirror",   "mop",      "mug",
+    "nail",   "necklace", "oil",     "pad",      "pan",      "pants",    "paper",    "paste",
+    "patch",  "pen",      "pendant", "pillow",   "plate",    "plug",     "pocket",   "pot",
+    "pouch",  "powder",   "pump",    "quilt",    "rack",     "ring",     "rope",     "rug",
+    "scarf",  "scissors", "screen",  "seat",     "serum",    "set",      "shelf",    "shirt",
+    "shoes",  "shorts",   "skirt",   "sleeve",   "slippers", "soap",     "socket",   "socks",
+    "sofa",   "sole",     "spoon",   "spray",    "stand",    "stick",    "sticker",  "stool",
+    "strap",  "straw",    "stud",    "suit",     "table",    "tape",     "tent",     "thread",
+    "tie",    "tile",     "towel",   "toy",      "tray",     "trousers", "tube",     "umbrella",
+    "vest",   "wallet",   "watch",   "wheel",    "wipes",    "wire",     "zipper",
+};
+
+static int
+cmp_domain(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+static bool
+is_domain(const char *s, size_t n)
+{
+    char w[16];
+    if (n == 0 || n >= sizeof(w) || memchr(s, ' ', n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    w[n] = '\0';
+    return bsearch(w, domain_word, sizeof(domain_word) / sizeof(domain_word[0]),
+                   sizeof(domain_word[0]), cmp_domain) != NULL;
+}
+
+/*
  * Sense selection into a fixed buffer (no allocation); returns its length, 0 for none.
  * *verb (when not NULL) says whether the chosen sense is a verb ("to ..." in CEDICT).
  */
@@ -364,6 +411,7 @@ pick_sense_verb(const char *senses, size_t len, char best[128], bool *verb)
      */
     for (int pass = 0; pass < 2 && !have; pass++) {
         unsigned best_count = 0;
+        bool best_domain = false;
         pos = 0;
         while (pos < len) {
             const char *g = senses + pos, *bar = memchr(g, '|', len - pos);
@@ -371,7 +419,7 @@ pick_sense_verb(const char *senses, size_t len, char best[128], bool *verb)
             char gbest[128];
             size_t gbest_len = 0, gfirst_len = 0;
             unsigned count = 0;
-            bool gbest_verb = false;
+            bool gbest_verb = false, gbest_domain = false;
             pos += glen + 1;
             if (glen < 2 || g[0] != (pass == 0 ? 'C' : 'P'))
                 continue;
@@ -388,6 +436,13 @@ pick_sense_verb(const char *senses, size_t len, char best[128], bool *verb)
                     memcpy(gbest, cand, c + 1);
                     gbest_len = gfirst_len = c;
                     gbest_verb = starts_with(sn, slen, "to ");
+                    gbest_domain = !gbest_verb && is_domain(cand, c);
+                } else if (!gbest_domain && !starts_with(sn, slen, "to ") && is_domain(cand, c)) {
+                    /* A product noun among the senses is what a product picture means. */
+                    memcpy(gbest, cand, c + 1);
+                    gbest_len = c;
+                    gbest_verb = false;
+                    gbest_domain = true;
                 } else if ((gfirst_len > 24 || words(gbest, gbest_len) >= 3) && c < gbest_len &&
                            words(cand, c) <= 2) {
                     /* The first sense is a long explanation: a short later one reads better. */
@@ -405,11 +460,14 @@ pick_sense_verb(const char *senses, size_t len, char best[128], bool *verb)
                 }
                 count++;
             }
-            if (count > best_count) {
+            /* A reading with a product noun wins; else the one with the most senses. */
+            if (count > 0 && ((gbest_domain && !best_domain) ||
+                              (gbest_domain == best_domain && count > best_count))) {
                 memcpy(best, gbest, gbest_len + 1);
                 best_len = gbest_len;
                 best_count = count;
                 best_verb = gbest_verb;
+                best_domain = gbest_domain;
                 have = true;
             }
         }

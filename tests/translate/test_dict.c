@@ -131,12 +131,17 @@ pick(const char *senses, const char *want)
 static void
 test_senses(void)
 {
-    pick("Cvariant of 褲 裤[ku4]|Cunderpants/trousers/pants", "underpants");
+    pick("Cvariant of 褲 裤[ku4]|Cunderpants/drawers", "underpants");
+    /* A product noun among the senses wins: 网 mesh, 膏 cream, 裤 trousers. */
+    pick("Cnet/network/mesh/web", "mesh");
+    pick("Cointment/paste/cream", "paste");
+    pick("Cvariant of 褲 裤[ku4]|Cunderpants/trousers/pants", "trousers");
     pick("Cold variant of 春[chun1]|Cspring (season)/gay|Psurname Chun", "spring");
     pick("Csurname Li/plum", "plum");
     pick("CCL:個 个[ge4]/quality", "quality");
     pick("Cold name for Beijing", NULL);
     pick("Cto stay warm/to protect against the cold", "stay warm");
+    pick("Cto carry on the back|Cbag/pack", "bag");
     pick("C(bound form) cotton", "cotton");
     pick("Csee 鞦韆 秋千[qiu1 qian1]", NULL);
     pick("PChina/Middle Kingdom", "China");
