@@ -351,26 +351,26 @@ better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
  * Sorted, for bsearch.
  */
 static const char *const domain_word[] = {
-    "apron",  "backpack", "bag",     "ball",     "band",     "basin",    "basket",   "bead",
-    "bed",    "bell",     "belt",    "bench",    "bib",      "blade",    "blanket",  "blender",
-    "board",  "boots",    "bottle",  "bowl",     "box",      "bra",      "bracelet", "brush",
-    "bucket", "buckle",   "button",  "cabinet",  "cable",    "cap",      "case",     "chain",
-    "chair",  "charger",  "clip",    "cloth",    "clothes",  "coat",     "collar",   "comb",
-    "cord",   "cover",    "cream",   "cup",      "curtain",  "cushion",  "desk",     "dress",
-    "drill",  "earrings", "fabric",  "fan",      "film",     "filter",   "foam",     "fork",
-    "frame",  "gel",      "glass",   "gloves",   "glue",     "hammer",   "handle",   "hanger",
-    "hat",    "heel",     "holder",  "hood",     "hook",     "jacket",   "jar",      "kettle",
-    "knife",  "lamp",     "lens",    "lid",      "light",    "liner",    "lining",   "lock",
-    "lotion", "mask",     "mat",     "mattress", "mesh",     "mirror",   "mop",      "mug",
-    "nail",   "necklace", "oil",     "pad",      "pan",      "pants",    "paper",    "paste",
-    "patch",  "pen",      "pendant", "pillow",   "plate",    "plug",     "pocket",   "pot",
-    "pouch",  "powder",   "pump",    "quilt",    "rack",     "ring",     "rope",     "rug",
-    "scarf",  "scissors", "screen",  "seat",     "serum",    "set",      "shelf",    "shirt",
-    "shoes",  "shorts",   "skirt",   "sleeve",   "slippers", "soap",     "socket",   "socks",
-    "sofa",   "sole",     "spoon",   "spray",    "stand",    "stick",    "sticker",  "stool",
-    "strap",  "straw",    "stud",    "suit",     "table",    "tape",     "tent",     "thread",
-    "tie",    "tile",     "towel",   "toy",      "tray",     "trousers", "tube",     "umbrella",
-    "vest",   "wallet",   "watch",   "wheel",    "wipes",    "wire",     "zipper",
+    "apron",  "backpack", "bag",     "ball",     "band",     "basin",   "basket",   "bead",
+    "bed",    "bell",     "belt",    "bench",    "bib",      "blade",   "blanket",  "blender",
+    "board",  "boots",    "bottle",  "bowl",     "box",      "bra",     "bracelet", "brush",
+    "bucket", "buckle",   "button",  "cabinet",  "cable",    "cap",     "case",     "chain",
+    "chair",  "charger",  "clip",    "cloth",    "clothes",  "coat",    "collar",   "comb",
+    "cord",   "cover",    "cream",   "cup",      "curtain",  "cushion", "desk",     "dress",
+    "drill",  "earrings", "fabric",  "fan",      "film",     "filter",  "foam",     "fork",
+    "frame",  "gel",      "glass",   "gloves",   "glue",     "hammer",  "handle",   "hanger",
+    "hat",    "heel",     "holder",  "hood",     "hook",     "jacket",  "jar",      "kettle",
+    "knife",  "lamp",     "lens",    "lid",      "light",    "liner",   "lining",   "lock",
+    "lotion", "mask",     "mat",     "mattress", "mesh",     "mirror",  "mop",      "mug",
+    "nail",   "necklace", "oil",     "pad",      "pan",      "pants",   "paper",    "paste",
+    "patch",  "pen",      "pendant", "pillow",   "plate",    "plug",    "pocket",   "pot",
+    "pouch",  "powder",   "pump",    "quilt",    "rack",     "ring",    "rope",     "rug",
+    "scarf",  "scissors", "screen",  "seat",     "serum",    "set",     "shelf",    "shirt",
+    "shoes",  "shorts",   "skirt",   "sleeve",   "slippers", "soap",    "socket",   "socks",
+    "sofa",   "sole",     "spoon",   "spray",    "stand",    "stick",   "sticker",  "stool",
+    "strap",  "straw",    "stud",    "suit",     "table",    "tape",    "tent",     "thread",
+    "tie",    "tile",     "towel",   "toy",      "tray",     "tube",    "umbrella", "vest",
+    "wallet", "watch",    "wheel",   "wipes",    "wire",     "zipper",
 };
 
 static int
@@ -1559,8 +1559,8 @@ affixable_noun(const struct cand *choice, size_t n, size_t i, char e[128])
 static bool
 is_audience(const char *s, size_t n)
 {
-    static const char *const word[] = {"men's",  "women's", "children's", "kids'",  "boys'",
-                                       "girls'", "baby",    "unisex",     "babies'"};
+    static const char *const word[] = {"men's",  "women's", "children's", "kids'",   "boys'",
+                                       "girls'", "baby",    "unisex",     "babies'", "household"};
     for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
         if (strlen(word[i]) == n && memcmp(s, word[i], n) == 0)
             return true;

@@ -132,10 +132,10 @@ static void
 test_senses(void)
 {
     pick("Cvariant of 褲 裤[ku4]|Cunderpants/drawers", "underpants");
-    /* A product noun among the senses wins: 网 mesh, 膏 cream, 裤 trousers. */
+    /* A product noun among the senses wins: 网 mesh, 膏 paste, 裤 pants. */
     pick("Cnet/network/mesh/web", "mesh");
     pick("Cointment/paste/cream", "paste");
-    pick("Cvariant of 褲 裤[ku4]|Cunderpants/trousers/pants", "trousers");
+    pick("Cvariant of 褲 裤[ku4]|Cunderpants/trousers/pants", "pants");
     pick("Cold variant of 春[chun1]|Cspring (season)/gay|Psurname Chun", "spring");
     pick("Csurname Li/plum", "plum");
     pick("CCL:個 个[ge4]/quality", "quality");
@@ -213,6 +213,7 @@ test_translate(void)
     expect("2盒12支", "2 boxes 12 pcs");
     /* Whom a product is for, said last in a Chinese title, goes first. */
     expect("卫衣男", "Men's sweatshirt");
+    expect("空气净化器家用", "Household air purifier");
     expect("男士卫衣男", "Men's sweatshirt");
     /* A judgement after the quality it judges goes before it. */
     expect("设计独特", "Unique design");
