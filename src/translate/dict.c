@@ -1692,6 +1692,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t n = 0;
     bool choice_prev_bound = true;
     size_t prev_tok = (size_t)-1;   /* where the previous token of the path starts */
+    bool say_last = false;          /* "storewide" is owed at the end of the group */
     size_t group = 0;               /* where the current group of words starts */
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
@@ -1731,6 +1732,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         enum tok_kind k;
         const char *p;
 
+        if (say_last && c->type == 4) {
+            s = emit(&w, "storewide", 9, TK_WORD, false);
+            say_last = false;
+            if (s)
+                break;
+        }
         if (i == 0 || choice_prev_bound) {
             group = i;
             group_out = out->len;
@@ -1747,6 +1754,14 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
         }
         if (i == said_first) {
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
+        /* 全场7折起 "everything up to 30% off": "storewide" goes last in its group. */
+        if (i == group && c->len == 2 && is_han_word(c) && cps[i + 1].c == 0x573a /* 场 */ &&
+            (cps[i].c == 0x5168 /* 全 */) && !is_bound(choice, n, i + 2)) {
+            say_last = true;
             prev_tok = i;
             i += c->len;
             continue;
@@ -1937,6 +1952,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         prev_tok = i;
         i += c->len;
     }
+    if (s == ITX_OK && say_last)
+        s = emit(&w, "storewide", 9, TK_WORD, false);
     if (s)
         s = itx_diag_set(d, s, "translation is over the output limit of %zu bytes", out->max);
     else if (stats)
