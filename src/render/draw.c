@@ -1,12 +1,12 @@
 /*
  * Drawing translations into blocks: box choice (growth, vertical columns), size per group,
- * vips_text rendering, outline for contrast, compositing along the block's angle.
+ * text rendering with pangocairo, outline for contrast, compositing along the block's angle.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <vips/vips.h>
+#include <pango/pangocairo.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -144,8 +144,7 @@ box_free(const struct itx_image *bg, const struct box *orig, const struct box *b
 
 static enum itx_status
 fit(struct itx_render_ctx *c, const char *text, const struct box *b, const char *font, bool bold,
-    float min_size, float max_size, float pitch, struct itx_render_layout *lay,
-    struct itx_diag *d)
+    float min_size, float max_size, float pitch, struct itx_render_layout *lay, struct itx_diag *d)
 {
     struct itx_render_layout_opts lo = {font, bold, min_size, max_size, 0, pitch, true};
     memset(lay, 0, sizeof(*lay));
@@ -196,8 +195,12 @@ box_contrast(const struct itx_image *bg, const struct box *b, const uint8_t colo
             hi_v = v - 1;
     }
     for (int k = 0; k < 3; k++)
-        lo[k] = (uint8_t)(lo_v < 0 ? 0 : lo_v > 255 ? 255 : lo_v),
-        hi[k] = (uint8_t)(hi_v < 0 ? 0 : hi_v > 255 ? 255 : hi_v);
+        lo[k] = (uint8_t)(lo_v < 0     ? 0
+                          : lo_v > 255 ? 255
+                                       : lo_v),
+        hi[k] = (uint8_t)(hi_v < 0     ? 0
+                          : hi_v > 255 ? 255
+                                       : hi_v);
     worst = itx_render_contrast(color, mean);
     worst = fmin(worst, itx_render_contrast(color, lo));
     worst = fmin(worst, itx_render_contrast(color, hi));
@@ -223,6 +226,102 @@ escape(const char *s, struct itx_buf *b)
 }
 
 /*
+ * Rasterises Pango markup into a coverage mask (1 channel) the size of its ink. The
+ * settings are the ones libvips's vips_text used, so that text looks as it did: the
+ * thread's default pangocairo font map (Pango keeps one per thread, so threads never
+ * share or lock it) at 72 dpi, a fresh context with default font options, the font from
+ * its description string, spacing in whole pixels, drawn into an ARGB32 surface whose
+ * alpha is the coverage. *out is NULL when nothing is inked.
+ */
+static enum itx_status
+rasterise(const char *markup, const char *desc, PangoAlignment align, int spacing,
+          struct itx_image **out, struct itx_diag *d)
+{
+    PangoFontMap *fm = pango_cairo_font_map_get_default();
+    PangoContext *pc = NULL;
+    PangoLayout *pl = NULL;
+    PangoFontDescription *fd = NULL;
+    PangoRectangle ink, logical;
+    cairo_surface_t *surf = NULL;
+    cairo_t *cr = NULL;
+    struct itx_image *m = NULL;
+    enum itx_status st = ITX_OK;
+
+    *out = NULL;
+    if (!fm)
+        return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot get a Pango font map");
+    pango_cairo_font_map_set_resolution(PANGO_CAIRO_FONT_MAP(fm), 72.0);
+    pc = pango_font_map_create_context(fm);
+    pl = pc ? pango_layout_new(pc) : NULL;
+    fd = pango_font_description_from_string(desc);
+    if (!pl || !fd) {
+        st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory laying out text");
+        goto out;
+    }
+    if (!pango_parse_markup(markup, -1, 0, NULL, NULL, NULL, NULL)) {
+        st = itx_diag_set(d, ITX_ERR_INVALID, "text is not valid UTF-8");
+        goto out;
+    }
+    pango_layout_set_markup(pl, markup, -1);
+    pango_layout_set_font_description(pl, fd);
+    if (spacing > 0)
+        pango_layout_set_spacing(pl, spacing * PANGO_SCALE);
+    pango_layout_set_alignment(pl, align);
+    pango_layout_get_pixel_extents(pl, &ink, &logical);
+    if (ink.width <= 0 || ink.height <= 0)
+        goto out;
+    /* cairo's image surfaces stop at 32767 pixels a side */
+    if (ink.width >= 32768 || ink.height >= 32768) {
+        st = itx_diag_set(d, ITX_ERR_TOO_LARGE, "text of %dx%d px is over the 32767-pixel limit",
+                          ink.width, ink.height);
+        goto out;
+    }
+    surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, ink.width, ink.height);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot make a %dx%d text surface", ink.width,
+                          ink.height);
+        goto out;
+    }
+    cr = cairo_create(surf);
+    cairo_translate(cr, -ink.x, -ink.y);
+    pango_cairo_show_layout(cr, pl);
+    cairo_surface_flush(surf);
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        st = itx_diag_set(d, ITX_ERR_INTERNAL, "cannot draw text: %s",
+                          cairo_status_to_string(cairo_status(cr)));
+        goto out;
+    }
+    m = itx_image_new(ink.width, ink.height, 1);
+    if (!m) {
+        st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory rendering text");
+        goto out;
+    }
+    {
+        const uint8_t *px = cairo_image_surface_get_data(surf);
+        size_t stride = (size_t)cairo_image_surface_get_stride(surf);
+        for (int y = 0; y < m->h; y++) {
+            /* ARGB32 is one native-endian 32-bit word per pixel, alpha in the top byte */
+            const uint32_t *r = (const uint32_t *)(const void *)(px + (size_t)y * stride);
+            for (int x = 0; x < m->w; x++)
+                m->px[(size_t)y * m->stride + (size_t)x] = (uint8_t)(r[x] >> 24);
+        }
+    }
+    *out = m;
+out:
+    if (cr)
+        cairo_destroy(cr);
+    if (surf)
+        cairo_surface_destroy(surf);
+    if (fd)
+        pango_font_description_free(fd);
+    if (pl)
+        g_object_unref(pl);
+    if (pc)
+        g_object_unref(pc);
+    return st;
+}
+
+/*
  * Renders a layout into a coverage mask (1 channel) cropped to its ink, with a margin of
  * pad pixels all round. *out is NULL (and ITX_OK returned) when nothing is inked.
  */
@@ -231,13 +330,12 @@ render_mask(const struct plan *p, int pad, struct itx_image **out, struct itx_di
 {
     struct itx_buf mk;
     char desc[160];
-    VipsImage *t = NULL;
     struct itx_image *m = NULL, *o = NULL;
     enum itx_status st;
     int x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1, spacing;
-    VipsAlign al = p->align == ITX_RENDER_ALIGN_CENTRE  ? VIPS_ALIGN_CENTRE
-                   : p->align == ITX_RENDER_ALIGN_RIGHT ? VIPS_ALIGN_HIGH
-                                                        : VIPS_ALIGN_LOW;
+    PangoAlignment al = p->align == ITX_RENDER_ALIGN_CENTRE  ? PANGO_ALIGN_CENTER
+                        : p->align == ITX_RENDER_ALIGN_RIGHT ? PANGO_ALIGN_RIGHT
+                                                             : PANGO_ALIGN_LEFT;
 
     *out = NULL;
     if (!p->lay.text || !p->lay.text[0]) /* nothing left after white space clean-up */
@@ -249,21 +347,13 @@ render_mask(const struct plan *p, int pad, struct itx_image **out, struct itx_di
         return itx_diag_set(d, st, "out of memory escaping text");
     }
     snprintf(desc, sizeof(desc), "%s%s %.2f", p->font, p->bold ? " Bold" : "", (double)p->lay.size);
-    /* a fixed pitch wider than the font's own line is extra spacing (libvips takes whole px) */
+    /* a fixed pitch wider than the font's own line is extra spacing, in whole pixels */
     spacing = p->lay.n_lines > 1 && p->lay.line_height > p->lay.natural_line_height
                   ? (int)lrintf(p->lay.line_height - p->lay.natural_line_height)
                   : 0;
-    if (vips_text(&t, mk.data ? mk.data : "", "font", desc, "dpi", 72, "align", al, "spacing",
-                  spacing, NULL)) {
-        st = itx_diag_set(d, ITX_ERR_INTERNAL, "cannot render text: %s", vips_error_buffer());
-        vips_error_clear();
-        itx_buf_release(&mk);
-        return st;
-    }
+    st = rasterise(mk.data ? mk.data : "", desc, al, spacing, &m, d);
     itx_buf_release(&mk);
-    st = itx_image_from_vips(t, &m, d);
-    g_object_unref(t);
-    if (st != ITX_OK)
+    if (st != ITX_OK || !m)
         return st;
     for (int y = 0; y < m->h; y++)
         for (int x = 0; x < m->w; x++)
@@ -416,7 +506,8 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
           const struct itx_render_opts *o, struct plan *p, struct itx_diag *d)
 {
     const struct itx_render_block *blk = &blocks->blocks[it->block];
-    float max_size = fminf((float)ITX_RENDER_MAX_SIZE, fmaxf(o->min_size, blk->style.size * o->max_scale));
+    float max_size =
+        fminf((float)ITX_RENDER_MAX_SIZE, fmaxf(o->min_size, blk->style.size * o->max_scale));
     enum itx_status st;
     struct box b = {blk->cx, blk->cy, fmaxf(1, blk->w), fmaxf(1, blk->h), blk->angle};
 
@@ -507,7 +598,9 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
             if (k % 2 == 1)
                 gb.h = b.h * (1 + 2 * g);
             half = (double)(gb.w - b.w) / 2;
-            side = p->align == ITX_RENDER_ALIGN_LEFT ? 1 : p->align == ITX_RENDER_ALIGN_RIGHT ? -1 : 0;
+            side = p->align == ITX_RENDER_ALIGN_LEFT    ? 1
+                   : p->align == ITX_RENDER_ALIGN_RIGHT ? -1
+                                                        : 0;
             if (side == 0 && anchor != 1)
                 side = anchor == 0 ? 1 : -1;
             shift = anchor == 1 ? 0 : anchor == 0 ? side * half : -side * half;
@@ -534,8 +627,8 @@ plan_item(struct itx_render_ctx *c, const struct itx_image *bg,
     }
     {
         /* candidates were compared on estimates; the chosen box gets the real measurement */
-        struct itx_render_layout_opts lo = {p->font, p->bold, o->min_size, max_size, 0, p->pitch,
-                                            false};
+        struct itx_render_layout_opts lo = {p->font, p->bold,  o->min_size, max_size,
+                                            0,       p->pitch, false};
         struct itx_render_layout fl;
         memset(&fl, 0, sizeof(fl));
         st = itx_render_layout_fit(c, it->text, b.w, b.h, &lo, &fl, d);
@@ -612,8 +705,8 @@ itx_render_draw(struct itx_render_ctx *c, const struct itx_image *bg,
                     s = fminf(s, plans[j].lay.size);
             if (s < plans[i].lay.size) {
                 struct itx_render_layout l2;
-                struct itx_render_layout_opts lo = {plans[i].font, plans[i].bold, opts->min_size,
-                                                    s, 0, plans[i].pitch, false};
+                struct itx_render_layout_opts lo = {
+                    plans[i].font, plans[i].bold, opts->min_size, s, 0, plans[i].pitch, false};
                 memset(&l2, 0, sizeof(l2));
                 st = itx_render_layout_at(c, items[i].text, s, plans[i].box.w, plans[i].box.h, &lo,
                                           &l2, d);

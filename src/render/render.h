@@ -13,8 +13,8 @@
  *
  * Thread-safety: the grouping and style functions are pure and thread-safe. A struct
  * itx_render_ctx (font map, measurement cache) serves one thread at a time; make one per
- * worker thread. Drawing goes through libvips's vips_text, which serialises its own Pango
- * use; call itx_image_init() first.
+ * worker thread. Drawing rasterises with pangocairo on the calling thread's own font map
+ * (Pango keeps one per thread), so threads draw in parallel without a lock.
  */
 #ifndef ITX_RENDER_RENDER_H
 #define ITX_RENDER_RENDER_H
@@ -266,14 +266,15 @@ void itx_render_report_free(struct itx_render_report *r);
  * smallest of the group's fitted sizes) unless opts says otherwise. Horizontal blocks are
  * drawn along their own angle; a vertical column group is drawn as horizontal text in the
  * columns' area, or turned 90 degrees clockwise along the columns when that allows a size
- * over 1.3 times larger. Text goes through vips_text (Pango markup escaped, 72 dpi) and is
+ * over 1.3 times larger. Text is rasterised with pangocairo (markup escaped, 72 dpi) and is
  * composited with the item's colour; when the WCAG contrast of that colour against the
  * background under the box is below min_contrast, or the source had an outline, an outline
  * of the more contrasting of black and white (or the source's outline colour) is drawn
  * under it, size/12 px wide. Items with NULL or empty text are skipped (a region with size
  * 0). On success *out is a new image and *report a new report (itx_render_report_free).
  * Errors: ITX_ERR_INVALID (bg not 3 channels, an item's block out of range, bad text),
- * ITX_ERR_TOO_LARGE, ITX_ERR_NOMEM, ITX_ERR_INTERNAL (libvips).
+ * ITX_ERR_TOO_LARGE (text over cairo's 32767-pixel surfaces), ITX_ERR_NOMEM,
+ * ITX_ERR_INTERNAL (Pango or cairo).
  */
 enum itx_status itx_render_draw(struct itx_render_ctx *c, const struct itx_image *bg,
                                 const struct itx_render_blocks *blocks,
