@@ -1,14 +1,13 @@
 /*
- * Decoding untrusted pictures through libvips.
+ * Decoding untrusted pictures on the format libraries directly (libjpeg-turbo, libpng,
+ * libwebp, giflib; decode-*.c), colour management with lcms2 (icc.c).
  *
- * Order of defences: the size of the encoded data; the format from magic bytes (only five
- * loaders can ever run); the dimensions read by our own small header parsers (PNG IHDR, GIF
- * screen, WebP VP8/VP8L/VP8X, JPEG SOF) before libvips sees the data; the dimensions again
- * from libvips's lazy header (HEIF/AVIF have no parser of ours); and only then pixels,
- * pulled top to bottom through a sequential pipeline into our own buffer, so peak memory
- * is the output plus a few strips of the library's.
+ * Order of defences: the size of the encoded data; the format from magic bytes (only four
+ * decoders can ever run); the dimensions read by our own small header parsers (PNG IHDR, GIF
+ * screen, WebP VP8/VP8L/VP8X, JPEG SOF) before any library sees the data; the dimensions
+ * again from each library's header before it allocates pixels; and only then pixels,
+ * decoded top to bottom into our own buffer.
  */
-#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,78 +15,17 @@
 #include "core/util.h"
 #include "image/image-impl.h"
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_failed;
-
-/*
- * libvips reports recoverable trouble ("error in tile", "ignoring nclx profile") as GLib
- * warnings on stderr. itx logs JSON lines, and the reason for a failure already reaches the
- * caller's diag through the error buffer, so these are dropped.
- */
-static void
-drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
-{
-    (void)domain, (void)level, (void)msg, (void)data;
-}
-
-static void
-init_vips(void)
-{
-    if (VIPS_INIT("itx")) {
-        init_failed = 1;
-        vips_error_clear();
-        return;
-    }
-    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, drop_log, NULL);
-    vips_concurrency_set(1);
-    vips_cache_set_max(0);
-    vips_cache_set_max_mem(0);
-    vips_cache_set_max_files(0);
-    vips_block_untrusted_set(TRUE);
-    /* Every loader off, then on again only for the ones decode() calls by name. */
-    vips_operation_block_set("VipsForeignLoad", TRUE);
-    vips_operation_block_set("VipsForeignLoadJpegBuffer", FALSE);
-    vips_operation_block_set("VipsForeignLoadPngBuffer", FALSE);
-    vips_operation_block_set("VipsForeignLoadWebpBuffer", FALSE);
-    vips_operation_block_set("VipsForeignLoadNsgifBuffer", FALSE);
-    vips_operation_block_set("VipsForeignLoadHeifBuffer", FALSE);
-}
-
 enum itx_status
 itx_image_init(struct itx_diag *d)
 {
-    pthread_once(&init_once, init_vips);
-    if (init_failed)
-        return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start libvips");
+    /* nothing to start: the format libraries keep no process-wide state that needs it */
+    (void)d;
     return ITX_OK;
 }
 
 void
 itx_image_shutdown(void)
 {
-    vips_shutdown();
-}
-
-enum itx_status
-itx_image_vips_fail(struct itx_diag *d, enum itx_status code, const char *what)
-{
-    char *e = vips_error_buffer_copy(); /* also clears the buffer */
-    char msg[ITX_DIAG_MSG_SIZE];
-    size_t n = 0;
-
-    for (const char *p = e ? e : ""; *p && n + 3 < sizeof(msg); p++) {
-        if (*p == '\n') {
-            if (p[1] && n > 0) {
-                msg[n++] = ';';
-                msg[n++] = ' ';
-            }
-        } else {
-            msg[n++] = *p;
-        }
-    }
-    msg[n] = '\0';
-    g_free(e);
-    return itx_diag_set(d, code, "%s: %s", what, n ? msg : "unknown libvips error");
 }
 
 /* ---- formats ---------------------------------------------------------------------------- */
@@ -306,7 +244,7 @@ le24(const uint8_t *p)
 
 /*
  * Reads the declared dimensions from the first bytes, without the library. Returns false
- * when they cannot be found (the libvips header check then decides).
+ * when they cannot be found (the library's header check then decides).
  */
 static bool
 peek_dims(enum itx_image_format f, const uint8_t *p, size_t len, uint64_t *w, uint64_t *h)
@@ -377,8 +315,8 @@ itx_image_limits_default(struct itx_image_limits *lim)
     lim->max_bytes = ITX_IMAGE_MAX_BYTES_DEFAULT;
 }
 
-static enum itx_status
-check_dims(uint64_t w, uint64_t h, const struct itx_image_limits *lim, struct itx_diag *d)
+enum itx_status
+itx_image_check_dims(uint64_t w, uint64_t h, const struct itx_image_limits *lim, struct itx_diag *d)
 {
     uint64_t longer = w > h ? w : h, shorter = w < h ? w : h;
 
@@ -403,95 +341,14 @@ check_dims(uint64_t w, uint64_t h, const struct itx_image_limits *lim, struct it
 
 /* ---- decoding --------------------------------------------------------------------------- */
 
-/* Opens the header lazily with the one loader for f; no pixel is decoded here. */
-static int
-open_lazy(enum itx_image_format f, const uint8_t *data, size_t len, VipsImage **out)
+void
+itx_image_flatten_row(const uint8_t *rgba, uint8_t *rgb, int w)
 {
-    void *buf = (void *)data; /* the loaders take a non-const pointer but only read */
-    const VipsAccess acc = VIPS_ACCESS_SEQUENTIAL;
-    const VipsFailOn fail = VIPS_FAIL_ON_TRUNCATED;
-
-    switch (f) {
-    case ITX_IMAGE_FORMAT_JPEG:
-        return vips_jpegload_buffer(buf, len, out, "access", acc, "fail_on", fail, NULL);
-    case ITX_IMAGE_FORMAT_PNG:
-        return vips_pngload_buffer(buf, len, out, "access", acc, "fail_on", fail, NULL);
-    case ITX_IMAGE_FORMAT_WEBP:
-        return vips_webpload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1, NULL);
-    case ITX_IMAGE_FORMAT_GIF:
-        return vips_gifload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1, NULL);
-    case ITX_IMAGE_FORMAT_HEIF:
-    case ITX_IMAGE_FORMAT_AVIF:
-        return vips_heifload_buffer(buf, len, out, "access", acc, "fail_on", fail, "n", 1, NULL);
-    default:
-        return -1;
+    for (int x = 0; x < w; x++, rgba += 4, rgb += 3) {
+        unsigned a = rgba[3], bg = 255u * (255u - a);
+        for (int i = 0; i < 3; i++)
+            rgb[i] = (uint8_t)((rgba[i] * a + bg + 127) / 255);
     }
-}
-
-/*
- * Builds the pipeline that turns the loaded picture into 8-bit sRGB, 3 bands, alpha
- * flattened on white. Every intermediate is kept in t[] for the caller to unref.
- */
-static int
-to_srgb8(VipsImage *in, VipsImage **t, VipsImage **out, bool *cmyk)
-{
-    VipsImage *x = in;
-    int n = 0;
-    VipsInterpretation interp = vips_image_get_interpretation(x);
-
-    if (interp == VIPS_INTERPRETATION_CMYK) {
-        *cmyk = true;
-        /* The picture's own profile when it has one, else libvips's built-in CMYK one. */
-        if (vips_icc_transform(x, &t[n], "srgb", "input_profile", "cmyk", "embedded", TRUE, NULL))
-            return -1;
-        x = t[n++];
-    } else if (interp != VIPS_INTERPRETATION_sRGB ||
-               vips_image_get_format(x) != VIPS_FORMAT_UCHAR || x->Bands < 3) {
-        if (vips_colourspace(x, &t[n], VIPS_INTERPRETATION_sRGB, NULL))
-            return -1;
-        x = t[n++];
-    }
-    if (vips_image_hasalpha(x)) {
-        VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
-        int r = vips_flatten(x, &t[n], "background", white, "max_alpha", 255.0, NULL);
-        vips_area_unref(VIPS_AREA(white));
-        if (r)
-            return -1;
-        x = t[n++];
-    }
-    if (x->Bands > 3) {
-        if (vips_extract_band(x, &t[n], 0, "n", 3, NULL))
-            return -1;
-        x = t[n++];
-    }
-    if (vips_image_get_format(x) != VIPS_FORMAT_UCHAR) {
-        if (vips_cast_uchar(x, &t[n], NULL))
-            return -1;
-        x = t[n++];
-    }
-    *out = x;
-    return 0;
-}
-
-/* Pulls every pixel of an 8-bit image, top to bottom, into img (same size and bands). */
-static int
-compute_into(VipsImage *x, struct itx_image *img)
-{
-    VipsRegion *reg = vips_region_new(x);
-    const int step = 16;
-    int r = 0;
-
-    if (!reg)
-        return -1;
-    for (int y = 0; y < img->h && r == 0; y += step) {
-        VipsRect rect = {0, y, img->w, VIPS_MIN(step, img->h - y)};
-        r = vips_region_prepare(reg, &rect);
-        for (int k = 0; r == 0 && k < rect.height; k++)
-            memcpy(img->px + (size_t)(y + k) * img->stride, VIPS_REGION_ADDR(reg, 0, y + k),
-                   img->stride);
-    }
-    g_object_unref(reg);
-    return r;
 }
 
 enum itx_status
@@ -500,19 +357,16 @@ itx_image_decode(const uint8_t *data, size_t len, const struct itx_image_limits 
 {
     struct itx_image_limits lim;
     struct itx_image_info inf = {0};
+    struct itx_image_meta meta = {NULL, 0, 1};
     struct itx_image *img = NULL, *rot = NULL;
-    VipsImage *base = NULL, *t[8] = {0}, *x = NULL;
     const char *what = NULL;
     enum itx_status st = ITX_OK;
     uint64_t pw, ph;
-    char label[64];
 
     if (lim_in)
         lim = *lim_in;
     else
         itx_image_limits_default(&lim);
-    if ((st = itx_image_init(d)) != ITX_OK)
-        return st;
     if (len > lim.max_bytes)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE,
                             "image data is %zu bytes, over the %zu-byte limit", len, lim.max_bytes);
@@ -522,46 +376,41 @@ itx_image_decode(const uint8_t *data, size_t len, const struct itx_image_limits 
     if (inf.format == ITX_IMAGE_FORMAT_UNKNOWN)
         return itx_diag_set(d, ITX_ERR_UNSUPPORTED,
                             "unsupported image format: the data looks like %s (itx reads JPEG, "
-                            "PNG, WebP, GIF, HEIF and AVIF)",
+                            "PNG, WebP and GIF)",
                             what);
-    snprintf(label, sizeof(label), "cannot decode %s", what);
-    if (peek_dims(inf.format, data, len, &pw, &ph) && (st = check_dims(pw, ph, &lim, d)))
+    if (inf.format == ITX_IMAGE_FORMAT_HEIF || inf.format == ITX_IMAGE_FORMAT_AVIF)
+        return itx_diag_set(d, ITX_ERR_UNSUPPORTED,
+                            "unsupported image format: the data is %s, which itx does not read "
+                            "(itx reads JPEG, PNG, WebP and GIF; convert it to JPEG or PNG)",
+                            what);
+    if (peek_dims(inf.format, data, len, &pw, &ph) &&
+        (st = itx_image_check_dims(pw, ph, &lim, d)) != ITX_OK)
         return st;
 
-    if (open_lazy(inf.format, data, len, &base)) {
-        st = itx_image_vips_fail(d, ITX_ERR_UNDECODABLE, label);
+    switch (inf.format) {
+    case ITX_IMAGE_FORMAT_JPEG:
+        st = itx_image_decode_jpeg(data, len, &lim, &img, &inf, &meta, d);
+        break;
+    case ITX_IMAGE_FORMAT_PNG:
+        st = itx_image_decode_png(data, len, &lim, &img, &inf, &meta, d);
+        break;
+    case ITX_IMAGE_FORMAT_WEBP:
+        st = itx_image_decode_webp(data, len, &lim, &img, &inf, &meta, d);
+        break;
+    default:
+        st = itx_image_decode_gif(data, len, &lim, &img, &inf, &meta, d);
+        break;
+    }
+    if (st != ITX_OK) {
+        /* limit errors already name the size; decoder failures get what was decoded */
+        if (st != ITX_ERR_TOO_LARGE &&
+            !(st == ITX_ERR_UNDECODABLE && d && !strncmp(d->msg, "image ", 6)))
+            itx_diag_prefix(d, "cannot decode %s", what);
         goto out;
     }
-    inf.src_w = vips_image_get_width(base);
-    inf.src_h = vips_image_get_height(base);
-    if ((st = check_dims((uint64_t)inf.src_w, (uint64_t)inf.src_h, &lim, d)))
-        goto out;
-    inf.orientation = vips_image_get_orientation(base);
-    if (inf.orientation < 1 || inf.orientation > 8)
-        inf.orientation = 1;
-    inf.n_pages = vips_image_get_n_pages(base);
-    inf.src_bands = base->Bands;
-    inf.bits = vips_format_sizeof(vips_image_get_format(base)) >= 2 ? 16 : 8;
-    inf.had_alpha = vips_image_hasalpha(base);
-
-    if (to_srgb8(base, t, &x, &inf.cmyk)) {
-        st = itx_image_vips_fail(d, ITX_ERR_UNDECODABLE, label);
-        goto out;
-    }
-    img = itx_image_new(x->Xsize, x->Ysize, 3);
-    if (!img) {
-        st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a %dx%d image", x->Xsize, x->Ysize);
-        goto out;
-    }
-    if (compute_into(x, img)) {
-        st = itx_image_vips_fail(d, ITX_ERR_UNDECODABLE, label);
-        goto out;
-    }
-    /*
-     * Orientation is applied here rather than with vips_autorot: rotating inside libvips
-     * needs random access, so the whole picture would be decoded into a second buffer (or a
-     * temporary file past 100 MB); here the pixels are decoded once, sequentially.
-     */
+    if (meta.icc)
+        itx_image_icc_to_srgb(img, meta.icc, meta.icc_len);
+    inf.orientation = meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
     if (inf.orientation != 1) {
         rot = itx_image_orient(img, inf.orientation);
         if (!rot) {
@@ -577,13 +426,8 @@ itx_image_decode(const uint8_t *data, size_t len, const struct itx_image_limits 
     if (info)
         *info = inf;
 out:
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (t[i])
-            g_object_unref(t[i]);
-    if (base)
-        g_object_unref(base);
+    itx_free(meta.icc);
     itx_image_free(img);
-    vips_error_clear();
     return st;
 }
 
@@ -606,74 +450,5 @@ itx_image_load_file(const char *path, const struct itx_image_limits *lim_in, str
     if (st != ITX_OK)
         itx_diag_prefix(d, "'%s'", path);
     itx_free(data);
-    return st;
-}
-
-/* ---- libvips bridge --------------------------------------------------------------------- */
-
-enum itx_status
-itx_image_to_vips(const struct itx_image *img, VipsImage **out, struct itx_diag *d)
-{
-    size_t row = (size_t)img->w * (size_t)img->channels, size = row * (size_t)img->h;
-    VipsImage *v;
-    enum itx_status st;
-
-    if ((st = itx_image_init(d)) != ITX_OK)
-        return st;
-    if (img->stride == row) {
-        v = vips_image_new_from_memory_copy(img->px, size, img->w, img->h, img->channels,
-                                            VIPS_FORMAT_UCHAR);
-    } else {
-        v = vips_image_new_memory();
-        if (v) {
-            vips_image_init_fields(v, img->w, img->h, img->channels, VIPS_FORMAT_UCHAR,
-                                   VIPS_CODING_NONE, VIPS_INTERPRETATION_sRGB, 1.0, 1.0);
-            if (vips_image_write_prepare(v)) {
-                g_object_unref(v);
-                v = NULL;
-            } else {
-                for (int y = 0; y < img->h; y++)
-                    memcpy(VIPS_IMAGE_ADDR(v, 0, y), img->px + (size_t)y * img->stride, row);
-            }
-        }
-    }
-    if (!v)
-        return itx_image_vips_fail(d, ITX_ERR_NOMEM, "cannot make a libvips image");
-    v->Type = img->channels >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W;
-    *out = v;
-    return ITX_OK;
-}
-
-enum itx_status
-itx_image_from_vips(VipsImage *in, struct itx_image **out, struct itx_diag *d)
-{
-    VipsImage *u = NULL;
-    struct itx_image *img = NULL;
-    enum itx_status st = ITX_OK;
-
-    if (in->Bands < 1 || in->Bands > 4)
-        return itx_diag_set(d, ITX_ERR_INVALID, "a libvips image with %d bands cannot be copied",
-                            in->Bands);
-    if (vips_image_get_format(in) != VIPS_FORMAT_UCHAR) {
-        if (vips_cast_uchar(in, &u, NULL))
-            return itx_image_vips_fail(d, ITX_ERR_INTERNAL, "cannot cast to 8 bits");
-    } else {
-        u = in;
-        g_object_ref(u);
-    }
-    img = itx_image_new(u->Xsize, u->Ysize, u->Bands);
-    if (!img) {
-        st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate a %dx%d image", u->Xsize, u->Ysize);
-        goto out;
-    }
-    if (compute_into(u, img)) {
-        st = itx_image_vips_fail(d, ITX_ERR_INTERNAL, "cannot compute a libvips image");
-        goto out;
-    }
-    *out = img;
-    img = NULL;
-out:
-    itx_image_free(img);
-    g_object_unref(u);
     return st;
 }

@@ -9,16 +9,13 @@
  *   that read an image accept any stride >= w * channels.
  * - Decoding never trusts the input: the format comes from magic bytes (never from a file
  *   name or a Content-Type), the dimensions are checked against struct itx_image_limits
- *   from the header before any pixel is decoded, only the libvips loaders for the formats
- *   below are ever called, and libvips's "untrusted" operations are blocked process-wide.
+ *   from the header before any pixel is decoded, and only the four decoders below
+ *   (libjpeg-turbo, libpng, libwebp, giflib) ever see the data.
  * - Decoded images are always 3-channel 8-bit sRGB, upright (EXIF orientation applied),
  *   alpha flattened on white, first frame only, with no metadata carried along.
  *
- * Thread-safety: call itx_image_init() once before any other function (it is idempotent and
- * itself thread-safe); afterwards every function may be called from any thread. libvips keeps
- * one process-wide error buffer; its text is copied into the caller's diag right after a
- * failed call and the buffer is cleared, so under heavy concurrency a message may, rarely,
- * carry a line from another thread's failure.
+ * Thread-safety: every function may be called from any thread; no function keeps state
+ * between calls, and error messages go to the caller's diag only.
  */
 #ifndef ITX_IMAGE_IMAGE_H
 #define ITX_IMAGE_IMAGE_H
@@ -55,13 +52,11 @@ itx_image_at(const struct itx_image *img, int x, int y)
 /* ---- library life cycle ----------------------------------------------------------------- */
 
 /*
- * Starts libvips once per process: concurrency 1 (itx parallelises across images, not
- * inside one), operation cache off, untrusted operations blocked, every loader blocked
- * except the JPEG, PNG, WebP, GIF and HEIF ones this module calls. Idempotent and
- * thread-safe. ITX_ERR_INTERNAL when libvips cannot start.
+ * Kept for callers that start the module explicitly: the format libraries need no
+ * process-wide start, so this always returns ITX_OK. Idempotent and thread-safe.
  */
 enum itx_status itx_image_init(struct itx_diag *d);
-/* Shuts libvips down at process exit; no image function may be called afterwards. */
+/* The counterpart of itx_image_init at process exit; nothing to release. */
 void itx_image_shutdown(void);
 
 /* ---- formats ---------------------------------------------------------------------------- */
@@ -134,16 +129,19 @@ struct itx_image_info {
  * Decodes a picture held in memory into a new 3-channel sRGB image (*out, free with
  * itx_image_free) and fills *info (when not NULL). lim NULL means the defaults.
  * Errors (outputs untouched):
- * - ITX_ERR_UNSUPPORTED: not a JPEG, PNG, WebP, GIF, HEIF or AVIF; the message says what
- *   the data looks like ("an HTML page", "an SVG image", ...). HEIF/AVIF also when this
- *   libvips has no loader for them.
+ * - ITX_ERR_UNSUPPORTED: not a JPEG, PNG, WebP or GIF; the message says what the data
+ *   looks like ("an HTML page", "an SVG image", "a HEIF image", ...). HEIF and AVIF are
+ *   recognised, to name them, but not decoded.
  * - ITX_ERR_TOO_LARGE: over max_bytes, max_pixels or max_side (decided from the header,
  *   before any pixel is decoded); the message has the size and the limit.
  * - ITX_ERR_UNDECODABLE: empty, a side under min_side, corrupt or truncated data (the
- *   message carries libvips's reason).
+ *   message carries the format library's reason).
  * - ITX_ERR_NOMEM, ITX_ERR_INTERNAL.
- * Peak memory is about the decoded picture (w * h * 3) plus the library's working set,
- * twice that for EXIF-rotated pictures.
+ * Embedded ICC profiles other than sRGB are converted to sRGB (lcms2); CMYK JPEGs through
+ * their profile, or the naive formula without one.
+ * Peak memory is about the decoded picture (w * h * 3) plus the library's working set
+ * (a w * h * 4 buffer for pictures with alpha that are interlaced PNGs or WebPs; the
+ * coefficients of a progressive JPEG), twice the picture for EXIF-rotated ones.
  */
 enum itx_status itx_image_decode(const uint8_t *data, size_t len,
                                  const struct itx_image_limits *lim, struct itx_image **out,
@@ -163,8 +161,10 @@ enum itx_status itx_image_load_file(const char *path, const struct itx_image_lim
 
 /*
  * Encodes an image (1, 3 or 4 channels) as JPEG, PNG or WebP into a new buffer (*out, free
- * with itx_free; *out_len bytes), with no metadata. quality 1..100 applies to JPEG and
- * lossy WebP; 0 means ITX_IMAGE_QUALITY_DEFAULT. ITX_ERR_UNSUPPORTED for other formats
+ * with itx_free; *out_len bytes), with no metadata. quality 1..100 applies to JPEG (libjpeg
+ * scale; chroma 4:2:0 under 90, 4:4:4 from 90) and lossy WebP (libwebp scale); 0 means
+ * ITX_IMAGE_QUALITY_DEFAULT.
+ * PNG is written at zlib level 4. ITX_ERR_UNSUPPORTED for other formats
  * (and for 4 channels as JPEG), ITX_ERR_INVALID for a bad quality.
  */
 enum itx_status itx_image_encode(const struct itx_image *img, enum itx_image_format format,
@@ -242,8 +242,13 @@ extern const struct itx_image_norm itx_image_norm_ppocr_rec;
 void itx_image_to_tensor(const struct itx_image *img, const struct itx_image_norm *norm, float *dst,
                          int dst_w, int dst_h, float pad);
 
-/* ---- libvips bridge (for modules that draw with libvips) ------------------------------- */
+/* ---- libvips bridge (development tools only) -------------------------------------------- */
 
+/*
+ * These two live in the separate library itx_image_vips (src/image/vips-bridge.c), built
+ * only when libvips-dev is installed, for the tools and tests that make pictures with
+ * libvips (tools/testset). The itx binary does not link it, nor libvips.
+ */
 struct _VipsImage;
 
 /*
