@@ -30,6 +30,11 @@
 #include "store/store.h"
 
 struct serve_jobs;
+struct tr_work;
+
+/* Threads that fetch the URL pictures of /v1/translate requests, so no worker waits on the
+ * network (the work returns ITX_SERVER_STEP_WAIT and is woken when its bytes are in). */
+#define SERVE_IO_THREADS 8
 
 /* Shared by every worker and runner thread. */
 struct glue {
@@ -51,6 +56,13 @@ struct glue {
     struct itx_metric *m_failed; /* itx_images_failed_total{reason} */
     struct itx_metric_series *m_hits, *m_misses, *m_translated;
     struct serve_jobs *jobs; /* NULL when jobs are off */
+    /* the fetch threads; io_mu guards the queue and io_stop */
+    pthread_mutex_t io_mu;
+    pthread_cond_t io_cv;
+    struct tr_work *io_head, *io_tail;
+    bool io_stop;
+    pthread_t io_th[SERVE_IO_THREADS];
+    size_t n_io;
 };
 
 /* Who wants a context: synchronous requests are served first. */

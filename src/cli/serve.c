@@ -760,6 +760,10 @@ struct tr_work {
     struct itx_server_work w; /* first */
     struct glue *g;
     struct itx_api_request *req;
+    struct tr_settings set;
+    struct batch b;
+    bool loaded; /* the pictures' bytes are in: given, or fetched on an I/O thread */
+    struct tr_work *io_next;
 };
 
 /* Writes the answer of picture p: its result members or its error. */
@@ -781,31 +785,125 @@ answer_pic(struct batch *b, const struct pic *p, struct itx_buf *out)
     json_decref(doc);
 }
 
+/* ---- the fetch threads ----------------------------------------------------------------- */
+
+static void *
+io_main(void *arg)
+{
+    struct glue *g = arg;
+
+    for (;;) {
+        struct tr_work *m;
+        bool stop;
+
+        pthread_mutex_lock(&g->io_mu);
+        while (!g->io_head && !g->io_stop)
+            pthread_cond_wait(&g->io_cv, &g->io_mu);
+        m = g->io_head;
+        if (!m) {
+            pthread_mutex_unlock(&g->io_mu);
+            break;
+        }
+        g->io_head = m->io_next;
+        if (!g->io_head)
+            g->io_tail = NULL;
+        stop = g->io_stop;
+        pthread_mutex_unlock(&g->io_mu);
+        for (size_t i = 0; i < m->b.n; i++) {
+            const struct itx_api_image *im = &m->req->images[i];
+            struct pic *p = &m->b.p[i];
+            double t0;
+            if (!im->url)
+                continue;
+            if (stop || itx_cancel_requested(m->b.c)) {
+                p->st = itx_diag_set(&p->d, ITX_ERR_UNAVAILABLE, "not fetched: %s",
+                                     stop ? "the server is shutting down" : "cancelled");
+                continue;
+            }
+            t0 = itx_now_ms();
+            p->st = itx_fetch(&g->fetch, im->url, &p->fr, &p->d);
+            itx_server_observe_stage(g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
+            p->data = p->fr.data;
+            p->len = p->fr.len;
+        }
+        itx_server_work_wake(&m->w); /* m is the server's again */
+    }
+    return NULL;
+}
+
+static void
+io_push(struct glue *g, struct tr_work *m)
+{
+    pthread_mutex_lock(&g->io_mu);
+    m->io_next = NULL;
+    if (g->io_tail)
+        g->io_tail->io_next = m;
+    else
+        g->io_head = m;
+    g->io_tail = m;
+    pthread_cond_signal(&g->io_cv);
+    pthread_mutex_unlock(&g->io_mu);
+}
+
+static enum itx_status
+io_start(struct glue *g, struct itx_diag *d)
+{
+    for (; g->n_io < SERVE_IO_THREADS; g->n_io++)
+        if (pthread_create(&g->io_th[g->n_io], NULL, io_main, g) != 0)
+            return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start the fetch threads");
+    return ITX_OK;
+}
+
+/* Stops the fetch threads: what is queued is woken without fetching; a fetch in progress
+ * gets a moment to end (each is bounded by ITX_FETCH_TOTAL_MS), then is left behind. */
+static void
+io_stop(struct glue *g)
+{
+    pthread_mutex_lock(&g->io_mu);
+    g->io_stop = true;
+    pthread_cond_broadcast(&g->io_cv);
+    pthread_mutex_unlock(&g->io_mu);
+    for (size_t i = 0; i < g->n_io; i++) {
+        struct timespec ts;
+        deadline_in(&ts, 2000);
+        if (pthread_timedjoin_np(g->io_th[i], NULL, &ts) != 0)
+            pthread_detach(g->io_th[i]);
+    }
+    g->n_io = 0;
+}
+
+/* ---- POST /v1/translate ---------------------------------------------------------------- */
+
+/*
+ * Runs in two steps when a picture is a URL: the first checks the request and hands the
+ * fetches to the I/O threads (ITX_SERVER_STEP_WAIT); the second, once woken, does the rest.
+ */
 static enum itx_server_step
 tr_run(struct itx_server_work *w, const struct itx_cancel *c)
 {
     struct tr_work *m = (struct tr_work *)w;
     struct glue *g = m->g;
-    struct tr_settings set;
-    struct batch b = {.g = g, .set = &set, .c = c};
+    struct batch *b = &m->b;
     struct itx_pipeline_ctx *ctx = NULL;
     size_t slot = 0, n = m->req->n_images;
 
-    b.lc = (struct itx_log_ctx){
-        .request_id = w->request_id, .trace = w->trace[0] ? w->trace : NULL, .image = -1};
-    serve_settings_from_request(&set, m->req);
+    b->c = c;
     if (itx_cancel_requested(c)) {
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
         return ITX_SERVER_STEP_DONE;
     }
-    if (serve_settings_check(g, &set, &w->diag) != ITX_OK)
-        return ITX_SERVER_STEP_DONE;
-    if (n == 0) {
-        itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
-        return ITX_SERVER_STEP_DONE;
-    }
-    {
-        bool ready;
+    if (!m->loaded) {
+        bool any_url = false, ready;
+        serve_settings_from_request(&m->set, m->req);
+        *b = (struct batch){.g = g, .set = &m->set, .c = c};
+        b->lc = (struct itx_log_ctx){
+            .request_id = w->request_id, .trace = w->trace[0] ? w->trace : NULL, .image = -1};
+        if (serve_settings_check(g, &m->set, &w->diag) != ITX_OK)
+            return ITX_SERVER_STEP_DONE;
+        if (n == 0) {
+            itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
+            return ITX_SERVER_STEP_DONE;
+        }
         pthread_mutex_lock(&g->mu);
         ready = g->ready;
         pthread_mutex_unlock(&g->mu);
@@ -813,37 +911,35 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
             itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the OCR models are still warming up");
             return ITX_SERVER_STEP_DONE;
         }
-    }
-    if (!(b.p = serve_pics_new(n))) {
-        itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
-        return ITX_SERVER_STEP_DONE;
-    }
-    b.n = n;
-    /* the bytes: given, or fetched (before a context is taken) */
-    for (size_t i = 0; i < n && !itx_cancel_requested(c); i++) {
-        const struct itx_api_image *im = &m->req->images[i];
-        struct pic *p = &b.p[i];
-        p->index = i;
-        p->name = im->name ? im->name : im->url;
-        p->group = im->group;
-        p->data = im->data;
-        p->len = im->size;
-        if (im->url) {
-            double t0 = itx_now_ms();
-            p->st = itx_fetch(&g->fetch, im->url, &p->fr, &p->d);
-            itx_server_observe_stage(g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
-            p->data = p->fr.data;
-            p->len = p->fr.len;
+        if (!(b->p = serve_pics_new(n))) {
+            itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
+            return ITX_SERVER_STEP_DONE;
+        }
+        b->n = n;
+        for (size_t i = 0; i < n; i++) {
+            const struct itx_api_image *im = &m->req->images[i];
+            struct pic *p = &b->p[i];
+            p->index = i;
+            p->name = im->name ? im->name : im->url;
+            p->group = im->group;
+            p->data = im->data;
+            p->len = im->size;
+            any_url |= im->url != NULL;
+        }
+        m->loaded = true;
+        if (any_url) {
+            io_push(g, m);
+            return ITX_SERVER_STEP_WAIT; /* m is not touched again until the wake */
         }
     }
-    serve_batch_keys(&b);
-    serve_batch_lookup(&b);
-    if (serve_batch_pending(&b) && !itx_cancel_requested(c)) {
+    serve_batch_keys(b);
+    serve_batch_lookup(b);
+    if (serve_batch_pending(b) && !itx_cancel_requested(c)) {
         ctx = serve_ctx_take(g, CTX_SYNC, c, &slot);
         if (ctx) {
-            serve_batch_run(&b, ctx);
+            serve_batch_run(b, ctx);
             serve_ctx_give(g, slot);
-            serve_batch_store(&b);
+            serve_batch_store(b);
         } else if (!itx_cancel_requested(c)) {
             itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the server is shutting down");
         }
@@ -851,19 +947,18 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
     if (itx_cancel_requested(c)) {
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
     } else if (w->diag.code == ITX_OK) {
-        serve_batch_account(&b);
+        serve_batch_account(b);
         itx_buf_puts(&w->reply, "{\"request_id\":");
         itx_buf_json_str(&w->reply, w->request_id);
         itx_buf_puts(&w->reply, ",\"images\":[");
         for (size_t i = 0; i < n; i++) {
             itx_buf_printf(&w->reply, "%s{\"index\":%zu", i ? "," : "", i);
-            answer_pic(&b, &b.p[i], &w->reply);
+            answer_pic(b, &b->p[i], &w->reply);
             itx_buf_puts(&w->reply, "}");
         }
         if (itx_buf_puts(&w->reply, "]}") != ITX_OK)
             itx_diag_set(&w->diag, ITX_ERR_TOO_LARGE, "the answer is over its 64 MiB limit");
     }
-    serve_batch_release(&b);
     return ITX_SERVER_STEP_DONE;
 }
 
@@ -871,6 +966,7 @@ static void
 tr_destroy(struct itx_server_work *w)
 {
     struct tr_work *m = (struct tr_work *)w;
+    serve_batch_release(&m->b);
     itx_api_request_free(m->req);
     itx_free(m);
 }
@@ -964,6 +1060,7 @@ wait_and_stop(struct glue *g, struct itx_server *srv, long grace_ms)
         serve_jobs_stop_claiming(g->jobs);
     itx_server_drain(srv);
     itx_server_stop(srv);
+    io_stop(g);
     if (g->jobs)
         serve_jobs_stop(g->jobs, deadline);
     pthread_mutex_lock(&g->mu);
@@ -1016,6 +1113,8 @@ itx_cli_serve(int argc, char **argv)
     g.store = store;
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.cv, NULL);
+    pthread_mutex_init(&g.io_mu, NULL);
+    pthread_cond_init(&g.io_cv, NULL);
     /* the job store before the pipeline: the translator keeps its cache there */
     if (serve_jobs_new(&g, cfg.files_dir, &g.jobs, &d) != ITX_OK) {
         fprintf(stderr, "itx serve: %s\n", d.msg);
@@ -1053,7 +1152,8 @@ itx_cli_serve(int argc, char **argv)
     }
     itx_server_add_warmup(srv, "ocr-models", warm_pool, &g);
     itx_server_add_ready_check(srv, "storage", store_ready, store);
-    if (itx_server_start(srv, &d) != ITX_OK || serve_jobs_start(g.jobs, &d) != ITX_OK)
+    if (io_start(&g, &d) != ITX_OK || itx_server_start(srv, &d) != ITX_OK ||
+        serve_jobs_start(g.jobs, &d) != ITX_OK)
         goto out;
     wait_and_stop(&g, srv, cfg.grace_ms);
     rc = 0;
@@ -1062,6 +1162,8 @@ out:
         itx_log_error("itx serve: %s", d.msg);
     if (rc != 0 && g.jobs)
         serve_jobs_stop(g.jobs, itx_now_ms());
+    if (rc != 0)
+        io_stop(&g);
     itx_server_free(srv);
     for (size_t i = 0; g.ctx && i < g.n_ctx; i++)
         itx_pipeline_ctx_free(g.ctx[i]);
@@ -1071,6 +1173,8 @@ out:
     serve_jobs_free(g.jobs);
     pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.io_cv);
+    pthread_mutex_destroy(&g.io_mu);
     itx_store_free(store);
     itx_fetch_allow_list_release(&allow);
     return rc;

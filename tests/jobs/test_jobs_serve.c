@@ -496,6 +496,36 @@ api_cases(struct srv *s)
         json_decref(j);
         free(many);
     }
+    /* /v1/translate with a URL picture: the fetch runs on an I/O thread (the work waits
+     * without a worker) and is refused by the address check; the data picture beside it is
+     * answered; the canary sees no connection */
+    {
+        unsigned cport = 0;
+        int cfd = canary(&cport);
+        char *tb = job_body(2, 1, NULL), *p;
+        CHECK(cfd >= 0 && tb != NULL);
+        if (tb && (p = strstr(tb, "\"images\":[")) != NULL) {
+            char *t2 = malloc(strlen(tb) + 200);
+            size_t pre = (size_t)(p - tb) + 10;
+            memcpy(t2, tb, pre);
+            sprintf(t2 + pre, "{\"url\":\"http://127.0.0.1:%u/a.png\"},%s", cport, tb + pre);
+            j = call(s->port, "POST", "/v1/translate", t2, NULL, &status, NULL, 0);
+            CHECK_INT(status, 200);
+            CHECK_STR(str_or(json_string_value(json_object_get(
+                          json_object_get(json_array_get(json_object_get(j, "images"), 0), "error"),
+                          "code"))),
+                      "forbidden");
+            CHECK(json_is_string(
+                json_object_get(json_array_get(json_object_get(j, "images"), 1), "url")));
+            json_decref(j);
+            free(t2);
+        }
+        CHECK_MSG(accept(cfd, NULL, NULL) < 0 && errno == EAGAIN,
+                  "the canary listener got a connection");
+        if (cfd >= 0)
+            close(cfd);
+        free(tb);
+    }
     /* a webhook to loopback: refused by the address check, never connected */
     {
         unsigned cport = 0;
