@@ -1876,14 +1876,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 size_t tl = c->tr_len;
                 const char *t = c->tr;
                 /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
-                if (i + c->len < n && is_han_word(&choice[i + c->len])) {
+                if (i + c->len < n && is_han_word(&choice[i + c->len]))
                     tl = modifier_len(t, tl);
-                    /* 纯棉袜子 "cotton socks": "100% cotton" alone, "cotton" before a noun. */
-                    if (tl > 5 && memcmp(t, "100% ", 5) == 0) {
-                        t += 5;
-                        tl -= 5;
-                    }
-                }
                 said_again(out, group_out, &t, &tl);
                 s = emit(&w, t, tl, TK_WORD, true);
             } else

@@ -159,7 +159,7 @@ static void
 test_translate(void)
 {
     expect("包邮", "Free shipping");
-    expect("纯棉T恤", "Cotton T-shirt");
+    expect("纯棉T恤", "100% cotton T-shirt");
     expect("纯棉", "100% cotton");
     expect("¥39.9", "¥39.9");
     expect("￥39.9", "¥39.9");
@@ -182,7 +182,7 @@ test_translate(void)
     expect("质量很好", "Very good quality");
     /* Two or three adjectives standing on their own are joined with "and". */
     expect("轻便耐用", "Lightweight and durable");
-    expect("纯棉面料 透气吸汗", "Cotton fabric breathable and sweat-absorbent");
+    expect("纯棉面料 透气吸汗", "100% cotton fabric breathable and sweat-absorbent");
     /* A unit written against its number stays against it. */
     expect("约1kg", "About 1kg");
     /* A one-character quality closing the phrase goes before its noun. */
