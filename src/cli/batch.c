@@ -110,7 +110,7 @@ struct item {
     enum item_status status;
     const char *via; /* "pipeline", "store" (a result already there) or "journal" */
     enum itx_status st;
-    char *error;
+    char *error; /* NULL with ITEM_FAILED only when out of memory (item_error) */
     double ms;
     unsigned n_translated, n_skipped, n_flagged;
 };
@@ -145,6 +145,13 @@ struct batch {
     size_t n_done, n_failed, n_resumed, n_cached, n_run;
     double t0;
 };
+
+/* A failed item's message. */
+static const char *
+item_error(const struct item *it)
+{
+    return it->error ? it->error : "out of memory";
+}
 
 static const char *
 ext_of(enum itx_image_format f)
@@ -197,7 +204,7 @@ report(struct batch *b, const struct item *it)
         return;
     if (b->tty) {
         if (it->status == ITEM_FAILED)
-            fprintf(stderr, "\r\033[Kitx batch: line %u: %s\n", e->line, it->error);
+            fprintf(stderr, "\r\033[Kitx batch: line %u: %s\n", e->line, item_error(it));
         progress_bar(b);
         return;
     }
@@ -214,12 +221,12 @@ report(struct batch *b, const struct item *it)
                                it->ms, it->n_translated, it->n_skipped, it->n_flagged);
         } else {
             itx_buf_printf(&x, ",\"code\":\"%s\",\"error\":", itx_err_str(it->st));
-            itx_buf_json_str(&x, it->error);
+            itx_buf_json_str(&x, item_error(it));
         }
         itx_buf_printf(&x, ",\"done\":%zu,\"failed\":%zu,\"total\":%zu", b->n_done, b->n_failed,
                        b->n_items);
         if (it->status == ITEM_FAILED)
-            itx_log(ITX_LOG_ERROR, NULL, x.data, "line %u: %s", e->line, it->error);
+            itx_log(ITX_LOG_ERROR, NULL, x.data, "line %u: %s", e->line, item_error(it));
         else if (strcmp(it->via, "journal") == 0)
             itx_log(ITX_LOG_INFO, NULL, x.data, "line %u: already done (journal), not redone",
                     e->line);
@@ -288,15 +295,13 @@ static void
 fail(struct batch *b, struct item *it, enum itx_status st, const char *msg)
 {
     struct itx_buf x;
-    itx_buf_init(&x, 4096);
+    itx_buf_init(&x, ITX_BATCH_MAX_LINE + ITX_DIAG_MSG_SIZE + 16);
     /* most messages name the source already; the others get it in front */
     if (strstr(msg, it->e->text))
         itx_buf_puts(&x, msg);
     else
         itx_buf_printf(&x, "'%s': %s", it->e->text, msg);
     it->error = itx_buf_take(&x, NULL);
-    if (!it->error)
-        it->error = itx_strdup("out of memory");
     itx_buf_release(&x);
     it->status = ITEM_FAILED;
     it->st = st;
@@ -874,7 +879,7 @@ manifest_text(struct batch *b, struct itx_buf *x, struct itx_diag *d)
                            ",\"status\":\"failed\",\"outputs\":null,\"error\":{\"code\":\"%s\","
                            "\"message\":",
                            itx_err_str(it->st));
-            itx_buf_json_str(x, it->error);
+            itx_buf_json_str(x, item_error(it));
             itx_buf_puts(x, "}");
         } else {
             itx_buf_puts(x, ",\"status\":\"pending\",\"outputs\":null,\"error\":{\"code\":"
