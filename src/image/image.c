@@ -217,16 +217,26 @@ out:
     return st;
 }
 
+/* The source span and overlap weights of one output column of an area resize. */
+struct area_tap {
+    int k0, n;  /* first source column, number of columns */
+    size_t off; /* index of the first weight in the weight table */
+};
+
 /*
  * Box filter for shrinking: output pixel i covers source [i*scale, (i+1)*scale) and each
- * source pixel contributes the length of its overlap. Computed separably in float.
+ * source pixel contributes the length of its overlap. Computed separably in float: each
+ * source row is resampled horizontally once (with weights tabulated up front) and added to
+ * the output rows it overlaps, so the cost is one pass over the source.
  */
 static enum itx_status
 resize_area(const struct itx_image *src, struct itx_image *dst, struct itx_diag *d)
 {
-    size_t ch = (size_t)src->channels, n_row;
-    float *row = NULL, *acc = NULL;
+    size_t ch = (size_t)src->channels, n_row, n_w = 0;
+    float *row = NULL, *acc = NULL, *wts = NULL;
+    struct area_tap *taps = NULL;
     double sx = (double)src->w / dst->w, sy = (double)src->h / dst->h;
+    int row_r = -1; /* the source row held in row */
     enum itx_status st = ITX_OK;
 
     if (!itx_mul_size((size_t)dst->w, ch, &n_row)) {
@@ -235,28 +245,44 @@ resize_area(const struct itx_image *src, struct itx_image *dst, struct itx_diag 
     }
     row = itx_malloc_array(n_row, sizeof(float));
     acc = itx_malloc_array(n_row, sizeof(float));
-    if (!row || !acc) {
+    taps = itx_malloc_array((size_t)dst->w, sizeof(*taps));
+    /* each output column spans at most floor(sx) + 2 source columns */
+    if (itx_mul_size((size_t)dst->w, (size_t)sx + 2, &n_w))
+        wts = itx_malloc_array(n_w, sizeof(float));
+    n_w = 0;
+    if (!row || !acc || !taps || !wts) {
         st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot allocate resize rows");
         goto out;
+    }
+    for (int x = 0; x < dst->w; x++) {
+        double x0 = x * sx, x1 = (x + 1) * sx;
+        taps[x].k0 = (int)x0, taps[x].n = 0, taps[x].off = n_w;
+        for (int k = (int)x0; k < src->w && k < x1; k++) {
+            wts[n_w++] = (float)(fmin(x1, k + 1.0) - fmax(x0, (double)k));
+            taps[x].n++;
+        }
     }
     for (int y = 0; y < dst->h; y++) {
         double y0 = y * sy, y1 = (y + 1) * sy;
         memset(acc, 0, n_row * sizeof(float));
         for (int r = (int)y0; r < src->h && r < y1; r++) {
             float wy = (float)(fmin(y1, r + 1.0) - fmax(y0, (double)r));
-            const uint8_t *s = src->px + (size_t)r * src->stride;
             if (wy <= 0)
                 continue;
-            /* horizontal pass of one source row */
-            for (int x = 0; x < dst->w; x++) {
-                double x0 = x * sx, x1 = (x + 1) * sx;
-                for (size_t c = 0; c < ch; c++)
-                    row[(size_t)x * ch + c] = 0;
-                for (int k = (int)x0; k < src->w && k < x1; k++) {
-                    float wx = (float)(fmin(x1, k + 1.0) - fmax(x0, (double)k));
+            if (r != row_r) {
+                /* horizontal pass of one source row */
+                const uint8_t *s = src->px + (size_t)r * src->stride;
+                for (int x = 0; x < dst->w; x++) {
+                    const float *w = wts + taps[x].off;
+                    const uint8_t *p = s + (size_t)taps[x].k0 * ch;
+                    float *o = row + (size_t)x * ch;
                     for (size_t c = 0; c < ch; c++)
-                        row[(size_t)x * ch + c] += wx * (float)s[(size_t)k * ch + c];
+                        o[c] = 0;
+                    for (int k = 0; k < taps[x].n; k++, p += ch)
+                        for (size_t c = 0; c < ch; c++)
+                            o[c] += w[k] * (float)p[c];
                 }
+                row_r = r;
             }
             for (size_t i = 0; i < n_row; i++)
                 acc[i] += wy * row[i];
@@ -273,6 +299,8 @@ resize_area(const struct itx_image *src, struct itx_image *dst, struct itx_diag 
 out:
     itx_free(row);
     itx_free(acc);
+    itx_free(taps);
+    itx_free(wts);
     return st;
 }
 
