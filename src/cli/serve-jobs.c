@@ -60,7 +60,7 @@ struct serve_jobs {
     bool keeper_started;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* a job was submitted here, or stopping */
-    atomic_bool stop_claims, stop;
+    atomic_bool stop_claims, stop, cancel_all;
     atomic_int busy;
     struct itx_metric_series *m_submitted, *m_queue, *m_running, *m_busy;
     struct itx_metric *m_items, *m_items_failed, *m_webhooks;
@@ -1123,7 +1123,7 @@ runner_main(void *arg)
         struct itx_diag d;
 
         /* claim only when a context is free: the item's CPU work can start once fetched */
-        if (!serve_ctx_wait_free(sj->g, sj->poll_ms))
+        if (!serve_ctx_wait_free(sj->g, sj->poll_ms) || atomic_load(&sj->stop_claims))
             continue;
         itx_diag_init(&d);
         if (itx_jobs_claim(sj->db, r->worker_id, sj->lease_s, &it, &d) != ITX_OK) {
@@ -1139,6 +1139,8 @@ runner_main(void *arg)
             r->last_hb = itx_now_ms();
             atomic_store(&r->cancel.reason, ITX_OK);
             atomic_store(&r->lost, false);
+            if (atomic_load(&sj->cancel_all)) /* the grace period ended as this was claimed */
+                atomic_store(&r->cancel.reason, ITX_ERR_UNAVAILABLE);
             pthread_mutex_unlock(&r->mu);
             atomic_fetch_add(&sj->busy, 1);
             itx_metric_add(sj->m_busy, 1);
@@ -1298,6 +1300,7 @@ serve_jobs_stop(struct serve_jobs *j, double deadline_ms)
     if (left)
         itx_log(ITX_LOG_NOTICE, NULL, NULL,
                 "%u job item(s) unfinished after the grace period: left to lease expiry", left);
+    atomic_store(&j->cancel_all, true);
     for (size_t i = 0; j->runners && i < j->n_runners; i++)
         atomic_store(&j->runners[i].cancel.reason, ITX_ERR_UNAVAILABLE);
     for (size_t i = 0; j->runners && i < j->n_runners; i++) {
