@@ -1117,6 +1117,20 @@ itx_cli_batch(int argc, char **argv)
         fprintf(stderr, "itx batch: %s\n", d.msg);
         goto out;
     }
+    /* one request before any work, so wrong credentials or an unreachable store are a
+     * configuration error (exit 2) rather than the same failure on every picture; a GET,
+     * not a HEAD, because only an answer with a body names the S3 or GCS error */
+    {
+        uint8_t *probe = NULL;
+        size_t probe_len;
+        enum itx_status st = itx_store_get(b.store, "itx-batch-probe", &probe, &probe_len, &d);
+        itx_free(probe);
+        if (st != ITX_OK && st != ITX_ERR_NOT_FOUND) {
+            fprintf(stderr, "itx batch: the store is not usable: %s\n", d.msg);
+            goto out;
+        }
+        itx_diag_init(&d);
+    }
     if (gloss_path) {
         gl = itx_glossary_new();
         if (!gl || itx_glossary_load_file(gl, gloss_path, &d) != ITX_OK) {

@@ -247,6 +247,46 @@ try {
   check(r.rc === 0 && logs5.length === 2 && logs5.every((l) => l.via === 'store' && /already done \(result in the store\)/.test(l.message)),
     '--store again: both pictures found in the store, not redone');
 
+  // ---- 5b. --store on S3 (s3rver behind the SigV4 verifier of tests/store) ----------------
+  const s3dir = path.join(tmp, 's3');
+  fs.mkdirSync(s3dir);
+  const s3 = spawn('node', [path.join(srcDir, 'tests/store/s3rver-run.js'), s3dir, 'itx-batch'],
+    { env: { ...env, ITX_SOURCE_DIR: srcDir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const s3port = await new Promise((resolve, reject) => {
+      let buf = '';
+      s3.stdout.on('data', (c) => {
+        buf += c;
+        const m = /PORT (\d+)/.exec(buf);
+        if (m) resolve(Number(m[1]));
+      });
+      s3.on('exit', () => reject(new Error('s3rver-run.js exited')));
+    });
+    const s3env = {
+      ITX_STORE: 's3', ITX_S3_BUCKET: 'itx-batch', ITX_S3_ENDPOINT: `http://127.0.0.1:${s3port}`,
+      ITX_S3_PATH_STYLE: '1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      ITX_STORE_SIGNED_URLS: '1',
+    };
+    r = batch(['--input', '-', '--store', '--workers', '1'], { input: set1.slice(0, 2).join('\n'), env: s3env });
+    check(r.rc === 0, `--store s3: exits 0 (got ${r.rc})`, r.err.slice(-600));
+    const m5s3 = r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    let fetched = 0;
+    for (const e of m5s3) {
+      const res = await fetch(e.outputs.image);
+      const body = Buffer.from(await res.arrayBuffer());
+      if (res.status === 200 && body.subarray(1, 4).toString() === 'PNG') fetched++;
+    }
+    check(m5s3.length === 2 && fetched === 2 && m5s3.every((e) => /X-Amz-Signature=/.test(e.outputs.image)),
+      `--store s3: the manifest's signed URLs serve the pictures (${fetched}/2)`);
+    r = batch(['--input', '-', '--store', '--workers', '1'], { input: set1.slice(0, 2).join('\n'), env: s3env });
+    check(r.rc === 0 && r.logs.filter((l) => l.via === 'store').length === 2, '--store s3 again: both found in the bucket');
+    r = batch(['--input', '-', '--store'], { input: set1[0], env: { ...s3env, AWS_SECRET_ACCESS_KEY: 'wrong' } });
+    check(r.rc === 2 && /store is not usable.*SignatureDoesNotMatch/.test(r.err),
+      `--store s3 with a wrong secret: exit 2 before any picture (${r.rc}: ${r.err.split('\n')[0]})`);
+  } finally {
+    s3.kill();
+  }
+
   // ---- 7. --glossary: applied, and part of the key ----------------------------------------
   fs.writeFileSync(path.join(tmp, 'gloss.tsv'), '新品上市\tBrand new drop\n');
   const out7 = path.join(tmp, 'out7');
