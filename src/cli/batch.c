@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,8 @@ usage(FILE *f)
         "                      with --store, none: finished pictures are found in the store)\n"
         "  --shard I/N         take sources i with i mod N = I (default CLOUD_RUN_TASK_INDEX /\n"
         "                      CLOUD_RUN_TASK_COUNT, else 0/1)\n"
-        "  --workers N         pictures processed at once, one pipeline each (default: cores)\n"
+        "  --workers N         pictures processed at once, one pipeline each (default: the\n"
+        "                      cores this process may use, cgroup CPU quota included)\n"
         "  --to LANG           target language (default en)\n"
         "  --glossary FILE     extra glossary (TSV: term<TAB>translation, '=' keeps a term)\n"
         "  --format FMT        output format jpeg, png or webp (default: the input's)\n"
@@ -936,6 +938,32 @@ manifest_write(const char *path, const struct itx_buf *x, struct itx_diag *d)
 /* ---- the command ---------------------------------------------------------------------- */
 
 /*
+ * The cores this process may use: the CPUs it may run on (sched_getaffinity, which honours
+ * cpusets), capped by a cgroup v2 CPU quota (/sys/fs/cgroup/cpu.max, "QUOTA PERIOD"; Cloud
+ * Run and Kubernetes limit CPU this way, and the online count would be the host's), rounded
+ * up, in 1..MAX_WORKERS.
+ */
+static long long
+usable_cores(void)
+{
+    cpu_set_t set;
+    long long n = sysconf(_SC_NPROCESSORS_ONLN);
+    FILE *f;
+
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        n = CPU_COUNT(&set);
+    f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        long long quota, period;
+        if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0 &&
+            (quota + period - 1) / period < n)
+            n = (quota + period - 1) / period;
+        fclose(f); /* "max PERIOD" (no quota) fails the first conversion */
+    }
+    return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : n;
+}
+
+/*
  * Starts the workers, then the loaders, and waits for all of them. Returns false when no
  * worker could start (then nothing ran). A loader that cannot start is left out: the ones
  * running take the whole list.
@@ -997,7 +1025,7 @@ itx_cli_batch(int argc, char **argv)
     char fp[17];
     long long workers_n = 0, si = 0, sn = 1, v;
     bool use_store = false, sync_ok = false;
-    size_t n_workers, n_loaders, list_len = 0;
+    size_t n_workers = 0, n_loaders = 0, list_len = 0;
     int rc = 2;
 
     if (itx_cli_wants_help(argc, argv)) {
@@ -1210,10 +1238,8 @@ itx_cli_batch(int argc, char **argv)
     }
 
     /* the pipeline: models, translator, one context per worker */
-    if (workers_n == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        workers_n = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : cores;
-    }
+    if (workers_n == 0)
+        workers_n = usable_cores();
     n_workers = (size_t)workers_n;
     if (n_workers > b.n_items)
         n_workers = b.n_items ? b.n_items : 1;
