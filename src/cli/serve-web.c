@@ -105,42 +105,53 @@ static enum itx_status
 apply_edits(json_t *root, const struct itx_api_render_request *r, struct itx_diag *d)
 {
     json_t *regions = json_object_get(root, "regions");
+    json_t **by_id = NULL;
+    enum itx_status st = ITX_OK;
     size_t n;
 
     if (!json_is_array(regions))
         return itx_diag_set(d, ITX_ERR_INTERNAL, "the stored regions of %.12s have no array",
                             r->background);
+    /* ids are below ITX_API_RENDER_MAX_EDITS (the parser checks edits; the pipeline writes
+     * at most that many regions): an index makes each edit one lookup */
+    by_id = itx_calloc(ITX_API_RENDER_MAX_EDITS, sizeof(*by_id));
+    if (!by_id)
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for the regions index");
     n = json_array_size(regions);
-    for (size_t e = 0; e < r->n_edits; e++) {
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(regions, i), *id = json_object_get(x, "id");
+        if (json_is_integer(id) && json_integer_value(id) >= 0 &&
+            json_integer_value(id) < ITX_API_RENDER_MAX_EDITS)
+            by_id[json_integer_value(id)] = x;
+    }
+    for (size_t e = 0; e < r->n_edits && st == ITX_OK; e++) {
         const struct itx_api_region_edit *ed = &r->edits[e];
-        json_t *reg = NULL, *blk;
-        for (size_t i = 0; i < n && !reg; i++) {
-            json_t *x = json_array_get(regions, i);
-            json_t *id = json_object_get(x, "id");
-            if (json_is_integer(id) && json_integer_value(id) == ed->id)
-                reg = x;
+        json_t *reg = by_id[ed->id], *blk;
+        if (!reg) {
+            st = itx_diag_set(d, ITX_ERR_INVALID,
+                              "regions[%zu]: the result has no region with id %ld (it has %zu "
+                              "regions)",
+                              e, ed->id, n);
+            break;
         }
-        if (!reg)
-            return itx_diag_set(d, ITX_ERR_INVALID,
-                                "regions[%zu]: the result has no region with id %ld (it has %zu "
-                                "regions)",
-                                e, ed->id, n);
         blk = json_object_get(reg, "block");
         if (!json_is_integer(blk) || json_integer_value(blk) < 0) {
             const char *why = json_string_value(json_object_get(reg, "skip"));
-            return itx_diag_set(d, ITX_ERR_INVALID,
-                                "regions[%zu]: region %ld was not translated (skipped: %s), so "
-                                "it is not drawn and cannot be edited",
-                                e, ed->id, why && why[0] ? why : "unknown");
+            st = itx_diag_set(d, ITX_ERR_INVALID,
+                              "regions[%zu]: region %ld was not translated (skipped: %s), so "
+                              "it is not drawn and cannot be edited",
+                              e, ed->id, why && why[0] ? why : "unknown");
+            break;
         }
         if ((ed->translation &&
              json_object_set_new(reg, "translation", json_string(ed->translation)) != 0) ||
             (ed->color[0] && json_object_set_new(reg, "color", json_string(ed->color)) != 0) ||
             (ed->font_size >= 0 &&
              json_object_set_new(reg, "font_size", json_real(ed->font_size)) != 0))
-            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory editing region %ld", ed->id);
+            st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory editing region %ld", ed->id);
     }
-    return ITX_OK;
+    itx_free(by_id);
+    return st;
 }
 
 static enum itx_status

@@ -49,9 +49,10 @@ function check(ok, what) {
 
 // ---- the picture and the server ---------------------------------------------------------
 
-execFileSync(path.join(build, 'tools', 'testset', 'itx-testset'), ['-o', path.join(tmp, 'ts'), '--count', '1', '--seed', '3'], { stdio: 'ignore' });
+// Picture 2 of seed 3 ("mixed"): Chinese lines, and a Latin-only one the pipeline keeps.
+execFileSync(path.join(build, 'tools', 'testset', 'itx-testset'), ['-o', path.join(tmp, 'ts'), '--count', '3', '--seed', '3'], { stdio: 'ignore' });
 const index = JSON.parse(fs.readFileSync(path.join(tmp, 'ts', 'index.json'), 'utf8'));
-const picture = path.join(tmp, 'ts', `${index.pictures[0].name}.png`);
+const picture = path.join(tmp, 'ts', `${index.pictures[2].name}.png`);
 const store = path.join(tmp, 'store');
 fs.mkdirSync(store);
 
@@ -156,6 +157,9 @@ try {
     const before = await page.getAttribute('.img-translated', 'src');
     const n = await page.locator('.region-input:not([disabled])').count();
     check(n > 0, `the region editor lists ${n} translated regions`);
+    const skip = await page.textContent('.region.skipped .chip.skip').catch(() => '');
+    check(/^Not translated: /.test(skip), `a kept region shows why: ${skip}`);
+    check(await page.isDisabled('.region.skipped .region-input'), 'a kept region cannot be edited');
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(shots, 'web-desktop.png'), fullPage: true });
 
@@ -211,6 +215,12 @@ try {
     check(r.status === 404 && /no stored result/.test((await r.json()).detail), 'an unknown key is 404 naming the problem');
     r = await post(JSON.stringify({ background: key, regions: [{ id: 9999, translation: 'x' }] }));
     check(r.status === 400 && /no region with id 9999/.test((await r.json()).detail), 'an id the result lacks is 400');
+    const kept = tr.images[0].regions.find((x) => x.block < 0);
+    check(kept !== undefined, 'the picture has a region kept untranslated');
+    if (kept) {
+      r = await post(JSON.stringify({ background: key, regions: [{ id: kept.id, translation: 'x' }] }));
+      check(r.status === 400 && /was not translated \(skipped: [a-z_]+\)/.test((await r.json()).detail), 'editing a kept region is 400 naming its skip reason');
+    }
     r = await post(JSON.stringify({ background: '../../' + key.slice(6), regions: [] }));
     check(r.status === 400, 'a path in the key is 400');
     r = await post(edit, 'text/plain');
