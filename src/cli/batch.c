@@ -353,7 +353,6 @@ load(struct batch *b, struct item *it)
     }
     if (it->e->kind == ITX_BATCH_URL) {
         st = itx_fetch(&b->fo, it->e->text, &it->fr, &d);
-        it->data = NULL;
     } else {
         st = itx_file_read(it->e->text, b->max_source_bytes, &it->data, &it->len, &d);
     }
@@ -384,6 +383,21 @@ load(struct batch *b, struct item *it)
     return true;
 }
 
+/* Waits on cv for at most 200 ms: a signal handler cannot signal a condition variable, so
+ * waiters look at stop_signal that often. */
+static void
+wait_briefly(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
 static void *
 loader_main(void *arg)
 {
@@ -401,16 +415,8 @@ loader_main(void *arg)
         if (!load(b, &b->items[i]))
             continue;
         pthread_mutex_lock(&b->mu);
-        while (b->ready_n == b->ready_cap && !stop_signal) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&b->cv_space, &b->mu, &ts);
-        }
+        while (b->ready_n == b->ready_cap && !stop_signal)
+            wait_briefly(&b->cv_space, &b->mu);
         if (stop_signal) {
             pthread_mutex_unlock(&b->mu);
             itx_free(b->items[i].data);
@@ -510,16 +516,8 @@ worker_main(void *arg)
     for (;;) {
         size_t i;
         pthread_mutex_lock(&b->mu);
-        while (b->ready_n == 0 && b->loaders_left > 0 && !stop_signal) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&b->cv_ready, &b->mu, &ts);
-        }
+        while (b->ready_n == 0 && b->loaders_left > 0 && !stop_signal)
+            wait_briefly(&b->cv_ready, &b->mu);
         if (b->ready_n == 0 || stop_signal) {
             pthread_mutex_unlock(&b->mu);
             break;
