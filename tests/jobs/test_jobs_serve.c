@@ -466,6 +466,50 @@ api_cases(struct srv *s)
         CHECK_STR(str_or(json_string_value(json_object_get(j, "state"))), "cancelled");
         json_decref(j);
     }
+    /* multipart: the picture is stored as an upload (content-addressed) and translated */
+    {
+        char path[300], *png, *mp;
+        size_t plen = 0, n = 0;
+        snprintf(path, sizeof(path), "%s/pics-2/p001.png", tmp);
+        png = read_all(path, &plen);
+        CHECK(png != NULL);
+        if (png) {
+            static const char head[] =
+                "--B0\r\nContent-Disposition: form-data; name=\"request\"\r\n"
+                "Content-Type: application/json\r\n\r\n{\"target_lang\":\"en\"}\r\n"
+                "--B0\r\nContent-Disposition: form-data; name=\"image\"; filename=\"up.png\"\r\n"
+                "Content-Type: image/png\r\n\r\n";
+            const char *h[] = {"Content-Type: multipart/form-data; boundary=B0", NULL};
+            struct resp r;
+            char sha_dir[300];
+            int uploads = 0, t = 0;
+            mp = malloc(sizeof(head) + plen + 16);
+            memcpy(mp, head, sizeof(head) - 1);
+            n = sizeof(head) - 1;
+            memcpy(mp + n, png, plen);
+            n += plen;
+            memcpy(mp + n, "\r\n--B0--\r\n", 10);
+            n += 10;
+            CHECK(http(s->port, "POST", "/v1/jobs", h, mp, n, &r) == 0);
+            CHECK_INT(r.status, 202);
+            j = json_loads(r.body, 0, NULL);
+            resp_free(&r);
+            if (json_is_string(json_object_get(j, "id"))) {
+                json_t *f = wait_final(s->port, json_string_value(json_object_get(j, "id")), 60000);
+                json_t *im = json_array_get(json_object_get(f, "images"), 0);
+                CHECK_STR(str_or(json_string_value(json_object_get(f, "state"))), "succeeded");
+                CHECK_STR(str_or(json_string_value(json_object_get(im, "name"))), "up.png");
+                CHECK(json_is_string(json_object_get(im, "url")));
+                json_decref(f);
+            }
+            json_decref(j);
+            snprintf(sha_dir, sizeof(sha_dir), "%s/uploads", store_dir);
+            count_files(sha_dir, ".png", &uploads, &t);
+            CHECK(uploads >= 1);
+            free(mp);
+            free(png);
+        }
+    }
     /* unknown id, too many images, bad bodies */
     j = call(s->port, "GET", "/v1/jobs/0123456789abcdef0123456789abcdef", NULL, NULL, &status, NULL,
              0);
