@@ -996,7 +996,7 @@ run_item(struct runner *r, struct itx_jobs_item *it)
     struct itx_diag d;
     enum itx_status fail_st = ITX_OK;
     const char *fail_msg = NULL;
-    bool retry = false, any_ok = false;
+    bool retry = false, any_ok = false, no_ctx = false;
     size_t slot = 0;
     enum itx_jobs_outcome outcome = ITX_JOBS_APPLIED;
 
@@ -1049,9 +1049,11 @@ run_item(struct runner *r, struct itx_jobs_item *it)
             serve_batch_run(&b, ctx);
             serve_ctx_give(g, slot);
             serve_batch_store(&b);
+        } else {
+            no_ctx = true; /* shutting down */
         }
     }
-    if (itx_cancel_requested(&r->cancel)) {
+    if (no_ctx || itx_cancel_requested(&r->cancel)) {
         itx_log(ITX_LOG_NOTICE, &b.lc, NULL, "item %u stopped: %s", it->idx,
                 atomic_load(&r->lost) ? "the job was cancelled or the item taken over"
                                       : "shutting down (left to lease expiry)");
@@ -1099,7 +1101,7 @@ decide:
         itx_log(ITX_LOG_WARNING, &b.lc, NULL, "item %u (attempt %u) failed%s: %s", it->idx,
                 it->attempt, retry ? ", will retry" : "", msg);
         count_item(sj, retry ? "retried" : "failed");
-        if (b.p)
+        if (b.p && !retry) /* the pictures' final answers */
             serve_batch_account(&b);
     }
     if (outcome == ITX_JOBS_APPLIED && it->webhook_url)

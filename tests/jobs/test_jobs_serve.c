@@ -510,6 +510,44 @@ api_cases(struct srv *s)
             free(png);
         }
     }
+    /* permanent failures are the pictures' answers: an undecodable picture and a refused
+     * URL fail at once (one attempt), the good picture beside them succeeds */
+    {
+        char *gb = job_body(2, 1, NULL), *p, *fb, *fid;
+        if (gb && (p = strstr(gb, "\"images\":[")) != NULL) {
+            size_t pre = (size_t)(p - gb) + 10;
+            fb = malloc(strlen(gb) + 300);
+            memcpy(fb, gb, pre);
+            /* PNG magic then garbage, base64 */
+            sprintf(fb + pre,
+                    "{\"data\":\"iVBORw0KGgpub3QgcmVhbGx5IGEgcGljdHVyZQ==\"},"
+                    "{\"url\":\"http://127.0.0.1:9/x.png\"},%s",
+                    gb + pre);
+            fid = submit(s->port, fb, NULL, &status);
+            CHECK_INT(status, 202);
+            if (fid) {
+                json_t *f = wait_final(s->port, fid, 60000);
+                json_t *ims = json_object_get(f, "images");
+                CHECK_STR(str_or(json_string_value(json_object_get(f, "state"))),
+                          "partially_failed");
+                CHECK_INT(count(f, "failed"), 2);
+                CHECK_INT(count(f, "succeeded"), 1);
+                CHECK_STR(str_or(json_string_value(json_object_get(
+                              json_object_get(json_array_get(ims, 0), "error"), "code"))),
+                          "undecodable");
+                CHECK_STR(str_or(json_string_value(json_object_get(
+                              json_object_get(json_array_get(ims, 1), "error"), "code"))),
+                          "forbidden");
+                for (size_t i = 0; i < 3; i++)
+                    CHECK_INT(
+                        json_integer_value(json_object_get(json_array_get(ims, i), "attempts")), 1);
+                json_decref(f);
+            }
+            free(fid);
+            free(fb);
+        }
+        free(gb);
+    }
     /* unknown id, too many images, bad bodies */
     j = call(s->port, "GET", "/v1/jobs/0123456789abcdef0123456789abcdef", NULL, NULL, &status, NULL,
              0);
