@@ -174,6 +174,7 @@
 
   async function translate(it) {
     const settings = { target_lang: el.target.value };
+    it.lang = settings.target_lang;
     if (el.provider.value) settings.provider = el.provider.value;
     let r;
     it.card.error.hidden = true;
@@ -244,7 +245,7 @@
   function downloadName(it, res) {
     const base = (it.file ? it.file.name : (it.url.split('/').pop() || 'picture')).replace(/\.[a-z0-9]+$/i, '').replace(/[^\w.-]+/g, '_') || 'picture';
     const ext = res.format === 'jpeg' ? 'jpg' : (res.format || 'png');
-    return base + '.' + el.target.value + '.' + ext;
+    return base + '.' + (it.lang || el.target.value) + '.' + ext;
   }
 
   function isDrawn(r) { return typeof r.block === 'number' && r.block >= 0; }

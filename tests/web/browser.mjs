@@ -187,6 +187,9 @@ try {
     editedPath = path.join(tmp, 'downloaded-' + download.suggestedFilename());
     await download.saveAs(editedPath);
     check(/\.en\.png$/.test(download.suggestedFilename()), `download is named ${download.suggestedFilename()}`);
+    const all = page.waitForEvent('download');
+    await page.click('#download-all');
+    check((await all).suggestedFilename() === download.suggestedFilename(), 'Download all downloads the picture too');
     await ctx.close();
   }
   {
