@@ -699,7 +699,8 @@ journal_open(struct batch *b, const char *dir, const char *fp, long long si, lon
     if (n_bad)
         itx_log_warn("%zu malformed journal line%s ignored in '%s' (a torn line after a crash)",
                      n_bad, n_bad == 1 ? "" : "s", dir);
-    qsort(j->v, j->n, sizeof(*j->v), cmp_done);
+    if (j->n > 1)
+        qsort(j->v, j->n, sizeof(*j->v), cmp_done);
 
     snprintf(b->journal_path, sizeof(b->journal_path), "%s/%s.shard-%lld-of-%lld.state", dir, fp,
              si, sn);
