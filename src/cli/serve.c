@@ -622,8 +622,8 @@ run_pictures(struct batch *b, const size_t *idx, size_t n, size_t done,
             struct itx_log_ctx lc = b->lc;
             lc.image = (int)p->index;
             lc.stage = "ocr";
-            itx_log(ITX_LOG_INFO, &lc, NULL, "OCR done: %u Chinese regions",
-                    res[k].n_translated + res[k].n_skipped);
+            itx_log(ITX_LOG_INFO, &lc, NULL, "OCR done: %u regions, %u Chinese to translate",
+                    res[k].n_regions, res[k].n_translated);
             lc.stage = "translate";
             itx_log(ITX_LOG_INFO, &lc, NULL, "translated %u regions", res[k].n_translated);
             lc.stage = "render";

@@ -165,7 +165,7 @@ start(struct srv *s, const char *db_url)
         free(log);
         return -1;
     }
-    for (int i = 0; i < 3000; i++) {
+    for (int i = 0; i < 12000; i++) { /* 120 s: sanitizer builds warm up slowly */
         if (http(s->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0) {
             long st = r.status;
             resp_free(&r);
