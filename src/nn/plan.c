@@ -60,6 +60,7 @@ struct pval {
     bool known;  /* data known at plan time */
     int first, last;
     int plain_copy, blk_copy; /* derived pvals, -1 when none */
+    int alias;                /* computed in place: the pval whose memory it takes, or -1 */
     dnnl_memory_t mem;
 };
 
@@ -166,8 +167,8 @@ struct itx_nn_session {
     bool profile; /* ITX_NN_PROFILE=1: time per step kind, printed when the session ends */
     double prof_ms[16];
     int prof_n[16];
-    bool trace;   /* ITX_NN_TRACE=1: print a checksum of every step's output (debugging) */
-    bool memstat; /* ITX_NN_MEMSTAT=1: print the memory of every new plan */
+    bool trace;  /* ITX_NN_TRACE=1: print a checksum of every step's output (debugging) */
+    int memstat; /* ITX_NN_MEMSTAT=1|2: print the memory of every new plan (2: and its peak) */
     dnnl_engine_t eng;
     dnnl_stream_t stream;
 };
@@ -217,6 +218,7 @@ new_pval(struct plan *p)
     p->pv[p->n_pv].off = -1;
     p->pv[p->n_pv].plain_copy = p->pv[p->n_pv].blk_copy = -1;
     p->pv[p->n_pv].first = p->pv[p->n_pv].last = -1;
+    p->pv[p->n_pv].alias = -1;
     return p->n_pv++;
 }
 
@@ -428,7 +430,10 @@ plan_node(struct itx_nn_session *ss, struct plan *p, int ni, struct itx_diag *d)
         st->n_in = 1;
         st->in[0] = n->in[0];
     } else if (dnnl && n->op == NN_OP_DEPTH_TO_SPACE && p->pv[n->in[0]].layout == LAYOUT_BLK) {
-        p->pv[o].layout = LAYOUT_BLK;
+        /* Fewer channels than a block (the detector's 1-channel map at full resolution) are
+         * written plain: blocked, that map would be 16 times its size (56 of the 70 MiB
+         * of activations at 960x960) and need a reorder after. */
+        p->pv[o].layout = out.shape[1] < BLK ? LAYOUT_PLAIN : LAYOUT_BLK;
         if (!(st = new_step(p, ST_D2S_BLK, ni, o)))
             return nomem(d);
         st->n_in = 1;
@@ -1093,6 +1098,20 @@ run_d2s_blk(const struct itx_nn_model *m, const struct plan *p, const struct ste
     int64_t b = m->nodes[st->node].attr.block, N = o->t.shape[0], C = o->t.shape[1];
     int64_t OH = o->t.shape[2], OW = o->t.shape[3], H = x->t.shape[2], W = x->t.shape[3];
     int64_t CB = padb(C) / BLK, CBin = padb(x->t.shape[1]) / BLK;
+    if (o->layout == LAYOUT_PLAIN) {
+#pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
+        for (int64_t nc = 0; nc < N * C; nc++)
+            for (int64_t yy = 0; yy < OH; yy++) {
+                int64_t nn = nc / C, c = nc % C;
+                float *yr = y + (nc * OH + yy) * OW;
+                for (int64_t xx = 0; xx < OW; xx++) {
+                    int64_t ci = ((yy % b) * b + xx % b) * C + c;
+                    yr[xx] =
+                        src[(((nn * CBin + ci / BLK) * H + yy / b) * W + xx / b) * BLK + ci % BLK];
+                }
+            }
+        return;
+    }
 #pragma omp parallel for num_threads(nt) collapse(2) schedule(static)
     for (int64_t ncb = 0; ncb < N * CB; ncb++)
         for (int64_t yy = 0; yy < OH; yy++) {
@@ -1185,10 +1204,44 @@ vbytes(const struct pval *x)
     return size ? size : 64;
 }
 
+/* Whether the value gets a place of its own in the arena (aliases take their root's). */
 static bool
 in_arena(const struct pval *x)
 {
-    return !x->known && x->last >= 0;
+    return !x->known && x->last >= 0 && x->alias < 0;
+}
+
+/*
+ * In place: an element-wise step (unary, or binary with a same-shaped operand) whose input
+ * dies at that step writes its output over the input. At 960x960 this lets the detector's
+ * top-down pyramid (upsampled level + lateral level, 21 MiB each) add without a third
+ * buffer. Run after lifetimes are known and before offsets are assigned.
+ */
+static void
+plan_in_place(struct plan *p, int graph_input)
+{
+    for (int i = 0; i < p->n_steps; i++) {
+        struct step *st = &p->steps[i];
+        struct pval *o = &p->pv[st->out];
+        if ((st->kind != ST_BINARY && st->kind != ST_UNARY) || !in_arena(o))
+            continue;
+        for (int k = 0; k < st->n_in; k++) {
+            int v = st->in[k], r = v;
+            const struct pval *x = &p->pv[v];
+            if (st->kind == ST_BINARY && st->opk[k] != OPK_FULL)
+                continue;
+            if (v == graph_input || x->known || x->last != i || x->bytes != o->bytes ||
+                x->layout != o->layout || (st->n_in == 2 && st->in[0] == st->in[1]))
+                continue;
+            while (p->pv[r].alias >= 0)
+                r = p->pv[r].alias;
+            if (p->pv[r].last != i)
+                continue;
+            o->alias = r;
+            p->pv[r].last = o->last;
+            break;
+        }
+    }
 }
 
 static void
@@ -1309,6 +1362,13 @@ assign_offsets(struct plan *p, size_t *total)
         for (int v = 0; v < p->n_pv; v++)
             if (in_arena(&p->pv[v]))
                 p->pv[v].off = off[v];
+        for (int v = 0; v < p->n_pv; v++) {
+            int r = v;
+            while (p->pv[r].alias >= 0)
+                r = p->pv[r].alias;
+            if (r != v)
+                p->pv[v].off = p->pv[r].off;
+        }
         *total = t2 < t1 ? t2 : t1;
     }
     itx_free(blocks);
@@ -1423,6 +1483,7 @@ static void
 print_memstat(const struct itx_nn_session *ss, const struct plan *p, const char *shape)
 {
     size_t peak = 0, wbytes = 0;
+    int peak_step = -1;
     for (int t = -1; t < p->n_steps; t++) {
         size_t live = 0;
         for (int v = 0; v < p->n_pv; v++) {
@@ -1430,6 +1491,8 @@ print_memstat(const struct itx_nn_session *ss, const struct plan *p, const char 
             if (in_arena(x) && x->first <= t && x->last >= t)
                 live += vbytes(x);
         }
+        if (live > peak)
+            peak_step = t;
         peak = live > peak ? live : peak;
     }
     pthread_mutex_lock(&ss->m->wmu);
@@ -1442,6 +1505,22 @@ print_memstat(const struct itx_nn_session *ss, const struct plan *p, const char 
             ss->m->name, shape, (double)p->arena_size / 1048576.0, (double)peak / 1048576.0,
             (double)p->scratch_size / 1048576.0, (double)ss->arena->cap / 1048576.0,
             (double)wbytes / 1048576.0);
+    if (ss->memstat < 2)
+        return;
+    /* ITX_NN_MEMSTAT=2: what is alive at the peak, the activations to work on. */
+    for (int v = 0; v < p->n_pv; v++) {
+        const struct pval *x = &p->pv[v];
+        if (!in_arena(x) || x->first > peak_step || x->last < peak_step)
+            continue;
+        const struct step *st = x->first >= 0 ? &p->steps[x->first] : NULL;
+        fprintf(stderr, "nn memstat:   at step %d: %s output, %s layout, %.1f MiB, steps %d..%d\n",
+                peak_step,
+                !st             ? "input"
+                : st->node >= 0 ? ss->m->nodes[st->node].name
+                                : "reorder",
+                x->layout == LAYOUT_BLK ? "blocked" : "plain", (double)vbytes(x) / 1048576.0,
+                x->first, x->last);
+    }
 }
 
 static enum itx_status
@@ -1534,6 +1613,7 @@ plan_build(struct itx_nn_session *ss, const int64_t *shape, int rank, struct pla
     if (p->pv[m->input].last < 0)
         p->pv[m->input].last = 0;
     p->pv[m->input].first = -1;
+    plan_in_place(p, m->input);
     if (!assign_offsets(p, &p->arena_size)) {
         s = nomem(d);
         goto fail;
@@ -1649,7 +1729,7 @@ itx_nn_session_new(struct itx_nn_model *m, const struct itx_nn_session_opts *o,
     s->m = itx_nn_model_ref(m);
     s->trace = getenv("ITX_NN_TRACE") != NULL;
     s->profile = getenv("ITX_NN_PROFILE") != NULL;
-    s->memstat = getenv("ITX_NN_MEMSTAT") != NULL;
+    s->memstat = getenv("ITX_NN_MEMSTAT") ? atoi(getenv("ITX_NN_MEMSTAT")) : 0;
     *out = s;
     return ITX_OK;
 }
@@ -1740,7 +1820,8 @@ execute(struct itx_nn_session *ss, struct plan *p, struct itx_diag *d)
         case ST_UNARY: {
             const struct pval *x = &p->pv[st->in[0]];
             float *y = ptr_of(p, st->out);
-            memcpy(y, ptr_of(p, st->in[0]), x->bytes);
+            if (y != ptr_of(p, st->in[0]))
+                memcpy(y, ptr_of(p, st->in[0]), x->bytes);
             run_unary(st->uop, y, (int64_t)(x->bytes / sizeof(float)), st->alpha, st->beta, nt);
             break;
         }

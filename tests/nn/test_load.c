@@ -137,8 +137,8 @@ load(struct itx_buf *m, struct itx_diag *d)
     itx_nn_limits_default(&lim);
     lim.max_tensor_elems = (size_t)1 << 24;
     itx_diag_init(d);
-    s = itx_nn_model_load_buffer((const uint8_t *)(m->data ? m->data : ""), m->len, "t.onnx",
-                                 &lim, &nm, d);
+    s = itx_nn_model_load_buffer((const uint8_t *)(m->data ? m->data : ""), m->len, "t.onnx", &lim,
+                                 &nm, d);
     itx_nn_model_free(nm);
     return s;
 }
@@ -426,6 +426,155 @@ test_real_models(void)
     }
 }
 
+/* Runs s on x with shape 1x3xHxW and copies output 0 into a new array (*n floats). */
+static float *
+run_copy(struct itx_nn_session *s, const float *x, int64_t h, int64_t w, size_t *n)
+{
+    int64_t shape[4] = {1, 3, h, w}, os[8];
+    int rank = 0;
+    struct itx_diag d;
+    const float *y;
+    float *out;
+
+    itx_diag_init(&d);
+    if (itx_nn_session_run(s, x, shape, 4, &d) != ITX_OK)
+        return NULL;
+    y = itx_nn_session_output(s, 0, os, &rank);
+    *n = 1;
+    for (int i = 0; i < rank; i++)
+        *n *= (size_t)os[i];
+    out = malloc(*n * sizeof(float));
+    memcpy(out, y, *n * sizeof(float));
+    return out;
+}
+
+/*
+ * Sessions of two models sharing one arena (as an OCR context's do), interleaved: every
+ * output equals that of a session with an arena of its own, and the arena holds the larger
+ * plan, not the sum. Inputs written in place (itx_nn_session_prepare) give the same
+ * outputs, and a failed growth of the shared arena leaves both sessions usable.
+ */
+static void
+test_shared_arena(void)
+{
+    char det_path[4096], cls_path[4096];
+    struct itx_nn_model *det = NULL, *cls = NULL;
+    struct itx_nn_session *ds = NULL, *cs = NULL, *alone = NULL;
+    struct itx_nn_session_opts so;
+    struct itx_nn_arena *a = NULL;
+    struct itx_diag d;
+    float *pat = malloc(sizeof(float) * 3 * 96 * 192);
+    float *ref_det = NULL, *ref_det2 = NULL, *ref_cls = NULL;
+    size_t n_det = 0, n_det2 = 0, n_cls = 0, det_bytes = 0, cls_bytes = 0;
+
+    for (int i = 0; i < 3 * 96 * 192; i++)
+        pat[i] = (float)((i * 7919) % 255) / 128.0f - 1.0f;
+    snprintf(det_path, sizeof(det_path), "%s/ch_PP-OCRv4_det_infer.onnx", itx_models_dir());
+    snprintf(cls_path, sizeof(cls_path), "%s/ch_ppocr_mobile_v2.0_cls_infer.onnx",
+             itx_models_dir());
+    itx_diag_init(&d);
+    CHECK_MSG(itx_nn_model_load(det_path, NULL, &det, &d) == ITX_OK, "%s", d.msg);
+    CHECK_MSG(itx_nn_model_load(cls_path, NULL, &cls, &d) == ITX_OK, "%s", d.msg);
+    if (!det || !cls)
+        goto out;
+
+    /* References: each model in a session of its own. */
+    CHECK(itx_nn_session_new(det, NULL, &alone, &d) == ITX_OK);
+    ref_det = run_copy(alone, pat, 64, 96, &n_det);
+    det_bytes = itx_nn_session_arena_bytes(alone);
+    ref_det2 = run_copy(alone, pat, 96, 64, &n_det2);
+    if (itx_nn_session_arena_bytes(alone) > det_bytes)
+        det_bytes = itx_nn_session_arena_bytes(alone);
+    itx_nn_session_free(alone);
+    CHECK(itx_nn_session_new(cls, NULL, &alone, &d) == ITX_OK);
+    ref_cls = run_copy(alone, pat, 48, 192, &n_cls);
+    cls_bytes = itx_nn_session_arena_bytes(alone);
+    itx_nn_session_free(alone);
+    CHECK(ref_det && ref_det2 && ref_cls && det_bytes > 0 && cls_bytes > 0);
+    if (!ref_det || !ref_det2 || !ref_cls)
+        goto out;
+
+    CHECK(itx_nn_arena_new(&a, &d) == ITX_OK);
+    CHECK(itx_nn_arena_bytes(a) == 0);
+    itx_nn_session_opts_default(&so);
+    so.arena = a;
+    CHECK(itx_nn_session_new(cls, &so, &cs, &d) == ITX_OK);
+    CHECK(itx_nn_session_new(det, &so, &ds, &d) == ITX_OK);
+    itx_nn_arena_free(a); /* the sessions hold their own references */
+    for (int round = 0; round < 2; round++) {
+        size_t n = 0;
+        float *y = run_copy(cs, pat, 48, 192, &n);
+        CHECK(y && n == n_cls && memcmp(y, ref_cls, n * sizeof(float)) == 0);
+        free(y);
+        y = run_copy(ds, pat, 64, 96, &n);
+        CHECK(y && n == n_det && memcmp(y, ref_det, n * sizeof(float)) == 0);
+        free(y);
+        y = run_copy(ds, pat, 96, 64, &n);
+        CHECK(y && n == n_det2 && memcmp(y, ref_det2, n * sizeof(float)) == 0);
+        free(y);
+    }
+    CHECK_MSG(itx_nn_arena_bytes(a) == (det_bytes > cls_bytes ? det_bytes : cls_bytes),
+              "shared arena %zu bytes, detector alone %zu, classifier alone %zu",
+              itx_nn_arena_bytes(a), det_bytes, cls_bytes);
+
+    /* The input written in place. */
+    {
+        int64_t shape[4] = {1, 3, 48, 192}, os[8];
+        int rank = 0;
+        float *in = NULL;
+        CHECK(itx_nn_session_prepare(cs, shape, 4, &in, &d) == ITX_OK);
+        if (in) {
+            memcpy(in, pat, sizeof(float) * 3 * 48 * 192);
+            CHECK(itx_nn_session_run(cs, NULL, shape, 4, &d) == ITX_OK);
+            const float *y = itx_nn_session_output(cs, 0, os, &rank);
+            CHECK(y && memcmp(y, ref_cls, n_cls * sizeof(float)) == 0);
+        }
+    }
+
+    /* A larger detector shape whose arena cannot be had: a clean error, then both sessions
+     * still run (the arena is allocated again at the size each plan needs). */
+    {
+        int64_t shape[4] = {1, 3, 160, 160};
+        float *big = calloc(3 * 160 * 160, sizeof(float));
+        enum itx_status st = ITX_OK;
+        unsigned long k = 1;
+        for (; k < 100000; k++) {
+            itx_alloc_fail_at(k, true);
+            st = itx_nn_session_run(ds, big, shape, 4, &d);
+            bool fired = itx_alloc_injected();
+            itx_alloc_fail_at(0, false);
+            if (st == ITX_OK) {
+                CHECK(!fired);
+                break;
+            }
+            CHECK_MSG(st == ITX_ERR_NOMEM, "allocation %lu: status %d (%s)", k, (int)st, d.msg);
+            size_t n = 0;
+            float *y = run_copy(cs, pat, 48, 192, &n);
+            CHECK_MSG(y && memcmp(y, ref_cls, n_cls * sizeof(float)) == 0,
+                      "classifier after failure %lu", k);
+            free(y);
+            if (!y)
+                break;
+        }
+        CHECK(st == ITX_OK);
+        CHECK_MSG(k > 20, "planning made only %lu allocations", k - 1);
+        free(big);
+        size_t n = 0;
+        float *y = run_copy(ds, pat, 64, 96, &n);
+        CHECK(y && memcmp(y, ref_det, n_det * sizeof(float)) == 0);
+        free(y);
+    }
+out:
+    free(pat);
+    free(ref_det);
+    free(ref_det2);
+    free(ref_cls);
+    itx_nn_session_free(ds);
+    itx_nn_session_free(cs);
+    itx_nn_model_free(det);
+    itx_nn_model_free(cls);
+}
+
 /* Allocation failure at every point of a small load: clean errors, no leaks (ASan). */
 static void
 test_alloc_failures(void)
@@ -438,8 +587,8 @@ test_alloc_failures(void)
         struct itx_nn_model *nm = NULL;
         itx_diag_init(&d);
         itx_alloc_fail_at(n, true);
-        enum itx_status s = itx_nn_model_load_buffer((const uint8_t *)m.data, m.len, "t.onnx",
-                                                     NULL, &nm, &d);
+        enum itx_status s =
+            itx_nn_model_load_buffer((const uint8_t *)m.data, m.len, "t.onnx", NULL, &nm, &d);
         bool fired = itx_alloc_injected();
         itx_alloc_fail_at(0, false);
         if (s == ITX_OK) {
@@ -458,6 +607,7 @@ main(void)
     test_malformed();
     test_hostile();
     test_real_models();
+    test_shared_arena();
     test_alloc_failures();
     return check_summary();
 }
