@@ -237,10 +237,11 @@ bool itx_ocr_is_han(uint32_t c);
  * unpadded part only. Text lines are recognised one at a time by default (batches buy
  * nothing on a CPU here: 6 lines at once cost 6 times one), each at the smallest width of
  * ITX_OCR_REC_BUCKETS that holds PaddleOCR's width for it, int(48 * max(320/48, w/h)),
- * zero-padded as PaddleOCR pads its batches. The buckets are few because every plan of the
- * recognizer holds its own copy of the reordered weights (about 10 MB) besides its
- * activations; a 960x960 detector plan holds about 92 MiB. itx_ocr_opts can ask for
- * PaddleOCR's exact shapes and batches instead (for comparisons: a plan per shape).
+ * zero-padded as PaddleOCR pads its batches. The buckets are few because each plan costs
+ * planning time (oneDNN primitives), though little memory: a context's three sessions share
+ * one activation arena, as large as its largest plan (49 MiB for the detector at 960x960),
+ * and the reordered weights are shared by every context of the engine. itx_ocr_opts can ask
+ * for PaddleOCR's exact shapes and batches instead (for comparisons: a plan per shape).
  */
 struct itx_image;
 struct itx_ocr_engine;
@@ -260,8 +261,8 @@ struct itx_ocr_ctx;
 
 struct itx_ocr_engine_opts {
     int threads;       /* OpenMP threads per inference of each context (1) */
-    int det_max_plans; /* detector shapes a context keeps planned (3; a 960x960 plan holds
-                          about 92 MiB, 800x800 about 64 MiB) */
+    int det_max_plans; /* detector shapes a context keeps planned (3; each under 1 MiB of
+                          steps and primitives: the activations are in the shared arena) */
     int rec_max_plans; /* recognizer widths a context keeps planned (ITX_OCR_N_REC_BUCKETS) */
 };
 
@@ -325,19 +326,21 @@ void itx_ocr_engine_free(struct itx_ocr_engine *e);
 
 /*
  * A context for one thread at a time: the three sessions with threads OpenMP threads per
- * inference (0: the engine's default). Takes its own reference on e. Errors: ITX_ERR_NOMEM,
- * ITX_ERR_INVALID.
+ * inference (0: the engine's default), sharing one activation arena (they run one after
+ * another), and the scratch for the detector's map. Takes its own reference on e. Errors:
+ * ITX_ERR_NOMEM, ITX_ERR_INVALID.
  */
 enum itx_status itx_ocr_ctx_new(struct itx_ocr_engine *e, int threads, struct itx_ocr_ctx **out,
                                 struct itx_diag *d);
 void itx_ocr_ctx_free(struct itx_ocr_ctx *c);
 
 /*
- * Plans and runs once every shape a context keeps: the detector at the det_max_plans most
- * common picture shapes (960x960, 800x800, 800x960, 960x800, 640x640, ... for limit side
- * 960: square product pictures, 3:4 pictures, detail-strip slices), every recognizer width
- * that fits in rec_max_plans, and the classifier. A server calls it on each context before
- * it reports ready, so no request pays for planning. o may be NULL for the defaults.
+ * Plans every shape a context keeps: the detector at the det_max_plans most common picture
+ * shapes (960x960, 800x800, 800x960, 960x800, 640x640, ... for limit side 960: square
+ * product pictures, 3:4 pictures, detail-strip slices), every recognizer width that fits in
+ * rec_max_plans, and the classifier; and runs each model once (the detector at its largest
+ * shape, which touches the whole arena). A server calls it on each context before it
+ * reports ready, so no request pays for planning. o may be NULL for the defaults.
  */
 enum itx_status itx_ocr_ctx_warmup(struct itx_ocr_ctx *c, const struct itx_ocr_opts *o,
                                    struct itx_diag *d);
