@@ -109,6 +109,24 @@ itx_pipeline_ctx_new(struct itx_pipeline *p, struct itx_pipeline_ctx **out, stru
     return ITX_OK;
 }
 
+enum itx_status
+itx_pipeline_ctx_warmup(struct itx_pipeline_ctx *c, struct itx_diag *d)
+{
+    struct itx_render_layout_opts lo = {.min_size = 9, .max_size = 24};
+    struct itx_render_layout lay;
+    enum itx_status st;
+
+    if ((st = itx_ocr_ctx_warmup(c->ocr, NULL, d)))
+        return st;
+    /* The first layout loads the font files and builds the font map's caches. */
+    if ((st = itx_render_layout_fit(c->rc, "Warm-up 0123", 240, 32, &lo, &lay, d))) {
+        itx_diag_prefix(d, "text layout warm-up");
+        return st;
+    }
+    itx_render_layout_release(&lay);
+    return ITX_OK;
+}
+
 void
 itx_pipeline_ctx_free(struct itx_pipeline_ctx *c)
 {

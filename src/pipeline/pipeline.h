@@ -54,6 +54,16 @@ enum itx_status itx_pipeline_ctx_new(struct itx_pipeline *p, struct itx_pipeline
                                      struct itx_diag *d);
 void itx_pipeline_ctx_free(struct itx_pipeline_ctx *c);
 
+/*
+ * Prepares a context for requests so that none pays for a first time: plans the OCR models
+ * at every shape the context keeps and runs each once (itx_ocr_ctx_warmup), and lays out a
+ * line of text, which loads the fonts. A server calls it on each context before it reports
+ * ready (contexts may warm in parallel, one thread each). Memory: a context holds one
+ * activation arena (about 70 MiB, the detector at 960x960) besides the shared models; see
+ * docs/pipeline.md. Errors: those of the OCR runner and of the layout.
+ */
+enum itx_status itx_pipeline_ctx_warmup(struct itx_pipeline_ctx *c, struct itx_diag *d);
+
 /* Per-picture settings. */
 struct itx_pipeline_opts {
     const char *target;                    /* language code ("en") */
