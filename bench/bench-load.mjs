@@ -10,6 +10,9 @@
 //
 // Usage: node bench/bench-load.mjs path/to/itx path/to/itx-testset
 //          [--requests 2000] [--concurrency 32] [--workers 2] [--pictures 8] [--miss-share 0.02]
+//          [--smaps 1]
+// --smaps 1 also prints where the server's memory is at the end, from /proc/PID/smaps: the
+// resident size of its mappings by kind (heap arenas, large anonymous blocks, files).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -22,7 +25,7 @@ if (!itx || !testset) {
                 '[--concurrency C] [--workers W] [--pictures P] [--miss-share S]');
   process.exit(2);
 }
-const opt = { requests: 2000, concurrency: 32, workers: 2, pictures: 8, 'miss-share': 0.02 };
+const opt = { requests: 2000, concurrency: 32, workers: 2, pictures: 8, 'miss-share': 0.02, smaps: 0 };
 for (let i = 4; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, '');
   if (!(k in opt) || !(Number(process.argv[i + 1]) >= 0)) {
@@ -71,6 +74,34 @@ function rssKb(pid) {
 }
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+// Resident MB of the process's mappings by kind: glibc's heaps (the main [heap] and the
+// per-thread arenas, which start on a 64 MiB boundary), other anonymous mappings by size
+// (large blocks are mmapped on their own), files.
+function smapsSummary(pid) {
+  let text;
+  try { text = readFileSync(`/proc/${pid}/smaps`, 'utf8'); } catch { return 'smaps unreadable'; }
+  const kinds = {};
+  let cur = null;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const start = BigInt('0x' + head[1]);
+      const size = Number(BigInt('0x' + head[2]) - start) / 1048576;
+      const name = head[3];
+      cur = name === '[heap]' ? 'heap [heap]'
+        : name.startsWith('/') ? (name.includes('/models/') ? 'file models' : 'file libraries and data')
+        : name.startsWith('[') ? `other ${name}`
+        : start % (64n << 20n) === 0n ? 'heap thread arenas'
+        : size >= 2 ? 'anon blocks >= 2 MiB' : 'anon small';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && cur) kinds[cur] = (kinds[cur] || 0) + Number(rss[1]) / 1024;
+  }
+  return Object.entries(kinds).sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `  ${v.toFixed(1).padStart(7)} MB  ${k}`).join('\n');
+}
 
 const env = { ...process.env, PORT: '0', ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 'json',
               ITX_STORE: 'local', ITX_STORE_DIR: store,
@@ -122,6 +153,7 @@ try {
   const secs = Number(process.hrtime.bigint() - tStart) / 1e9;
   clearInterval(sampler);
   const end = rssKb(child.pid);
+  if (opt.smaps) console.log(`server memory at the end, by mapping:\n${smapsSummary(child.pid)}`);
   const metrics = (await request(port, 'GET', '/metrics')).body;
   const mval = name => { const m = new RegExp(`^${name.replace(/[{}"]/g, c => '\\' + c)} (\\S+)$`, 'm').exec(metrics); return m ? Number(m[1]) : 0; };
   lat.sort((a, b) => a - b);
