@@ -187,6 +187,13 @@ try {
     editedPath = path.join(tmp, 'downloaded-' + download.suggestedFilename());
     await download.saveAs(editedPath);
     check(/\.en\.png$/.test(download.suggestedFilename()), `download is named ${download.suggestedFilename()}`);
+    // A pasted URL goes as JSON; the server's fetcher refuses loopback, and the card says so.
+    await page.fill('#urls', base + '/files/x.png');
+    await page.click('#url-form button[type=submit]');
+    await waitDone(page, 1);
+    const urlErr = await page.textContent('.card:nth-child(2) .card-error');
+    check(/loopback/.test(urlErr), `a pasted URL is sent and its per-picture error shown: ${urlErr}`);
+    check(await page.inputValue('#urls') === '', 'the URL box is cleared once the URLs are queued');
     const all = page.waitForEvent('download');
     await page.click('#download-all');
     check((await all).suggestedFilename() === download.suggestedFilename(), 'Download all downloads the picture too');
