@@ -9,13 +9,18 @@
 //     exit status 1 and a summary naming the failures and the manifest; a canary listener
 //     on the loopback port receives no connection;
 //  3. shards 0/3, 1/3 (from CLOUD_RUN_TASK_INDEX/COUNT) and 2/3 cover every line exactly
-//     once, and pictures already in the store are not processed again;
+//     once, and pictures finished by step 1 are found in its journal, not processed again;
 //  4. kill -9 in the middle of a batch, then the same command again: the pictures finished
 //     before the kill are "already done" (no pipeline run, output files keep their inode
 //     and mtime), the rest are done, every picture is present exactly once; a second batch
 //     on the same shard while the first runs is refused (exit 2);
-//  5. --store with the local store: the manifest on stdout lists the store's URLs;
-//  6. bad shard settings exit 2 with a message naming the variable.
+//  5. --store with the local store and with S3 (s3rver behind tests/store's SigV4 verifier):
+//     the manifest on stdout lists the store's URLs, a rerun finds the results in the store,
+//     a wrong secret is exit 2 before any picture;
+//  6. bad shard settings exit 2 with a message naming the variable;
+//  7. --glossary is drawn and keyed; 8. SIGTERM leaves a manifest with pending lines;
+//  9. itx serve on the same store answers itx batch's pictures from it, and the reverse
+//     (one result key for both).
 // Env: ITX_BIN, ITX_SOURCE_DIR, ITX_MODELS_DIR. Exit status 1 when a check fails.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -317,6 +322,53 @@ try {
     m8.every((e) => e.status === 'done' || e.status === 'pending'),
   `SIGTERM: manifest with done and pending lines (${m8.filter((e) => e.status === 'done').length} done)`);
   check(/stopped by a signal with \d+ pictures not finished/.test(err8), 'SIGTERM: the summary says how to resume');
+
+  // ---- 9. one result key with itx serve: each answers the other's pictures from the store --
+  const serveDir = path.join(tmp, 'serve');
+  fs.mkdirSync(serveDir);
+  const srv = spawn(itx, ['serve', '--port', '0', '--bind', '127.0.0.1', '--workers', '1'], {
+    env: { ...env, ITX_STORE_DIR: out1, ITX_DATABASE_URL: `sqlite:${path.join(serveDir, 'jobs.db')}` },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    const sport = await new Promise((resolve, reject) => {
+      let buf = '';
+      srv.stderr.on('data', (c) => {
+        buf += c;
+        const l = parseLogs(buf).find((x) => typeof x.port === 'number' && /listening/.test(x.message));
+        if (l) resolve(l.port);
+      });
+      srv.on('exit', () => reject(new Error(`itx serve exited: ${buf.slice(-400)}`)));
+    });
+    const base = `http://127.0.0.1:${sport}`;
+    for (let i = 0; i < 600; i++) {
+      if ((await fetch(`${base}/readyz`).catch(() => ({ status: 0 }))).status === 200) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const post = async (file) => (await fetch(`${base}/v1/translate`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ target_lang: 'en', images: [{ data: fs.readFileSync(file).toString('base64') }] }),
+    })).json();
+    const metric = async (name) => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const m = new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\d+)`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    // a picture itx batch did (step 1) is a cache hit for the server
+    const a1 = await post(set1[0]);
+    check(a1.images?.[0]?.url?.includes(m1[0].key) && await metric('itx_images_total{result="cached"}') === 1 &&
+      await metric('itx_images_total{result="translated"}') === 0,
+    'itx serve answers a picture itx batch did from the store, under the same key', JSON.stringify(a1).slice(0, 300));
+    // a picture the server did is found in the store by itx batch
+    const fresh = pics(path.join(tmp, 'pics9'), 13)[12];
+    const a2 = await post(fresh);
+    r = batch(['--input', '-', '-o', out1, '--workers', '1'], { input: fresh });
+    const l9 = r.logs.find((l) => typeof l.line === 'number');
+    check(a2.images?.[0]?.url && l9?.via === 'store' && a2.images[0].url.includes(l9.key),
+      'itx batch finds a picture itx serve did in the store, under the same key', `${JSON.stringify(l9)}`);
+  } finally {
+    srv.kill('SIGTERM');
+  }
 
   // ---- 6. bad shard settings ----------------------------------------------------------------
   const bad = [
