@@ -404,11 +404,28 @@ kill_and_resume(const char *db_url, int seed, struct srv *s2, const char *label)
                 resumed++;
         printf("%s: %ld image(s) claimed a second time after the kill\n", label, resumed);
     }
-    /* one set of objects per picture, no temporary file left behind */
+    /* one set of objects per picture, each whole: the URL of every image serves a PNG that
+     * ends with its IEND chunk (a put cut by the kill may leave a .tmp- file, never a short
+     * object under its name) */
     count_files(store_dir, "regions.json", &regions, &tmps);
     count_files(store_dir, "final.png", &finals, &tmps);
     CHECK_MSG(regions >= N_PICS && finals >= N_PICS, "%s: %d results stored", label, regions);
-    CHECK_INT(tmps, 0);
+    if (tmps)
+        printf("%s: %d temporary file(s) left by the killed server's puts\n", label, tmps);
+    for (size_t i = 0; i < N_PICS; i++) {
+        const char *url = json_string_value(
+            json_object_get(json_array_get(json_object_get(after, "images"), i), "url"));
+        struct resp r;
+        if (!url || http(s2->port, "GET", url, NULL, NULL, 0, &r) != 0) {
+            CHECK_MSG(0, "%s: image %zu cannot be fetched", label, i);
+            continue;
+        }
+        CHECK_INT(r.status, 200);
+        CHECK_MSG(r.body_len > 20 && memcmp(r.body, "\x89PNG", 4) == 0 &&
+                      memcmp(r.body + r.body_len - 8, "IEND", 4) == 0,
+                  "%s: image %zu is not a whole PNG", label, i);
+        resp_free(&r);
+    }
 out:
     json_decref(before);
     json_decref(after);
