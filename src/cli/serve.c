@@ -52,8 +52,6 @@ cancel_status(void *arg)
 struct warm_one {
     struct glue *g;
     size_t i;
-    const uint8_t *png;
-    size_t png_len;
     pthread_t th;
     bool started;
     enum itx_status st;
@@ -64,47 +62,30 @@ static void *
 warm_thread(void *arg)
 {
     struct warm_one *w = arg;
-    struct itx_pipeline_source src = {.data = w->png, .len = w->png_len, .name = "warm-up"};
-    struct itx_pipeline_result res = {0};
-    struct itx_pipeline_opts o;
 
     itx_diag_init(&w->d);
     w->st = itx_pipeline_ctx_new(w->g->pl, &w->g->ctx[w->i], &w->d);
-    if (w->st != ITX_OK)
-        return NULL;
-    itx_pipeline_opts_default(&o);
-    o.no_qa = true;
-    w->st = itx_pipeline_run(w->g->ctx[w->i], &src, &o, &res, &w->d);
-    itx_pipeline_result_release(&res);
+    if (w->st == ITX_OK)
+        w->st = itx_pipeline_ctx_warmup(w->g->ctx[w->i], &w->d);
     return NULL;
 }
 
 /*
- * Creates the worker contexts and runs a blank 960x960 PNG through each: that creates what
- * each context makes lazily (render font map) and plans the detector at the most common
- * shape. (The recognizer widths are planned on first use: the pipeline has no per-context
- * itx_ocr_ctx_warmup yet.)
+ * Creates the worker contexts and warms each (itx_pipeline_ctx_warmup: every OCR shape
+ * bucket planned, each model run once, fonts loaded), so no request pays for a first time.
  */
 static enum itx_status
 warm_pool(void *ud, struct itx_diag *d)
 {
     struct glue *g = ud;
-    struct itx_image *img = itx_image_new(960, 960, 3);
     struct warm_one *w = NULL;
-    uint8_t *png = NULL;
-    size_t png_len = 0;
-    enum itx_status st;
+    enum itx_status st = ITX_OK;
     double t0 = itx_now_ms();
 
-    if (!img)
-        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory making the warm-up picture");
-    memset(img->px, 0xff, img->stride * (size_t)img->h);
-    st = itx_image_encode(img, ITX_IMAGE_FORMAT_PNG, 0, &png, &png_len, d);
-    itx_image_free(img);
-    if (st == ITX_OK && !(w = itx_calloc(g->n_ctx, sizeof(*w))))
+    if (!(w = itx_calloc(g->n_ctx, sizeof(*w))))
         st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for the warm-up");
     for (size_t i = 0; st == ITX_OK && i < g->n_ctx; i++) {
-        w[i] = (struct warm_one){.g = g, .i = i, .png = png, .png_len = png_len};
+        w[i] = (struct warm_one){.g = g, .i = i};
         w[i].started = pthread_create(&w[i].th, NULL, warm_thread, &w[i]) == 0;
         if (!w[i].started)
             warm_thread(&w[i]); /* no thread: warm it here */
@@ -118,7 +99,6 @@ warm_pool(void *ud, struct itx_diag *d)
         }
     }
     itx_free(w);
-    itx_free(png);
     if (st != ITX_OK)
         return st;
     pthread_mutex_lock(&g->mu);
