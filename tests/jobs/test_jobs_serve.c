@@ -365,6 +365,28 @@ kill_and_resume(const char *db_url, int seed, struct srv *s2, const char *label)
     CHECK_INT(status, 202);
     if (!id)
         goto out;
+    /* GET shows the stage of running images (heartbeats publish it) */
+    {
+        static const char *const stages[] = {"fetch", "decode", "ocr",    "translate",
+                                             "erase", "render", "encode", "store"};
+        bool seen = false;
+        double until = now_ms() + 60000;
+        while (!seen && now_ms() < until) {
+            json_t *g = get_job(s1.port, id);
+            json_t *ims = json_object_get(g, "images");
+            for (size_t i = 0; i < json_array_size(ims) && !seen; i++) {
+                json_t *im = json_array_get(ims, i);
+                const char *st = json_string_value(json_object_get(im, "state"));
+                const char *sg = json_string_value(json_object_get(im, "stage"));
+                for (size_t k = 0; st && sg && strcmp(st, "running") == 0 && k < 8; k++)
+                    seen |= strcmp(sg, stages[k]) == 0;
+            }
+            json_decref(g);
+            if (!seen)
+                ms_sleep(20);
+        }
+        CHECK_MSG(seen, "%s: no running image showed a stage", label);
+    }
     before = wait_some(s1.port, id, 8, 120000);
     CHECK_MSG(count(before, "succeeded") >= 8 && count(before, "succeeded") < N_PICS,
               "%s: %ld images done before the kill (want some, not all)", label,
