@@ -28,6 +28,8 @@ itx_ocr_slices_plan(int w, int h, int limit_side, double max_aspect, struct itx_
         return 1;
     }
     overlap = sh / 4 < 32 ? 32 : sh / 4;
+    if (overlap > sh / 2)
+        overlap = sh / 2; /* a slice of 32 to 63 rows: the 32-row minimum would leave no step */
     step = sh - overlap;
     n = 1 + (size_t)((h - sh + step - 1) / step);
     for (size_t k = 0; k < n && k < cap; k++) {
