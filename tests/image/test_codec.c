@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lcms2.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
+
 #include "check.h"
 #include "core/alloc.h"
 #include "image/image-impl.h"
@@ -263,9 +267,112 @@ test_heif_refused(void)
     CHECK(img == NULL);
 }
 
+/* A two-frame animated WebP (red, then blue) made with libwebpmux: the first frame only. */
+static void
+test_webp_animation(void)
+{
+    WebPAnimEncoderOptions eo;
+    WebPAnimEncoder *enc;
+    WebPConfig cfg;
+    WebPPicture pic;
+    WebPData out;
+    struct itx_image *img = NULL;
+    struct itx_image_info info;
+    struct itx_diag d;
+
+    CHECK(WebPAnimEncoderOptionsInit(&eo) && WebPConfigInit(&cfg) && WebPPictureInit(&pic));
+    cfg.lossless = 1;
+    pic.width = 32, pic.height = 24, pic.use_argb = 1;
+    CHECK(WebPPictureAlloc(&pic));
+    enc = WebPAnimEncoderNew(32, 24, &eo);
+    CHECK(enc != NULL);
+    for (int f = 0; f < 2; f++) {
+        for (int i = 0; i < 32 * 24; i++)
+            pic.argb[i] = f == 0 ? 0xffdc1414u : 0xff1414dcu;
+        CHECK(WebPAnimEncoderAdd(enc, &pic, f * 100, &cfg));
+    }
+    CHECK(WebPAnimEncoderAdd(enc, NULL, 200, NULL));
+    WebPDataInit(&out);
+    CHECK(WebPAnimEncoderAssemble(enc, &out));
+    itx_diag_init(&d);
+    CHECK_MSG(itx_image_decode(out.bytes, out.size, NULL, &img, &info, &d) == ITX_OK, "%s", d.msg);
+    if (img) {
+        const uint8_t *p = itx_image_at(img, 16, 12);
+        CHECK_INT(info.n_pages, 2);
+        CHECK(img->w == 32 && img->h == 24);
+        CHECK_MSG(p[0] == 0xdc && p[1] == 0x14 && p[2] == 0x14, "first frame is %d,%d,%d", p[0],
+                  p[1], p[2]);
+        itx_image_free(img);
+    }
+    /* cut short: an error, not a crash */
+    img = NULL;
+    CHECK_INT(itx_image_decode(out.bytes, out.size - 10, NULL, &img, &info, &d),
+              ITX_ERR_UNDECODABLE);
+    CHECK(img == NULL);
+    WebPDataClear(&out);
+    WebPAnimEncoderDelete(enc);
+    WebPPictureFree(&pic);
+}
+
+/* Saves an lcms2 profile into a new itx_malloc'd buffer. */
+static uint8_t *
+profile_bytes(cmsHPROFILE p, size_t *len)
+{
+    cmsUInt32Number n = 0;
+    uint8_t *b;
+    cmsSaveProfileToMem(p, NULL, &n);
+    b = itx_malloc(n);
+    cmsSaveProfileToMem(p, b, &n);
+    *len = n;
+    return b;
+}
+
+static void
+test_icc(void)
+{
+    /* Display P3: DCI-P3 primaries, D65 white, the sRGB tone curve */
+    cmsCIExyY white = {0.3127, 0.3290, 1.0};
+    cmsCIExyYTRIPLE prim = {{0.680, 0.320, 1.0}, {0.265, 0.690, 1.0}, {0.150, 0.060, 1.0}};
+    cmsFloat64Number params[5] = {2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045};
+    cmsToneCurve *curve = cmsBuildParametricToneCurve(NULL, 4, params);
+    cmsToneCurve *curves[3] = {curve, curve, curve};
+    cmsHPROFILE p3 = cmsCreateRGBProfile(&white, &prim, curves), srgb = cmsCreate_sRGBProfile();
+    struct itx_image *img = itx_image_new(8, 8, 3);
+    uint8_t *b;
+    size_t n;
+
+    cmsFreeToneCurve(curve);
+    /* an sRGB profile changes nothing */
+    memset(img->px, 0, 8 * 8 * 3);
+    for (int i = 0; i < 64; i++)
+        memcpy(img->px + i * 3, "\xc8\x64\x32", 3);
+    b = profile_bytes(srgb, &n);
+    itx_image_icc_to_srgb(img, b, n);
+    CHECK(img->px[0] == 200 && img->px[1] == 100 && img->px[2] == 50);
+    itx_free(b);
+    /* garbage is ignored */
+    itx_image_icc_to_srgb(img,
+                          (const uint8_t *)"not a profile at all, but 128 bytes long......"
+                                           "..................................................."
+                                           ".............................",
+                          128);
+    CHECK(img->px[0] == 200 && img->px[1] == 100 && img->px[2] == 50);
+    /* P3 to sRGB: the same numbers mean a more saturated colour, so red grows, green drops */
+    b = profile_bytes(p3, &n);
+    itx_image_icc_to_srgb(img, b, n);
+    CHECK_MSG(img->px[0] > 205 && img->px[1] < 98, "P3 200,100,50 became %d,%d,%d", img->px[0],
+              img->px[1], img->px[2]);
+    itx_free(b);
+    itx_image_free(img);
+    cmsCloseProfile(p3);
+    cmsCloseProfile(srgb);
+}
+
 int
 main(void)
 {
+    test_webp_animation();
+    test_icc();
     test_png_lossless();
     test_lossy();
     test_exif();
