@@ -63,7 +63,19 @@ run(const char *url)
         goto out;
     if ((st = itx_jobs_result_get(s, "k", &v, &d)) != ITX_OK)
         goto out;
-    st = itx_jobs_cancel(s, id, NULL, &d);
+    if ((st = itx_jobs_cancel(s, id, NULL, &d)) != ITX_OK)
+        goto out;
+    {
+        uint64_t q, r;
+        bool claimed;
+        char *ws = NULL;
+        if ((st = itx_jobs_counts(s, &q, &r, &d)) != ITX_OK ||
+            (st = itx_jobs_webhook_claim(s, id, &claimed, &d)) != ITX_OK ||
+            (st = itx_jobs_webhook_done(s, id, "delivered", &d)) != ITX_OK)
+            goto out;
+        st = itx_jobs_webhook_state(s, id, &ws, &d);
+        itx_free(ws);
+    }
 out:
     expect(st, "call", &d);
     itx_free(v);
