@@ -334,7 +334,10 @@ pool_stop(struct itx_server *s, long wait_ms)
         s->reaper_started = false;
     }
     /* Workers finish their current item; work that ignores its cancellation past wait_ms is
-     * left running (the process is about to exit) rather than hanging the shutdown. */
+     * left running (the process is about to exit) rather than hanging the shutdown. Such
+     * workers stay in s->workers (joinable, so a later stop can join them), and n_workers
+     * stays non-zero, which keeps itx_server_free from freeing what they still use. */
+    size_t n_left = 0;
     for (size_t i = 0; i < s->n_workers; i++) {
         struct timespec ts;
         double left = until - itx_now_ms();
@@ -348,8 +351,8 @@ pool_stop(struct itx_server *s, long wait_ms)
         }
         if (pthread_timedjoin_np(s->workers[i], NULL, &ts) != 0) {
             itx_log_warn("worker %zu did not stop within %ld ms; leaving it", i, wait_ms);
-            pthread_detach(s->workers[i]);
+            s->workers[n_left++] = s->workers[i];
         }
     }
-    s->n_workers = 0;
+    s->n_workers = n_left;
 }
