@@ -164,11 +164,12 @@ void serve_image_error(struct itx_buf *out, enum itx_status st, const char *msg)
 /*
  * Reads the job settings (ITX_DATABASE_URL and ITX_JOB_*), opens the job store and
  * registers the /v1/jobs routes' metrics and readiness check. files_dir is the local
- * store's directory or "" (it places the default database next to it). ITX_ERR_INVALID
- * names a bad setting; a store that cannot be opened stops start-up.
+ * store's directory or "" (it places the default database next to it); workers sizes the
+ * connection pool. ITX_ERR_INVALID names a bad setting; a store that cannot be opened stops
+ * start-up.
  */
-enum itx_status serve_jobs_new(struct glue *g, const char *files_dir, struct serve_jobs **out,
-                               struct itx_diag *d);
+enum itx_status serve_jobs_new(struct glue *g, const char *files_dir, long workers,
+                               struct serve_jobs **out, struct itx_diag *d);
 /* The translation cache kept in the job store (shared by every instance on it). */
 struct itx_tr_cache *serve_jobs_tr_cache(struct serve_jobs *j);
 /* Fills the job routes of p. */

@@ -180,7 +180,8 @@ webhook_done(void *arg, const char *id, bool delivered, unsigned attempts, const
 }
 
 enum itx_status
-serve_jobs_new(struct glue *g, const char *files_dir, struct serve_jobs **out, struct itx_diag *d)
+serve_jobs_new(struct glue *g, const char *files_dir, long workers, struct serve_jobs **out,
+               struct itx_diag *d)
 {
     struct serve_jobs *sj = itx_calloc(1, sizeof(*sj));
     struct itx_jobs_opts jo = {0};
@@ -225,15 +226,9 @@ serve_jobs_new(struct glue *g, const char *files_dir, struct serve_jobs **out, s
         goto fail;
     }
     redact_url(url, sj->url_shown, sizeof(sj->url_shown));
-    {
-        long long workers = 0;
-        /* runners, the heartbeat thread and a few short requests at once */
-        struct itx_diag ignore;
-        itx_diag_init(&ignore);
-        if (itx_env_int("ITX_WORKERS", 0, 0, 1024, &workers, &ignore) != ITX_OK)
-            workers = 0;
-        jo.pool_size = (unsigned)(workers > 0 && workers < 28 ? 2 * workers + 4 : 16);
-    }
+    /* connections: the runners, the heartbeat thread and the short requests of as many
+     * workers, at most 64 (the store's limit) */
+    jo.pool_size = (unsigned)(workers > 0 && workers < 30 ? 2 * workers + 4 : 64);
     jo.max_attempts = (unsigned)attempts;
     st = itx_jobs_open(url, &jo, &sj->db, d);
     if (st != ITX_OK) {

@@ -1096,7 +1096,7 @@ itx_cli_serve(int argc, char **argv)
     pthread_mutex_init(&g.io_mu, NULL);
     pthread_cond_init(&g.io_cv, NULL);
     /* the job store before the pipeline: the translator keeps its cache there */
-    if (serve_jobs_new(&g, cfg.files_dir, &g.jobs, &d) != ITX_OK) {
+    if (serve_jobs_new(&g, cfg.files_dir, cfg.workers, &g.jobs, &d) != ITX_OK) {
         fprintf(stderr, "itx serve: %s\n", d.msg);
         rc = 2;
         goto out;
