@@ -6,7 +6,8 @@
 //   node bench/bench-image.mjs [BUILD_DIR] [--count N] [--seed S] [--repeat R] [--out DIR]
 // BUILD_DIR holds tools/testset/itx-testset and src/image/itx-imgbench (default
 // build/release). Filters differ: itx averages areas (ITX_IMAGE_FILTER_AREA), sharp uses
-// its default lanczos3; PNG is zlib level 4 in itx, 6 in sharp.
+// its default lanczos3; PNG is zlib level 2 with the Sub filter in itx, level 6 without
+// filters in sharp.
 // Last line: RESULT itx_ms=<median per picture> sharp_ms=<median> ratio=<itx/sharp>
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';

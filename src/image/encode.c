@@ -17,8 +17,14 @@
 #include "core/buf.h"
 #include "image/image-impl.h"
 
-/* zlib level for PNG: 4 is about twice as fast as 6 on pictures, for a few % more bytes */
-#define PNG_LEVEL 4
+/*
+ * PNG speed settings: zlib level 2 with the Sub filter on every row. On the synthetic
+ * product pictures this writes about the bytes libvips's level 6 without filters wrote, in
+ * a quarter of the time; libpng's adaptive filters at level 6 save 10% more for 5-8 times
+ * the time.
+ */
+#define PNG_LEVEL 2
+#define PNG_FILTERS PNG_FILTER_SUB
 
 /* ---- JPEG ------------------------------------------------------------------------------- */
 
@@ -150,6 +156,7 @@ png_run(struct penc *s, const struct itx_image *img, struct itx_diag *d)
                             "cannot encode png: %s", s->msg);
     png_set_write_fn(s->png, s, penc_write, penc_flush);
     png_set_compression_level(s->png, PNG_LEVEL);
+    png_set_filter(s->png, 0, PNG_FILTERS);
     png_set_IHDR(s->png, s->pinfo, (png_uint_32)img->w, (png_uint_32)img->h, 8,
                  types[img->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);

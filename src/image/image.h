@@ -164,7 +164,7 @@ enum itx_status itx_image_load_file(const char *path, const struct itx_image_lim
  * with itx_free; *out_len bytes), with no metadata. quality 1..100 applies to JPEG (libjpeg
  * scale; chroma 4:2:0 under 90, 4:4:4 from 90) and lossy WebP (libwebp scale); 0 means
  * ITX_IMAGE_QUALITY_DEFAULT.
- * PNG is written at zlib level 4. ITX_ERR_UNSUPPORTED for other formats
+ * PNG is written for speed (zlib level 2, the Sub filter). ITX_ERR_UNSUPPORTED for other formats
  * (and for 4 channels as JPEG), ITX_ERR_INVALID for a bad quality.
  */
 enum itx_status itx_image_encode(const struct itx_image *img, enum itx_image_format format,
