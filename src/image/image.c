@@ -276,6 +276,18 @@ resize_area(const struct itx_image *src, struct itx_image *dst, struct itx_diag 
                     const float *w = wts + taps[x].off;
                     const uint8_t *p = s + (size_t)taps[x].k0 * ch;
                     float *o = row + (size_t)x * ch;
+                    if (ch == 3) {
+                        /* the common case, spelt out so the compiler keeps it in registers;
+                           the same sums in the same order as the general loop */
+                        float a0 = 0, a1 = 0, a2 = 0;
+                        for (int k = 0; k < taps[x].n; k++, p += 3) {
+                            a0 += w[k] * (float)p[0];
+                            a1 += w[k] * (float)p[1];
+                            a2 += w[k] * (float)p[2];
+                        }
+                        o[0] = a0, o[1] = a1, o[2] = a2;
+                        continue;
+                    }
                     for (size_t c = 0; c < ch; c++)
                         o[c] = 0;
                     for (int k = 0; k < taps[x].n; k++, p += ch)
