@@ -68,6 +68,8 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o, c
 {
     const struct itx_render_blocks *bl = p->blocks;
     bool first = true;
+    enum itx_status st;
+    json_t *check;
 
     itx_buf_printf(b, "{\n  \"version\": 1,\n  \"width\": %d,\n  \"height\": %d,\n", p->img->w,
                    p->img->h);
@@ -189,9 +191,16 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o, c
         put_quad(b, ol->box);
         itx_buf_printf(b, ", \"score\": %.3f, \"flags\": []}", (double)ol->score);
     }
-    if (itx_buf_puts(b, "\n  ]\n}\n") != ITX_OK)
-        return itx_diag_set(d, ITX_ERR_TOO_LARGE, "regions JSON over %zu bytes", b->max);
-    return ITX_OK;
+    st = itx_buf_puts(b, "\n  ]\n}\n");
+    if (st == ITX_ERR_TOO_LARGE)
+        return itx_diag_set(d, st, "regions JSON over %zu bytes", b->max);
+    /* The appends above are not checked one by one, and one that failed for memory leaves a
+     * hole while the later ones succeed: a document that does not parse is that failure. */
+    if (st == ITX_OK && (check = json_loadb(b->data, b->len, 0, NULL)) != NULL) {
+        json_decref(check);
+        return ITX_OK;
+    }
+    return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory writing the regions JSON");
 }
 
 /* ---- redraw ------------------------------------------------------------------------------ */
