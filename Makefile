@@ -4,7 +4,8 @@ JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
-        bench-nn bench-dict bench-ocr bench-quality bench-e2e bench-load bench-coldstart bench-soak
+        bench-nn bench-dict bench-ocr bench-quality bench-e2e bench-load bench-coldstart \
+        bench-soak bench-image bench-soak
 
 setup:
 	scripts/setup.sh
@@ -76,5 +77,10 @@ bench-coldstart: build
 # over time (last line: RESULT rss_growth=<share> fd_growth=<n> errors_5xx=<n>).
 bench-soak: build
 	node bench/bench-soak.mjs build/release/itx build/release/tools/testset/itx-testset
+# itx's decode -> half-size resize -> encode against sharp (libvips) on the same pictures
+# (last line: RESULT itx_ms=.. sharp_ms=.. ratio=..).
+bench-image: build setup-dev
+	node bench/bench-image.mjs build/release
+
 clean:
 	rm -rf build
