@@ -5,7 +5,7 @@ CTEST_ARGS ?=
 
 .PHONY: setup setup-dev build build-dev run test test-asan test-tsan fuzz clean \
         bench-nn bench-dict bench-ocr bench-quality bench-e2e bench-load bench-coldstart \
-        bench-soak bench-image bench-soak
+        bench-soak bench-image
 
 setup:
 	scripts/setup.sh
