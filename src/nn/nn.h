@@ -3,11 +3,13 @@
  * models) and runs them on oneDNN primitives, with plain-C reference kernels (ref.h) for
  * every operator as the ground truth.
  *
- * Model objects are immutable after loading and reference-counted: any number of threads
- * may share one model. Each thread runs inferences through its own session, which owns the
- * execution state: per input shape a plan (shape inference, folded shape arithmetic, tensor
- * layouts, one arena for all activations, oneDNN primitives) is built once and cached, so
- * the hot path allocates nothing.
+ * Model objects are immutable after loading (but for a lock-protected cache of weights
+ * reordered for oneDNN, filled by the first session that plans them and shared by all) and
+ * reference-counted: any number of threads may share one model. Each thread runs inferences
+ * through its own session, which owns the execution state: per input shape a plan (shape
+ * inference, folded shape arithmetic, tensor layouts, oneDNN primitives) is built once and
+ * cached, and all plans use one arena for their activations (which sessions that run one
+ * at a time may share, struct itx_nn_arena), so the hot path allocates nothing.
  *
  * Threads: oneDNN here is built with OpenMP. A session runs its primitives and its own
  * kernels with `threads` OpenMP threads; a worker pool of P workers each with a 1-thread
