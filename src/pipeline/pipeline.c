@@ -345,7 +345,7 @@ stage_read(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
 
 /* One provider call for the blocks of every picture. */
 static enum itx_status
-stage_translate(struct itx_pipeline_ctx *c, struct pl_pic *pics, size_t n,
+stage_translate(struct itx_pipeline *pl, struct pl_pic *pics, size_t n,
                 const struct itx_pipeline_opts *o, struct itx_diag *d)
 {
     size_t n_seg = 0, k = 0;
@@ -392,7 +392,7 @@ stage_translate(struct itx_pipeline_ctx *c, struct pl_pic *pics, size_t n,
                                      .segments = segs,
                                      .n_segments = n_seg,
                                      .glossary = o->glossary};
-        st = itx_translate(c->p->tr, &req, res, NULL, d);
+        st = itx_translate(pl->tr, &req, res, NULL, d);
         if (st != ITX_OK)
             goto out;
         have_res = true;
@@ -789,17 +789,39 @@ fail:
     return st;
 }
 
-enum itx_status
-itx_pipeline_run_group(struct itx_pipeline_ctx *c, const struct itx_pipeline_source *src, size_t n,
-                       const struct itx_pipeline_opts *o, struct itx_pipeline_result *res,
-                       struct itx_diag *d)
-{
-    struct pl_pic *pics = NULL;
-    struct itx_pipeline_result *tmp = NULL;
-    struct itx_pipeline_opts def;
-    enum itx_status st = ITX_OK;
-    size_t done = 0;
+/* ---- the phases -------------------------------------------------------------------------- */
 
+/* Pictures between itx_pipeline_begin and itx_pipeline_finish: owns everything they point
+ * into (sources copied, images, OCR results, texts), nothing of a context. */
+struct itx_pipeline_state {
+    struct itx_pipeline *p;
+    size_t n;
+    struct itx_pipeline_source src[ITX_PIPELINE_MAX_GROUP];
+    struct pl_pic pics[ITX_PIPELINE_MAX_GROUP];
+    double t0;
+    bool translated;
+};
+
+void
+itx_pipeline_state_free(struct itx_pipeline_state *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        pic_release(&s->pics[i]);
+    itx_free(s);
+}
+
+enum itx_status
+itx_pipeline_begin(struct itx_pipeline_ctx *c, const struct itx_pipeline_source *src, size_t n,
+                   const struct itx_pipeline_opts *o, struct itx_pipeline_state **out,
+                   struct itx_diag *d)
+{
+    struct itx_pipeline_opts def;
+    struct itx_pipeline_state *s;
+    enum itx_status st = ITX_OK;
+
+    *out = NULL;
     if (!o) {
         itx_pipeline_opts_default(&def);
         o = &def;
@@ -810,38 +832,99 @@ itx_pipeline_run_group(struct itx_pipeline_ctx *c, const struct itx_pipeline_sou
     for (size_t i = 0; i < n; i++)
         if (!src[i].url && !src[i].data)
             return itx_diag_set(d, ITX_ERR_INVALID, "source %zu has neither data nor a URL", i);
-    pics = itx_calloc(n, sizeof(*pics));
-    tmp = itx_calloc(n, sizeof(*tmp));
-    if (!pics || !tmp) {
-        st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    double t0 = itx_now_ms();
+    if (!(s = itx_calloc(1, sizeof(*s))))
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
+    s->p = c->p;
+    s->n = n;
+    s->t0 = itx_now_ms();
     for (size_t i = 0; i < n && st == ITX_OK; i++) {
-        pics[i].src = &src[i];
+        s->src[i] = src[i];
+        s->pics[i].src = &s->src[i];
         if ((st = check_cancel(o, "decode", d)) == ITX_OK)
-            st = stage_read(c, &pics[i], o, d);
+            st = stage_read(c, &s->pics[i], o, d);
     }
-    if (st == ITX_OK && (st = check_cancel(o, "translate", d)) == ITX_OK)
-        st = stage_translate(c, pics, n, o, d);
-    for (done = 0; done < n && st == ITX_OK; done++)
-        st = stage_finish(c, &pics[done], o, &tmp[done], d);
-    if (st == ITX_OK) {
-        double total = itx_now_ms() - t0;
-        for (size_t i = 0; i < n; i++) {
-            tmp[i].ms.total = total / (double)n;
-            res[i] = tmp[i];
-        }
-    } else {
+    if (st != ITX_OK) {
+        itx_pipeline_state_free(s);
+        return st;
+    }
+    *out = s;
+    return ITX_OK;
+}
+
+bool
+itx_pipeline_translate_waits(const struct itx_pipeline *p)
+{
+    return strcmp(p->provider, itx_tr_provider_str(ITX_TR_DICT)) != 0;
+}
+
+enum itx_status
+itx_pipeline_translate(struct itx_pipeline *p, struct itx_pipeline_state *s,
+                       const struct itx_pipeline_opts *o, struct itx_diag *d)
+{
+    struct itx_pipeline_opts def;
+    enum itx_status st;
+
+    if (!o) {
+        itx_pipeline_opts_default(&def);
+        o = &def;
+    }
+    if (s->translated || s->p != p)
+        return itx_diag_set(d, ITX_ERR_INVALID, "%s",
+                            s->translated ? "translated already" : "state of another pipeline");
+    if ((st = check_cancel(o, "translate", d)) != ITX_OK)
+        return st;
+    if ((st = stage_translate(p, s->pics, s->n, o, d)) != ITX_OK)
+        return st;
+    s->translated = true;
+    return ITX_OK;
+}
+
+enum itx_status
+itx_pipeline_finish(struct itx_pipeline_ctx *c, struct itx_pipeline_state *s,
+                    const struct itx_pipeline_opts *o, struct itx_pipeline_result *res,
+                    struct itx_diag *d)
+{
+    struct itx_pipeline_result tmp[ITX_PIPELINE_MAX_GROUP];
+    struct itx_pipeline_opts def;
+    enum itx_status st = ITX_OK;
+    size_t done;
+
+    if (!o) {
+        itx_pipeline_opts_default(&def);
+        o = &def;
+    }
+    if (!s->translated || s->p != c->p)
+        return itx_diag_set(d, ITX_ERR_INVALID, "%s",
+                            !s->translated ? "not translated yet" : "state of another pipeline");
+    memset(tmp, 0, sizeof(tmp));
+    for (done = 0; done < s->n && st == ITX_OK; done++)
+        st = stage_finish(c, &s->pics[done], o, &tmp[done], d);
+    if (st != ITX_OK) {
         for (size_t i = 0; i < done; i++)
             itx_pipeline_result_release(&tmp[i]);
+        return st;
     }
-out:
-    if (pics)
-        for (size_t i = 0; i < n; i++)
-            pic_release(&pics[i]);
-    itx_free(pics);
-    itx_free(tmp);
+    double total = itx_now_ms() - s->t0;
+    for (size_t i = 0; i < s->n; i++) {
+        tmp[i].ms.total = total / (double)s->n;
+        res[i] = tmp[i];
+    }
+    return ITX_OK;
+}
+
+enum itx_status
+itx_pipeline_run_group(struct itx_pipeline_ctx *c, const struct itx_pipeline_source *src, size_t n,
+                       const struct itx_pipeline_opts *o, struct itx_pipeline_result *res,
+                       struct itx_diag *d)
+{
+    struct itx_pipeline_state *s = NULL;
+    enum itx_status st = itx_pipeline_begin(c, src, n, o, &s, d);
+
+    if (st == ITX_OK)
+        st = itx_pipeline_translate(c->p, s, o, d);
+    if (st == ITX_OK)
+        st = itx_pipeline_finish(c, s, o, res, d);
+    itx_pipeline_state_free(s);
     return st;
 }
 

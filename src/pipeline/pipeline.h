@@ -143,6 +143,46 @@ enum itx_status itx_pipeline_run_group(struct itx_pipeline_ctx *c,
                                        struct itx_pipeline_result *res, struct itx_diag *d);
 
 /*
+ * The same run in three phases, so that a server can give its context back while the
+ * provider call waits on the network (docs/pipeline.md, "Phases"):
+ *
+ * - itx_pipeline_begin (needs a context): fetch and decode, OCR, selection and grouping of
+ *   the n pictures (1 to ITX_PIPELINE_MAX_GROUP). On success *out is a new state, which owns
+ *   every picture, OCR result and text it made; it points into no context. The sources are
+ *   copied, but what they point to (data, url, name) is borrowed until
+ *   itx_pipeline_state_free. Errors: those of itx_pipeline_run_group up to the OCR.
+ * - itx_pipeline_translate (holds no context; any thread): the one provider call for the
+ *   blocks of every picture. It blocks for as long as the provider takes: seconds for gemini
+ *   and openai (network), well under a millisecond of CPU for dict;
+ *   itx_pipeline_translate_waits says which. p must be the pipeline the state was begun on.
+ *   Errors: those of itx_translate, ITX_ERR_TOO_LARGE (too many segments for one call), the
+ *   cancel status.
+ * - itx_pipeline_finish (needs a context, which may be another one than begin's, of the same
+ *   pipeline): erase, draw, read-back check, encode; fills res[0..n) on success only.
+ *
+ * The cancellation polls are those of itx_pipeline_run_group, in the same order (decode and
+ * ocr per picture in begin, translate at the start of the translate phase, erase, qa and
+ * encode per picture in finish). After an error the state can only be freed. One state is
+ * used by one thread at a time. ms.total of each result is the wall time from begin to the
+ * end of finish (waits included), divided by n.
+ */
+struct itx_pipeline_state;
+enum itx_status itx_pipeline_begin(struct itx_pipeline_ctx *c,
+                                   const struct itx_pipeline_source *src, size_t n,
+                                   const struct itx_pipeline_opts *o,
+                                   struct itx_pipeline_state **out, struct itx_diag *d);
+enum itx_status itx_pipeline_translate(struct itx_pipeline *p, struct itx_pipeline_state *s,
+                                       const struct itx_pipeline_opts *o, struct itx_diag *d);
+enum itx_status itx_pipeline_finish(struct itx_pipeline_ctx *c, struct itx_pipeline_state *s,
+                                    const struct itx_pipeline_opts *o,
+                                    struct itx_pipeline_result *res, struct itx_diag *d);
+/* NULL is a no-op. */
+void itx_pipeline_state_free(struct itx_pipeline_state *s);
+/* Whether the translate phase waits on the network (gemini, openai): true for every
+ * provider but dict. */
+bool itx_pipeline_translate_waits(const struct itx_pipeline *p);
+
+/*
  * Redraws a picture from its text-free background and a regions JSON (as written by
  * itx_pipeline_run, perhaps edited: translation, color, font_size), without OCR: returns
  * the new picture in *out (itx_image_free). rc is the caller's render context
