@@ -31,9 +31,11 @@
 
 struct serve_jobs;
 struct tr_work;
+struct batch_units;
 
-/* Threads that fetch the URL pictures of /v1/translate requests, so no worker waits on the
- * network (the work returns ITX_SERVER_STEP_WAIT and is woken when its bytes are in). */
+/* Threads that do the network waits of /v1/translate requests (URL fetches, provider calls,
+ * s3/gcs puts), so no worker waits on the network (the work returns ITX_SERVER_STEP_WAIT and
+ * is woken when the wait is over). */
 #define SERVE_IO_THREADS 8
 
 /* Shared by every worker and runner thread. */
@@ -133,6 +135,7 @@ struct batch {
      * store) as the work reaches it, and a fraction 0..1 of the batch. May be NULL. */
     void (*stage)(void *arg, const char *stage, double progress);
     void *stage_arg;
+    struct batch_units *units; /* between serve_batch_begin and serve_batch_finish */
 };
 
 /* Allocates n pictures (NULL on allocation failure); serve_batch_release frees them. */
@@ -141,7 +144,27 @@ void serve_batch_release(struct batch *b);
 void serve_batch_keys(struct batch *b);
 void serve_batch_lookup(struct batch *b);
 bool serve_batch_pending(const struct batch *b);
+/* serve_batch_begin, serve_batch_translate and serve_batch_finish on one context. */
 void serve_batch_run(struct batch *b, struct itx_pipeline_ctx *ctx);
+/*
+ * The same in phases, so that no context is held while the provider waits on the network
+ * (docs/server.md, "Never blocked"): begin (context held: decode, OCR, selection of every
+ * pending picture, grouped pictures together), translate (no context, any thread: the
+ * provider calls), finish (a context, perhaps another: erase, draw, check, encode). A
+ * picture whose phase fails is marked done with its error. serve_batch_translate_waits says
+ * whether the translate phase will wait on the network (gemini, openai; not dict) so a
+ * caller hands it to another thread; serve_batch_begun whether anything awaits translate or
+ * finish; serve_batch_abandon fails what was begun (shutdown while waiting).
+ */
+void serve_batch_begin(struct batch *b, struct itx_pipeline_ctx *ctx);
+bool serve_batch_translate_waits(const struct batch *b);
+void serve_batch_translate(struct batch *b);
+void serve_batch_finish(struct batch *b, struct itx_pipeline_ctx *ctx);
+bool serve_batch_begun(const struct batch *b);
+void serve_batch_abandon(struct batch *b, enum itx_status st, const char *why);
+/* Whether a store put waits on the network (s3, gcs); local puts (a write and an fsync) are
+ * done inline. */
+bool serve_store_waits(const struct glue *g);
 void serve_batch_store(struct batch *b);
 /* Counts and logs each picture's outcome (metrics itx_images_total / _failed_total). */
 void serve_batch_account(struct batch *b);

@@ -226,9 +226,9 @@ serve_jobs_new(struct glue *g, const char *files_dir, long workers, struct serve
         goto fail;
     }
     redact_url(url, sj->url_shown, sizeof(sj->url_shown));
-    /* connections: the runners, the heartbeat thread and the short requests of as many
-     * workers, at most 64 (the store's limit) */
-    jo.pool_size = (unsigned)(workers > 0 && workers < 30 ? 2 * workers + 4 : 64);
+    /* connections: the runners (up to twice the workers), the heartbeat thread and the
+     * short requests of as many workers, at most 64 (the store's limit) */
+    jo.pool_size = (unsigned)(workers > 0 && workers < 20 ? 3 * workers + 4 : 64);
     jo.max_attempts = (unsigned)attempts;
     st = itx_jobs_open(url, &jo, &sj->db, d);
     if (st != ITX_OK) {
@@ -1041,8 +1041,23 @@ run_item(struct runner *r, struct itx_jobs_item *it)
     if (serve_batch_pending(&b) && !itx_cancel_requested(&r->cancel)) {
         ctx = serve_ctx_take(g, CTX_JOB, &r->cancel, &slot);
         if (ctx) {
-            serve_batch_run(&b, ctx);
-            serve_ctx_give(g, slot);
+            serve_batch_begin(&b, ctx);
+            if (serve_batch_translate_waits(&b)) {
+                /* the provider call waits on the network: the context works for others
+                 * meanwhile, and the finish takes whichever is free */
+                serve_ctx_give(g, slot);
+                serve_batch_translate(&b);
+                ctx = serve_batch_begun(&b) && !itx_cancel_requested(&r->cancel)
+                          ? serve_ctx_take(g, CTX_JOB, &r->cancel, &slot)
+                          : NULL;
+                no_ctx = serve_batch_begun(&b) && !ctx;
+            } else {
+                serve_batch_translate(&b);
+            }
+            if (ctx) {
+                serve_batch_finish(&b, ctx);
+                serve_ctx_give(g, slot);
+            }
             serve_batch_store(&b);
         } else {
             no_ctx = true; /* shutting down */
@@ -1252,7 +1267,10 @@ serve_jobs_start(struct serve_jobs *j, struct itx_diag *d)
 
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
-    j->n_runners = j->g->n_ctx;
+    /* with a provider that waits on the network, twice as many runners as contexts, so the
+     * contexts keep working while some runners wait on a provider call (a runner holds a
+     * context only for the CPU stages, so pictures in CPU stages never exceed the workers) */
+    j->n_runners = j->g->n_ctx * (itx_pipeline_translate_waits(j->g->pl) ? 2 : 1);
     j->runners = itx_calloc(j->n_runners, sizeof(*j->runners));
     if (!j->runners)
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for %zu job runners", j->n_runners);

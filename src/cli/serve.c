@@ -377,6 +377,8 @@ result_key(const struct batch *b, const uint8_t *data, size_t len, const char *g
     return st;
 }
 
+static void units_free(struct batch *b);
+
 struct pic *
 serve_pics_new(size_t n)
 {
@@ -398,6 +400,7 @@ serve_batch_release(struct batch *b)
     }
     itx_free(b->p);
     b->p = NULL;
+    units_free(b);
 }
 
 static void
@@ -554,71 +557,77 @@ batch_glossary(const struct tr_settings *r, struct itx_diag *d)
     return g;
 }
 
-/* Runs the pipeline on the pictures idx[0..n) together (one translation call when n > 1). */
+/* Pictures run together (one translation call), between serve_batch_begin and
+ * serve_batch_finish. */
+struct unit {
+    size_t idx[ITX_PIPELINE_MAX_GROUP];
+    size_t n;
+    struct run_poll rp; /* the pipeline's cancel_arg */
+    struct itx_pipeline_opts o;
+    struct itx_pipeline_state *s; /* NULL once failed or finished */
+};
+
+struct batch_units {
+    struct itx_glossary *gl; /* the request's glossary, borrowed by every o */
+    size_t n;
+    struct unit u[];
+};
+
 static void
-run_pictures(struct batch *b, const size_t *idx, size_t n, size_t done,
-             struct itx_pipeline_ctx *ctx, struct itx_glossary *gl)
+units_free(struct batch *b)
+{
+    struct batch_units *us = b->units;
+
+    if (!us)
+        return;
+    for (size_t i = 0; i < us->n; i++)
+        itx_pipeline_state_free(us->u[i].s);
+    itx_glossary_free(us->gl);
+    itx_free(us);
+    b->units = NULL;
+}
+
+/* Marks the pictures of u failed and drops its state. */
+static void
+unit_fail(struct batch *b, struct unit *u, const struct itx_diag *d)
+{
+    for (size_t k = 0; k < u->n; k++) {
+        struct pic *p = &b->p[u->idx[k]];
+        p->done = true;
+        p->st = d->code;
+        p->d = *d;
+    }
+    itx_pipeline_state_free(u->s);
+    u->s = NULL;
+}
+
+static void
+unit_opts(struct batch *b, struct unit *u, size_t done, struct itx_glossary *gl)
 {
     const struct tr_settings *r = b->set;
-    struct itx_pipeline_source src[ITX_PIPELINE_MAX_GROUP];
-    struct itx_pipeline_result res[ITX_PIPELINE_MAX_GROUP];
-    struct run_poll rp = {.b = b, .c = b->c, .n = n, .done = done, .qa = r->qa};
-    struct itx_pipeline_opts o;
-    struct itx_diag d;
-    enum itx_status st;
 
-    itx_pipeline_opts_default(&o);
-    o.target = r->target_lang ? r->target_lang : "en";
-    o.glossary = gl;
+    u->rp = (struct run_poll){.b = b, .c = b->c, .n = u->n, .done = done, .qa = r->qa};
+    itx_pipeline_opts_default(&u->o);
+    u->o.target = r->target_lang ? r->target_lang : "en";
+    u->o.glossary = gl;
     if (r->output_format && strcmp(r->output_format, "same") != 0)
-        o.format = itx_image_format_parse(r->output_format);
-    o.quality = (int)r->jpeg_quality;
-    o.no_qa = !r->qa;
-    o.cancelled = run_polled;
-    o.cancel_status = run_cancel_status;
-    o.cancel_arg = &rp;
-    memset(res, 0, sizeof(res));
-    for (size_t k = 0; k < n; k++) {
-        const struct pic *p = &b->p[idx[k]];
-        src[k] = (struct itx_pipeline_source){.data = p->data, .len = p->len, .name = p->name};
-    }
-    itx_diag_init(&d);
-    st = n == 1 ? itx_pipeline_run(ctx, src, &o, res, &d)
-                : itx_pipeline_run_group(ctx, src, n, &o, res, &d);
-    if (st == ITX_OK)
-        itx_metric_add(b->g->m_translated, 1);
-    for (size_t k = 0; k < n; k++) {
-        struct pic *p = &b->p[idx[k]];
-        p->done = true;
-        if (st != ITX_OK) {
-            p->st = st;
-            p->d = d;
-            continue;
-        }
-        p->res = res[k];
-        p->have_res = true;
-        p->ms = res[k].ms.total;
-        {
-            struct itx_log_ctx lc = b->lc;
-            lc.image = (int)p->index;
-            lc.stage = "ocr";
-            itx_log(ITX_LOG_INFO, &lc, NULL, "OCR done: %u regions, %u Chinese to translate",
-                    res[k].n_regions, res[k].n_translated);
-            lc.stage = "translate";
-            itx_log(ITX_LOG_INFO, &lc, NULL, "translated %u regions", res[k].n_translated);
-            lc.stage = "render";
-            itx_log(ITX_LOG_INFO, &lc, NULL, "rendered");
-        }
-    }
+        u->o.format = itx_image_format_parse(r->output_format);
+    u->o.quality = (int)r->jpeg_quality;
+    u->o.no_qa = !r->qa;
+    u->o.cancelled = run_polled;
+    u->o.cancel_status = run_cancel_status;
+    u->o.cancel_arg = &u->rp;
 }
 
 void
-serve_batch_run(struct batch *b, struct itx_pipeline_ctx *ctx)
+serve_batch_begin(struct batch *b, struct itx_pipeline_ctx *ctx)
 {
     struct itx_glossary *gl = NULL;
+    struct batch_units *us;
     struct itx_diag d;
     size_t done = 0;
 
+    units_free(b);
     itx_diag_init(&d);
     if (b->set->n_glossary && !(gl = batch_glossary(b->set, &d))) {
         for (size_t i = 0; i < b->n; i++) {
@@ -630,23 +639,152 @@ serve_batch_run(struct batch *b, struct itx_pipeline_ctx *ctx)
         }
         return;
     }
+    us = itx_calloc(1, sizeof(*us) + b->n * sizeof(us->u[0]));
+    if (!us) {
+        itx_glossary_free(gl);
+        itx_diag_set(&d, ITX_ERR_NOMEM, "out of memory for %zu pictures", b->n);
+        for (size_t i = 0; i < b->n; i++) {
+            if (!b->p[i].done) {
+                b->p[i].st = d.code;
+                b->p[i].d = d;
+                b->p[i].done = true;
+            }
+        }
+        return;
+    }
+    us->gl = gl;
+    b->units = us;
     /* what the store did not have: alone, or with the rest of its group in one call */
     for (size_t i = 0; i < b->n && !itx_cancel_requested(b->c); i++) {
         const char *grp = b->p[i].group;
-        size_t idx[ITX_PIPELINE_MAX_GROUP], k = 0;
+        struct itx_pipeline_source src[ITX_PIPELINE_MAX_GROUP];
+        bool taken = false;
+        struct unit *u;
 
         if (b->p[i].done)
             continue;
-        idx[k++] = i;
-        for (size_t j = i + 1; grp && j < b->n && k < ITX_PIPELINE_MAX_GROUP; j++) {
+        for (size_t j = 0; j < us->n && !taken; j++)
+            for (size_t k = 0; k < us->u[j].n && !taken; k++)
+                taken = us->u[j].idx[k] == i;
+        if (taken)
+            continue;
+        u = &us->u[us->n++];
+        u->idx[u->n++] = i;
+        for (size_t j = i + 1; grp && j < b->n && u->n < ITX_PIPELINE_MAX_GROUP; j++) {
             const char *gj = b->p[j].group;
             if (!b->p[j].done && gj && strcmp(gj, grp) == 0)
-                idx[k++] = j;
+                u->idx[u->n++] = j;
         }
-        run_pictures(b, idx, k, done, ctx, gl);
-        done += k;
+        unit_opts(b, u, done, gl);
+        done += u->n;
+        for (size_t k = 0; k < u->n; k++) {
+            const struct pic *p = &b->p[u->idx[k]];
+            src[k] = (struct itx_pipeline_source){.data = p->data, .len = p->len, .name = p->name};
+        }
+        itx_diag_init(&d);
+        if (itx_pipeline_begin(ctx, src, u->n, &u->o, &u->s, &d) != ITX_OK)
+            unit_fail(b, u, &d);
     }
-    itx_glossary_free(gl);
+}
+
+bool
+serve_batch_translate_waits(const struct batch *b)
+{
+    if (!b->units || !itx_pipeline_translate_waits(b->g->pl))
+        return false;
+    for (size_t i = 0; i < b->units->n; i++)
+        if (b->units->u[i].s)
+            return true;
+    return false;
+}
+
+void
+serve_batch_translate(struct batch *b)
+{
+    for (size_t i = 0; b->units && i < b->units->n; i++) {
+        struct unit *u = &b->units->u[i];
+        struct itx_diag d;
+        if (!u->s)
+            continue;
+        itx_diag_init(&d);
+        if (itx_pipeline_translate(b->g->pl, u->s, &u->o, &d) != ITX_OK)
+            unit_fail(b, u, &d);
+    }
+}
+
+void
+serve_batch_abandon(struct batch *b, enum itx_status st, const char *why)
+{
+    struct itx_diag d;
+
+    itx_diag_init(&d);
+    itx_diag_set(&d, st, "%s", why);
+    for (size_t i = 0; b->units && i < b->units->n; i++)
+        if (b->units->u[i].s)
+            unit_fail(b, &b->units->u[i], &d);
+    units_free(b);
+}
+
+bool
+serve_batch_begun(const struct batch *b)
+{
+    for (size_t i = 0; b->units && i < b->units->n; i++)
+        if (b->units->u[i].s)
+            return true;
+    return false;
+}
+
+void
+serve_batch_finish(struct batch *b, struct itx_pipeline_ctx *ctx)
+{
+    for (size_t i = 0; b->units && i < b->units->n; i++) {
+        struct unit *u = &b->units->u[i];
+        struct itx_pipeline_result res[ITX_PIPELINE_MAX_GROUP];
+        struct itx_diag d;
+
+        if (!u->s)
+            continue;
+        memset(res, 0, sizeof(res));
+        itx_diag_init(&d);
+        if (itx_pipeline_finish(ctx, u->s, &u->o, res, &d) != ITX_OK) {
+            unit_fail(b, u, &d);
+            continue;
+        }
+        itx_pipeline_state_free(u->s);
+        u->s = NULL;
+        itx_metric_add(b->g->m_translated, 1);
+        for (size_t k = 0; k < u->n; k++) {
+            struct pic *p = &b->p[u->idx[k]];
+            struct itx_log_ctx lc = b->lc;
+            p->done = true;
+            p->res = res[k];
+            p->have_res = true;
+            p->ms = res[k].ms.total;
+            lc.image = (int)p->index;
+            lc.stage = "ocr";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "OCR done: %u regions, %u Chinese to translate",
+                    res[k].n_regions, res[k].n_translated);
+            lc.stage = "translate";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "translated %u regions", res[k].n_translated);
+            lc.stage = "render";
+            itx_log(ITX_LOG_INFO, &lc, NULL, "rendered");
+        }
+    }
+    units_free(b);
+}
+
+void
+serve_batch_run(struct batch *b, struct itx_pipeline_ctx *ctx)
+{
+    serve_batch_begin(b, ctx);
+    serve_batch_translate(b);
+    serve_batch_finish(b, ctx);
+}
+
+bool
+serve_store_waits(const struct glue *g)
+{
+    return itx_store_kind(g->store) != ITX_STORE_LOCAL;
 }
 
 /* Stores one pipeline result under its key. */
@@ -736,13 +874,23 @@ serve_batch_account(struct batch *b)
 
 /* ---- POST /v1/translate ---------------------------------------------------------------- */
 
+/*
+ * The steps of a request; an arrow with "I/O" is a wait on an I/O thread (the work returns
+ * ITX_SERVER_STEP_WAIT and holds no worker and no context meanwhile):
+ *   LOAD -(I/O: fetch URL pictures)-> BEGIN [context: decode, OCR]
+ *        -(I/O: provider call, gemini/openai)-> FINISH [context: erase, draw, encode]
+ *        -(I/O: s3/gcs puts)-> ANSWER
+ * With dict the context is kept from begin to finish; with a local store the puts are inline.
+ */
+enum tr_phase { TR_LOAD, TR_BEGIN, TR_FINISH, TR_STORE, TR_ANSWER };
+
 struct tr_work {
     struct itx_server_work w; /* first */
     struct glue *g;
     struct itx_api_request *req;
     struct tr_settings set;
     struct batch b;
-    bool loaded; /* the pictures' bytes are in: given, or fetched on an I/O thread */
+    enum tr_phase phase; /* what the next run does */
     struct tr_work *io_next;
 };
 
@@ -767,6 +915,57 @@ answer_pic(struct batch *b, const struct pic *p, struct itx_buf *out)
 
 /* ---- the fetch threads ----------------------------------------------------------------- */
 
+/* The network wait that m's next phase needs. */
+static void
+io_wait(struct glue *g, struct tr_work *m, bool stop)
+{
+    bool cancelled = itx_cancel_requested(m->b.c);
+    const char *why = stop ? "the server is shutting down" : "cancelled";
+
+    if (m->phase == TR_FINISH) {
+        /* the provider calls; a cancelled request is woken at once and answers */
+        if (stop || cancelled)
+            serve_batch_abandon(&m->b, ITX_ERR_UNAVAILABLE,
+                                stop ? "not translated: the server "
+                                       "is shutting down"
+                                     : "not translated: cancelled");
+        else
+            serve_batch_translate(&m->b);
+        return;
+    }
+    if (m->phase == TR_ANSWER) {
+        if (stop || cancelled) {
+            for (size_t i = 0; i < m->b.n; i++) {
+                struct pic *p = &m->b.p[i];
+                if (!p->have_res)
+                    continue;
+                p->st = itx_diag_set(&p->d, ITX_ERR_UNAVAILABLE, "not stored: %s", why);
+                itx_pipeline_result_release(&p->res);
+                p->have_res = false;
+            }
+        } else {
+            serve_batch_store(&m->b);
+        }
+        return;
+    }
+    for (size_t i = 0; i < m->b.n; i++) {
+        const struct itx_api_image *im = &m->req->images[i];
+        struct pic *p = &m->b.p[i];
+        double t0;
+        if (!im->url)
+            continue;
+        if (stop || cancelled) {
+            p->st = itx_diag_set(&p->d, ITX_ERR_UNAVAILABLE, "not fetched: %s", why);
+            continue;
+        }
+        t0 = itx_now_ms();
+        p->st = itx_fetch(&g->fetch, im->url, &p->fr, &p->d);
+        itx_server_observe_stage(g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
+        p->data = p->fr.data;
+        p->len = p->fr.len;
+    }
+}
+
 static void *
 io_main(void *arg)
 {
@@ -789,23 +988,7 @@ io_main(void *arg)
             g->io_tail = NULL;
         stop = g->io_stop;
         pthread_mutex_unlock(&g->io_mu);
-        for (size_t i = 0; i < m->b.n; i++) {
-            const struct itx_api_image *im = &m->req->images[i];
-            struct pic *p = &m->b.p[i];
-            double t0;
-            if (!im->url)
-                continue;
-            if (stop || itx_cancel_requested(m->b.c)) {
-                p->st = itx_diag_set(&p->d, ITX_ERR_UNAVAILABLE, "not fetched: %s",
-                                     stop ? "the server is shutting down" : "cancelled");
-                continue;
-            }
-            t0 = itx_now_ms();
-            p->st = itx_fetch(&g->fetch, im->url, &p->fr, &p->d);
-            itx_server_observe_stage(g->srv, "fetch", (itx_now_ms() - t0) / 1000.0);
-            p->data = p->fr.data;
-            p->len = p->fr.len;
-        }
+        io_wait(g, m, stop);
         itx_server_work_wake(&m->w); /* m is the server's again */
     }
     return NULL;
@@ -854,9 +1037,75 @@ io_stop(struct glue *g)
 
 /* ---- POST /v1/translate ---------------------------------------------------------------- */
 
+/* Hands m's next phase's network wait to an I/O thread. */
+static enum itx_server_step
+tr_wait(struct tr_work *m, enum tr_phase next)
+{
+    m->phase = next;
+    io_push(m->g, m);
+    return ITX_SERVER_STEP_WAIT; /* m is not touched again until the wake */
+}
+
+/* Takes a context for m; NULL (with w->diag set unless cancelled) when none can be had. */
+static struct itx_pipeline_ctx *
+tr_ctx(struct tr_work *m, const struct itx_cancel *c, size_t *slot)
+{
+    struct itx_pipeline_ctx *ctx = serve_ctx_take(m->g, CTX_SYNC, c, slot);
+    if (!ctx && !itx_cancel_requested(c))
+        itx_diag_set(&m->w.diag, ITX_ERR_UNAVAILABLE, "the server is shutting down");
+    return ctx;
+}
+
+/* The first step: checks the request and lists its pictures. */
+static bool
+tr_load(struct tr_work *m, const struct itx_cancel *c, bool *any_url)
+{
+    struct itx_server_work *w = &m->w;
+    struct glue *g = m->g;
+    struct batch *b = &m->b;
+    size_t n = m->req->n_images;
+    bool ready;
+
+    serve_settings_from_request(&m->set, m->req);
+    *b = (struct batch){.g = g, .set = &m->set, .c = c};
+    b->lc = (struct itx_log_ctx){
+        .request_id = w->request_id, .trace = w->trace[0] ? w->trace : NULL, .image = -1};
+    if (serve_settings_check(g, &m->set, &w->diag) != ITX_OK)
+        return false;
+    if (n == 0) {
+        itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
+        return false;
+    }
+    pthread_mutex_lock(&g->mu);
+    ready = g->ready;
+    pthread_mutex_unlock(&g->mu);
+    if (!ready) {
+        itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the OCR models are still warming up");
+        return false;
+    }
+    if (!(b->p = serve_pics_new(n))) {
+        itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
+        return false;
+    }
+    b->n = n;
+    *any_url = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct itx_api_image *im = &m->req->images[i];
+        struct pic *p = &b->p[i];
+        p->index = i;
+        p->name = im->name ? im->name : im->url;
+        p->group = im->group;
+        p->data = im->data;
+        p->len = im->size;
+        *any_url |= im->url != NULL;
+    }
+    return true;
+}
+
 /*
- * Runs in two steps when a picture is a URL: the first checks the request and hands the
- * fetches to the I/O threads (ITX_SERVER_STEP_WAIT); the second, once woken, does the rest.
+ * Runs phase by phase (enum tr_phase); each network wait goes to an I/O thread and the run
+ * returns ITX_SERVER_STEP_WAIT, to be called again, on any worker, once it is over. A
+ * context is held only for the CPU stages.
  */
 static enum itx_server_step
 tr_run(struct itx_server_work *w, const struct itx_cancel *c)
@@ -872,57 +1121,44 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
         return ITX_SERVER_STEP_DONE;
     }
-    if (!m->loaded) {
-        bool any_url = false, ready;
-        serve_settings_from_request(&m->set, m->req);
-        *b = (struct batch){.g = g, .set = &m->set, .c = c};
-        b->lc = (struct itx_log_ctx){
-            .request_id = w->request_id, .trace = w->trace[0] ? w->trace : NULL, .image = -1};
-        if (serve_settings_check(g, &m->set, &w->diag) != ITX_OK)
+    if (m->phase == TR_LOAD) {
+        bool any_url = false;
+        if (!tr_load(m, c, &any_url))
             return ITX_SERVER_STEP_DONE;
-        if (n == 0) {
-            itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
-            return ITX_SERVER_STEP_DONE;
-        }
-        pthread_mutex_lock(&g->mu);
-        ready = g->ready;
-        pthread_mutex_unlock(&g->mu);
-        if (!ready) {
-            itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the OCR models are still warming up");
-            return ITX_SERVER_STEP_DONE;
-        }
-        if (!(b->p = serve_pics_new(n))) {
-            itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
-            return ITX_SERVER_STEP_DONE;
-        }
-        b->n = n;
-        for (size_t i = 0; i < n; i++) {
-            const struct itx_api_image *im = &m->req->images[i];
-            struct pic *p = &b->p[i];
-            p->index = i;
-            p->name = im->name ? im->name : im->url;
-            p->group = im->group;
-            p->data = im->data;
-            p->len = im->size;
-            any_url |= im->url != NULL;
-        }
-        m->loaded = true;
-        if (any_url) {
-            io_push(g, m);
-            return ITX_SERVER_STEP_WAIT; /* m is not touched again until the wake */
+        if (any_url)
+            return tr_wait(m, TR_BEGIN);
+        m->phase = TR_BEGIN;
+    }
+    if (m->phase == TR_BEGIN) {
+        m->phase = TR_STORE;
+        serve_batch_keys(b);
+        serve_batch_lookup(b);
+        if (serve_batch_pending(b) && !itx_cancel_requested(c) && (ctx = tr_ctx(m, c, &slot))) {
+            serve_batch_begin(b, ctx);
+            if (serve_batch_translate_waits(b)) {
+                serve_ctx_give(g, slot);
+                return tr_wait(m, TR_FINISH);
+            }
+            serve_batch_translate(b);
+            serve_batch_finish(b, ctx);
+            serve_ctx_give(g, slot);
         }
     }
-    serve_batch_keys(b);
-    serve_batch_lookup(b);
-    if (serve_batch_pending(b) && !itx_cancel_requested(c)) {
-        ctx = serve_ctx_take(g, CTX_SYNC, c, &slot);
-        if (ctx) {
-            serve_batch_run(b, ctx);
+    if (m->phase == TR_FINISH) {
+        m->phase = TR_STORE;
+        if (serve_batch_begun(b) && (ctx = tr_ctx(m, c, &slot))) {
+            serve_batch_finish(b, ctx);
             serve_ctx_give(g, slot);
-            serve_batch_store(b);
-        } else if (!itx_cancel_requested(c)) {
-            itx_diag_set(&w->diag, ITX_ERR_UNAVAILABLE, "the server is shutting down");
         }
+    }
+    if (m->phase == TR_STORE && w->diag.code == ITX_OK && !itx_cancel_requested(c)) {
+        bool any = false;
+        m->phase = TR_ANSWER;
+        for (size_t i = 0; i < n; i++)
+            any |= b->p[i].have_res;
+        if (any && serve_store_waits(g))
+            return tr_wait(m, TR_ANSWER);
+        serve_batch_store(b);
     }
     if (itx_cancel_requested(c)) {
         itx_diag_set(&w->diag, cancel_status((void *)c), "cancelled");
