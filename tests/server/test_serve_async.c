@@ -6,7 +6,8 @@
  * worker, that /metrics shows no worker busy while all three calls are pending, and that
  * every answer carries the fake's translations. Then, on a server with a short deadline,
  * a deadline that passes during the provider wait gets 504, and the server goes on
- * serving (the next request, with a prompt fake, gets 200).
+ * serving (the next request, with a prompt fake, gets 200). Last, a job of three pictures
+ * on one worker: its provider calls overlap too.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -100,6 +101,44 @@ make_body(const char *testset, const char *dir, int seed)
     }
     free(img);
     return body;
+}
+
+/* A job body with the images of the single-image bodies b[0..n). */
+static char *
+job_body(char *const *b, int n)
+{
+    size_t cap = 128;
+    char *out;
+
+    for (int i = 0; i < n; i++)
+        cap += strlen(b[i]);
+    if (!(out = malloc(cap)))
+        return NULL;
+    strcpy(out, "{\"target_lang\":\"en\",\"provider\":\"openai\",\"images\":[");
+    for (int i = 0; i < n; i++) {
+        const char *a = strstr(b[i], "[{"), *e = strrchr(b[i], ']');
+        if (i)
+            strcat(out, ",");
+        strncat(out, a + 1, (size_t)(e - a - 1));
+    }
+    strcat(out, "]}");
+    return out;
+}
+
+static json_t *
+job_call(unsigned port, const char *method, const char *path, const char *body, long *status)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct resp r;
+    json_t *j = NULL;
+
+    *status = -1;
+    if (http(port, method, path, body ? h : NULL, body, body ? strlen(body) : 0, &r) == 0) {
+        *status = r.status;
+        j = json_loads(r.body, 0, NULL);
+        resp_free(&r);
+    }
+    return j;
 }
 
 struct call {
@@ -293,6 +332,45 @@ main(int argc, char **argv)
     json_decref(calls[0].answer);
     CHECK(metric_now(s.port, "itx_http_requests_total{route=\"translate\",code=\"504\"}") == 1);
     CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
+    srv_free(&s);
+
+    /* a job of three pictures on one worker: the runners give the context back during the
+     * provider calls, so two calls (two runners per context) wait together */
+    fake_llm_script(&fake, &hold, 1);
+    if (!start_server(&s, argv[1], dir, "c", port, "ITX_DEADLINE_MS=60000")) {
+        CHECK_MSG(0, "itx serve did not become ready");
+    } else {
+        char *jb = job_body(bodies, N_REQ), path[200], *id = NULL;
+        const char *state = NULL;
+        long status;
+        json_t *j = job_call(s.port, "POST", "/v1/jobs", jb, &status);
+        CHECK_INT(status, 202);
+        if (json_is_string(json_object_get(j, "id")))
+            id = strdup(json_string_value(json_object_get(j, "id")));
+        json_decref(j);
+        j = NULL;
+        for (int i = 0; id && i < 1200; i++) {
+            json_decref(j);
+            snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+            j = job_call(s.port, "GET", path, NULL, &status);
+            state = json_string_value(json_object_get(j, "state"));
+            if (state && (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+                          strcmp(state, "partially_failed") == 0))
+                break;
+            ms_sleep(100);
+        }
+        CHECK_STR(state ? state : "(none)", "succeeded");
+        json_decref(j);
+        pthread_mutex_lock(&fake.mu);
+        fprintf(stderr, "job: fake LLM saw %d requests, at most %d in flight\n", fake.n_requests,
+                fake.max_in_flight);
+        CHECK_MSG(fake.max_in_flight >= 2, "the job's provider calls did not overlap");
+        CHECK_INT(fake.n_requests, N_REQ);
+        pthread_mutex_unlock(&fake.mu);
+        free(id);
+        free(jb);
+        CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
+    }
     srv_free(&s);
 
     fake_llm_stop(&fake);
