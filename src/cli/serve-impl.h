@@ -37,6 +37,10 @@ struct batch_units;
  * s3/gcs puts), so no worker waits on the network (the work returns ITX_SERVER_STEP_WAIT and
  * is woken when the wait is over). */
 #define SERVE_IO_THREADS 8
+/* Requests at most that wait for their provider call with begun pictures (decoded, read)
+ * in memory; past it a request translates on its worker, holding its context, as a run in
+ * one go does (the memory of waiting requests stays bounded). */
+#define SERVE_MAX_TR_WAITS (4 * SERVE_IO_THREADS)
 
 /* Shared by every worker and runner thread. */
 struct glue {
@@ -63,6 +67,7 @@ struct glue {
     pthread_cond_t io_cv;
     struct tr_work *io_head, *io_tail;
     bool io_stop;
+    size_t n_tr_waits; /* requests handed to the I/O threads for their provider call */
     pthread_t io_th[SERVE_IO_THREADS];
     size_t n_io;
 };

@@ -923,6 +923,9 @@ io_wait(struct glue *g, struct tr_work *m, bool stop)
     const char *why = stop ? "the server is shutting down" : "cancelled";
 
     if (m->phase == TR_FINISH) {
+        pthread_mutex_lock(&g->io_mu);
+        g->n_tr_waits--;
+        pthread_mutex_unlock(&g->io_mu);
         /* the provider calls; a cancelled request is woken at once and answers */
         if (stop || cancelled)
             serve_batch_abandon(&m->b, ITX_ERR_UNAVAILABLE,
@@ -1046,6 +1049,19 @@ tr_wait(struct tr_work *m, enum tr_phase next)
     return ITX_SERVER_STEP_WAIT; /* m is not touched again until the wake */
 }
 
+/* Whether one more request may wait for its provider call on an I/O thread (counted until
+ * io_wait runs it). */
+static bool
+tr_wait_reserve(struct glue *g)
+{
+    bool ok;
+    pthread_mutex_lock(&g->io_mu);
+    ok = g->n_tr_waits < SERVE_MAX_TR_WAITS;
+    g->n_tr_waits += ok;
+    pthread_mutex_unlock(&g->io_mu);
+    return ok;
+}
+
 /* Takes a context for m; NULL (with w->diag set unless cancelled) when none can be had. */
 static struct itx_pipeline_ctx *
 tr_ctx(struct tr_work *m, const struct itx_cancel *c, size_t *slot)
@@ -1135,7 +1151,7 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
         serve_batch_lookup(b);
         if (serve_batch_pending(b) && !itx_cancel_requested(c) && (ctx = tr_ctx(m, c, &slot))) {
             serve_batch_begin(b, ctx);
-            if (serve_batch_translate_waits(b)) {
+            if (serve_batch_translate_waits(b) && tr_wait_reserve(g)) {
                 serve_ctx_give(g, slot);
                 return tr_wait(m, TR_FINISH);
             }
