@@ -300,8 +300,8 @@ translate(unsigned port, int i, long *status, double *ms)
         j = json_loads(r.body, 0, NULL);
         if (!j)
             fprintf(stderr, "not JSON: %.300s\n", r.body);
-        resp_free(&r);
     }
+    resp_free(&r); /* after a failed request too: proc.c leaves empty strings */
     *ms = now_ms() - t0;
     free(body);
     return j;
@@ -348,12 +348,10 @@ start_serve(struct srv *s, const char *const *env_extra)
     if (srv_start(s, args, env) != 0)
         return false;
     for (int i = 0; i < 6000; i++) { /* up to 60 s: model loading and warm-up under ASan */
-        if (http(s->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0) {
-            long st = r.status;
-            resp_free(&r);
-            if (st == 200)
-                return true;
-        }
+        long st = http(s->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 ? r.status : 0;
+        resp_free(&r);
+        if (st == 200)
+            return true;
         ms_sleep(10);
     }
     return false;
@@ -364,8 +362,7 @@ healthy(unsigned port)
 {
     struct resp r;
     bool ok = http(port, "GET", "/healthz", NULL, NULL, 0, &r) == 0 && r.status == 200;
-    if (ok)
-        resp_free(&r);
+    resp_free(&r);
     return ok;
 }
 
