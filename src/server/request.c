@@ -132,35 +132,6 @@ bad:
     return false;
 }
 
-static const char *
-json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "something else";
-}
-
-static enum itx_status
-type_error(struct itx_diag *d, const char *path, const char *want, const json_t *got)
-{
-    return itx_diag_set(d, ITX_ERR_INVALID, "'%s' must be %s, not %s", path, want,
-                        json_type_name(got));
-}
-
 /* Copies a JSON string member (1..max bytes, no control characters). */
 static enum itx_status
 get_string(const json_t *v, const char *path, size_t max, char **out, struct itx_diag *d)
@@ -169,7 +140,7 @@ get_string(const json_t *v, const char *path, size_t max, char **out, struct itx
     size_t n;
 
     if (!json_is_string(v))
-        return type_error(d, path, "a string", v);
+        return api_json_type_error(d, path, "a string", v);
     s = json_string_value(v);
     n = json_string_length(v);
     if (n == 0)
@@ -249,7 +220,7 @@ parse_image(const json_t *v, size_t idx, const struct itx_api_limits *lim,
 
     snprintf(path, sizeof(path), "images[%zu]", idx);
     if (!json_is_object(v))
-        return type_error(d, path, "an object with 'url' or 'data'", v);
+        return api_json_type_error(d, path, "an object with 'url' or 'data'", v);
     if (!json_object_get(v, "url") == !json_object_get(v, "data"))
         return itx_diag_set(d, ITX_ERR_INVALID, "images[%zu] needs exactly one of 'url' or 'data'",
                             idx);
@@ -265,7 +236,7 @@ parse_image(const json_t *v, size_t idx, const struct itx_api_limits *lim,
             const char *s;
             size_t n, bad;
             if (!json_is_string(m))
-                return type_error(d, path, "a base64 string", m);
+                return api_json_type_error(d, path, "a base64 string", m);
             s = json_string_value(m);
             n = json_string_length(m);
             if (n / 4 * 3 > lim->max_image_bytes + 2)
@@ -314,7 +285,7 @@ static enum itx_status
 get_bool(const json_t *v, const char *path, bool *out, struct itx_diag *d)
 {
     if (!json_is_boolean(v))
-        return type_error(d, path, "a boolean", v);
+        return api_json_type_error(d, path, "a boolean", v);
     *out = json_is_true(v);
     return ITX_OK;
 }
@@ -327,7 +298,7 @@ parse_options(const json_t *v, struct itx_api_request *r, struct itx_diag *d)
     enum itx_status st;
 
     if (!json_is_object(v))
-        return type_error(d, "options", "an object", v);
+        return api_json_type_error(d, "options", "an object", v);
     json_object_foreach((json_t *)v, key, m)
     {
         if (strcmp(key, "output_format") == 0) {
@@ -339,7 +310,7 @@ parse_options(const json_t *v, struct itx_api_request *r, struct itx_diag *d)
                                     "'options.output_format' must be same, png, jpeg or webp");
         } else if (strcmp(key, "jpeg_quality") == 0) {
             if (!json_is_integer(m))
-                return type_error(d, "options.jpeg_quality", "an integer", m);
+                return api_json_type_error(d, "options.jpeg_quality", "an integer", m);
             if (json_integer_value(m) < 1 || json_integer_value(m) > 100)
                 return itx_diag_set(d, ITX_ERR_INVALID, "'options.jpeg_quality' must be in 1..100");
             r->jpeg_quality = (long)json_integer_value(m);
@@ -369,7 +340,7 @@ parse_glossary(const json_t *v, const struct itx_api_limits *lim, struct itx_api
     size_t n;
 
     if (!json_is_array(v))
-        return type_error(d, "glossary", "an array", v);
+        return api_json_type_error(d, "glossary", "an array", v);
     n = json_array_size(v);
     if (n > lim->max_glossary)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE, "glossary has %zu entries, the limit is %zu", n,
@@ -389,7 +360,7 @@ parse_glossary(const json_t *v, const struct itx_api_limits *lim, struct itx_api
         r->n_glossary = i + 1;
         snprintf(path, sizeof(path), "glossary[%zu]", i);
         if (!json_is_object(e))
-            return type_error(d, path, "an object", e);
+            return api_json_type_error(d, path, "an object", e);
         json_object_foreach((json_t *)e, key, m)
         {
             snprintf(path, sizeof(path), "glossary[%zu].%.20s", i, key);
@@ -438,7 +409,7 @@ parse_object(const json_t *root, const struct itx_api_limits *lim, size_t extra_
     size_t n;
 
     if (!json_is_object(root))
-        return type_error(d, "request body", "a JSON object", root);
+        return api_json_type_error(d, "request body", "a JSON object", root);
     json_object_foreach((json_t *)root, key, m)
     {
         if (strcmp(key, "images") == 0) {
@@ -480,7 +451,7 @@ parse_object(const json_t *root, const struct itx_api_limits *lim, size_t extra_
     if (!r->source_lang && !(r->source_lang = itx_strdup("zh")))
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
     if (images && !json_is_array(images))
-        return type_error(d, "images", "an array", images);
+        return api_json_type_error(d, "images", "an array", images);
     n = images ? json_array_size(images) : 0;
     if (n + extra_images == 0)
         return itx_diag_set(d, ITX_ERR_INVALID, "'images' is required and must not be empty");
@@ -498,22 +469,6 @@ parse_object(const json_t *root, const struct itx_api_limits *lim, size_t extra_
     return ITX_OK;
 }
 
-static enum itx_status
-load_json(const void *body, size_t len, json_t **out, struct itx_diag *d)
-{
-    json_error_t je;
-    json_t *root;
-
-    if (len == 0)
-        return itx_diag_set(d, ITX_ERR_INVALID, "the request body is empty (expected JSON)");
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return itx_diag_set(d, ITX_ERR_INVALID, "invalid JSON at line %d, column %d: %s", je.line,
-                            je.column, je.text);
-    *out = root;
-    return ITX_OK;
-}
-
 enum itx_status
 itx_api_parse_json(const void *body, size_t len, enum itx_api_kind kind,
                    const struct itx_api_limits *lim, struct itx_api_request **out,
@@ -526,7 +481,7 @@ itx_api_parse_json(const void *body, size_t len, enum itx_api_kind kind,
     if (len > lim->max_body_bytes)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE, "the body is %zu bytes, the limit is %zu", len,
                             lim->max_body_bytes);
-    if ((st = load_json(body, len, &root, d)) != ITX_OK)
+    if ((st = api_json_load(body, len, &root, d)) != ITX_OK)
         goto out;
     if (!(r = request_new(kind))) {
         st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
@@ -740,7 +695,7 @@ itx_api_parse_multipart(const void *body, size_t len, const char *content_type,
         goto out;
     }
     if (json_part) {
-        if ((st = load_json(json_part->data, json_part->len, &root, d)) != ITX_OK) {
+        if ((st = api_json_load(json_part->data, json_part->len, &root, d)) != ITX_OK) {
             itx_diag_prefix(d, "multipart part 'request'");
             goto out;
         }

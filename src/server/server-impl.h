@@ -101,4 +101,18 @@ enum itx_status files_serve(struct itx_server *s, struct MHD_Connection *c, cons
 extern const char itx_server_openapi_json[];
 extern const size_t itx_server_openapi_json_len;
 
+/* json-util.c: shared by the request parsers (request.c, web.c). */
+struct json_t;
+/* "an object", "a string", ... for "'path' must be X, not <this>". */
+const char *api_json_type_name(const struct json_t *v);
+/* ITX_ERR_INVALID: "'path' must be <want>, not <got's type>". */
+enum itx_status api_json_type_error(struct itx_diag *d, const char *path, const char *want,
+                                    const struct json_t *got);
+/* A printable copy of untrusted text for a message: at most 64 bytes, others as '?', "..." after.
+ */
+void api_json_quote(char out[72], const char *s, size_t n);
+/* Parses a request body (not empty, no duplicate keys); the error names line and column. */
+enum itx_status api_json_load(const void *body, size_t len, struct json_t **out,
+                              struct itx_diag *d);
+
 #endif

@@ -53,42 +53,6 @@ itx_api_render_request_free(struct itx_api_render_request *r)
     itx_free(r);
 }
 
-static const char *
-type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "something else";
-}
-
-/* A printable copy of untrusted text for a message: at most 64 bytes, others as '?'. */
-static void
-quote(char out[72], const char *s, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n && k < 64; i++)
-        out[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (n > 64) {
-        memcpy(out + k, "...", 3);
-        k += 3;
-    }
-    out[k] = '\0';
-}
-
 static enum itx_status
 parse_key(const json_t *v, char out[65], struct itx_diag *d)
 {
@@ -98,12 +62,13 @@ parse_key(const json_t *v, char out[65], struct itx_diag *d)
 
     if (!json_is_string(v))
         return itx_diag_set(d, ITX_ERR_INVALID,
-                            "'background' must be a string (the result key), not %s", type_name(v));
+                            "'background' must be a string (the result key), not %s",
+                            api_json_type_name(v));
     s = json_string_value(v);
     n = json_string_length(v);
     for (size_t i = 0; i < n; i++) {
         if (n != 64 || !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            quote(q, s, n);
+            api_json_quote(q, s, n);
             return itx_diag_set(d, ITX_ERR_INVALID,
                                 "'background' must be a result key: 64 lowercase hex digits, as "
                                 "in the result's url; '%s' is not one",
@@ -126,7 +91,7 @@ parse_color(const json_t *v, size_t i, char out[8], struct itx_diag *d)
 
     if (!json_is_string(v))
         return itx_diag_set(d, ITX_ERR_INVALID, "'regions[%zu].color' must be a string, not %s", i,
-                            type_name(v));
+                            api_json_type_name(v));
     if (json_string_length(v) != 7 || s[0] != '#')
         goto bad;
     out[0] = '#';
@@ -156,7 +121,7 @@ parse_edit(const json_t *v, size_t i, uint8_t *seen, struct itx_api_region_edit 
     e->font_size = -1;
     if (!json_is_object(v))
         return itx_diag_set(d, ITX_ERR_INVALID, "'regions[%zu]' must be an object, not %s", i,
-                            type_name(v));
+                            api_json_type_name(v));
     json_object_foreach((json_t *)v, key, m)
     {
         if (strcmp(key, "id") == 0) {
@@ -164,7 +129,7 @@ parse_edit(const json_t *v, size_t i, uint8_t *seen, struct itx_api_region_edit 
             if (!json_is_integer(m))
                 return itx_diag_set(d, ITX_ERR_INVALID,
                                     "'regions[%zu].id' must be an integer, not %s", i,
-                                    type_name(m));
+                                    api_json_type_name(m));
             id = json_integer_value(m);
             if (id < 0 || id >= ITX_API_RENDER_MAX_EDITS)
                 return itx_diag_set(d, ITX_ERR_INVALID, "'regions[%zu].id' is %lld, outside 0..%d",
@@ -182,7 +147,7 @@ parse_edit(const json_t *v, size_t i, uint8_t *seen, struct itx_api_region_edit 
             if (!json_is_string(m))
                 return itx_diag_set(d, ITX_ERR_INVALID,
                                     "'regions[%zu].translation' must be a string, not %s", i,
-                                    type_name(m));
+                                    api_json_type_name(m));
             if (n > ITX_API_RENDER_MAX_TEXT)
                 return itx_diag_set(d, ITX_ERR_TOO_LARGE,
                                     "'regions[%zu].translation' is %zu bytes, the limit is %d", i,
@@ -204,7 +169,7 @@ parse_edit(const json_t *v, size_t i, uint8_t *seen, struct itx_api_region_edit 
             if (!json_is_number(m))
                 return itx_diag_set(d, ITX_ERR_INVALID,
                                     "'regions[%zu].font_size' must be a number, not %s", i,
-                                    type_name(m));
+                                    api_json_type_name(m));
             if (!isfinite(x) || x < 0 || x > ITX_API_RENDER_MAX_FONT)
                 return itx_diag_set(d, ITX_ERR_INVALID,
                                     "'regions[%zu].font_size' is %g, outside 0..%g (0: fit)", i, x,
@@ -212,7 +177,7 @@ parse_edit(const json_t *v, size_t i, uint8_t *seen, struct itx_api_region_edit 
             e->font_size = x;
         } else {
             char q[72];
-            quote(q, key, strlen(key));
+            api_json_quote(q, key, strlen(key));
             return itx_diag_set(d, ITX_ERR_INVALID,
                                 "unknown member '%s' in regions[%zu] (allowed: id, translation, "
                                 "color, font_size)",
@@ -231,8 +196,7 @@ parse_options(const json_t *v, struct itx_api_render_request *r, struct itx_diag
     json_t *m;
 
     if (!json_is_object(v))
-        return itx_diag_set(d, ITX_ERR_INVALID, "'options' must be an object, not %s",
-                            type_name(v));
+        return api_json_type_error(d, "options", "an object", v);
     json_object_foreach((json_t *)v, key, m)
     {
         if (strcmp(key, "output_format") == 0) {
@@ -250,7 +214,7 @@ parse_options(const json_t *v, struct itx_api_render_request *r, struct itx_diag
             r->jpeg_quality = (long)json_integer_value(m);
         } else {
             char q[72];
-            quote(q, key, strlen(key));
+            api_json_quote(q, key, strlen(key));
             return itx_diag_set(d, ITX_ERR_INVALID,
                                 "unknown member '%s' in options (allowed: output_format, "
                                 "jpeg_quality)",
@@ -265,7 +229,6 @@ itx_api_parse_render(const void *body, size_t len, size_t max_body_bytes, size_t
                      struct itx_api_render_request **out, struct itx_diag *d)
 {
     json_t *root = NULL, *regions = NULL, *m;
-    json_error_t je;
     struct itx_api_render_request *r = NULL;
     uint8_t *seen = NULL;
     const char *key;
@@ -278,15 +241,11 @@ itx_api_parse_render(const void *body, size_t len, size_t max_body_bytes, size_t
     if (len > max_body_bytes)
         return itx_diag_set(d, ITX_ERR_TOO_LARGE, "the body is %zu bytes, the limit is %zu", len,
                             max_body_bytes);
-    if (len == 0)
-        return itx_diag_set(d, ITX_ERR_INVALID, "the request body is empty (expected JSON)");
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return itx_diag_set(d, ITX_ERR_INVALID, "invalid JSON at line %d, column %d: %s", je.line,
-                            je.column, je.text);
+    if ((st = api_json_load(body, len, &root, d)) != ITX_OK)
+        return st;
     if (!json_is_object(root)) {
         st = itx_diag_set(d, ITX_ERR_INVALID, "the request body must be a JSON object, not %s",
-                          type_name(root));
+                          api_json_type_name(root));
         goto out;
     }
     r = itx_calloc(1, sizeof(*r));
@@ -309,7 +268,7 @@ itx_api_parse_render(const void *body, size_t len, size_t max_body_bytes, size_t
                 goto out;
         } else {
             char q[72];
-            quote(q, key, strlen(key));
+            api_json_quote(q, key, strlen(key));
             st = itx_diag_set(d, ITX_ERR_INVALID,
                               "unknown member '%s' (allowed: background, regions, options)", q);
             goto out;
@@ -325,8 +284,7 @@ itx_api_parse_render(const void *body, size_t len, size_t max_body_bytes, size_t
         goto out;
     }
     if (!json_is_array(regions)) {
-        st = itx_diag_set(d, ITX_ERR_INVALID, "'regions' must be an array, not %s",
-                          type_name(regions));
+        st = api_json_type_error(d, "regions", "an array", regions);
         goto out;
     }
     n = json_array_size(regions);
