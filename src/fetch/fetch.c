@@ -91,6 +91,7 @@ struct xfer {
     bool too_large;
     bool nomem;
     unsigned long long announced; /* Content-Length seen, 0 if none */
+    size_t discarded;             /* itx_fetch_post: answer bytes read and dropped */
 };
 
 /* The test switch: a test build, the environment variable, and the port, all three. */
@@ -231,7 +232,8 @@ is_retryable_status(long code)
 
 /* Checks the switch for this build; fills x->loopback_ok. */
 static enum itx_status
-check_test_switch(const struct itx_fetch_opts *o, struct xfer *x, struct itx_diag *d)
+check_test_switch(const struct itx_fetch_opts *o, struct xfer *x, const char *doing,
+                  struct itx_diag *d)
 {
     const char *env = getenv(ITX_FETCH_TEST_LOOPBACK_ENV);
     bool env_on = env && *env;
@@ -239,9 +241,9 @@ check_test_switch(const struct itx_fetch_opts *o, struct xfer *x, struct itx_dia
     if (!ITX_FETCH_TESTING) {
         if (env_on || o->test_loopback_port)
             return itx_diag_set(d, ITX_ERR_FORBIDDEN,
-                                "refusing to fetch: the test-only loopback switch (%s%s) is "
+                                "refusing to %s: the test-only loopback switch (%s%s) is "
                                 "set, and this build of itx does not support it",
-                                env_on ? ITX_FETCH_TEST_LOOPBACK_ENV : "test_loopback_port",
+                                doing, env_on ? ITX_FETCH_TEST_LOOPBACK_ENV : "test_loopback_port",
                                 env_on && o->test_loopback_port ? " and test_loopback_port" : "");
         x->loopback_ok = false;
         return ITX_OK;
@@ -251,6 +253,46 @@ check_test_switch(const struct itx_fetch_opts *o, struct xfer *x, struct itx_dia
                             ITX_FETCH_TEST_LOOPBACK_ENV, env);
     x->loopback_ok = env_on && o->test_loopback_port > 0 && o->test_loopback_port < 65536;
     return ITX_OK;
+}
+
+/* Pinned resolutions (o->resolve) as a curl list in *out; NULL when there are none. */
+static enum itx_status
+resolve_list(const struct itx_fetch_opts *o, struct curl_slist **out, struct itx_diag *d)
+{
+    for (size_t i = 0; i < o->n_resolve; i++) {
+        struct curl_slist *n = curl_slist_append(*out, o->resolve[i]);
+        if (!n)
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
+        *out = n;
+    }
+    return ITX_OK;
+}
+
+/*
+ * A curl handle with the settings every transfer of this module shares: http and https only,
+ * no redirects followed by curl, no proxy from the environment, and the address policy on
+ * every socket it opens (open_socket_cb, with x). NULL when curl cannot make one.
+ */
+static CURL *
+easy_new(struct xfer *x, char errbuf[CURL_ERROR_SIZE], struct curl_slist *resolve)
+{
+    CURL *c = curl_easy_init();
+
+    if (!c)
+        return NULL;
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* ignore http_proxy & co. */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, x->o->user_agent ? x->o->user_agent : "itx/0.1");
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (resolve)
+        curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+    errbuf[0] = '\0';
+    return c;
 }
 
 enum itx_status
@@ -280,7 +322,7 @@ itx_fetch(const struct itx_fetch_opts *opts, const char *url_in, struct itx_fetc
     st = itx_fetch_global_init(d);
     if (st)
         goto out;
-    st = check_test_switch(o, &x, d);
+    st = check_test_switch(o, &x, "fetch", d);
     if (st)
         goto out;
     st = itx_fetch_url_check(url_in, o->allow_hosts, o->n_allow_hosts, host, sizeof host, d);
@@ -293,26 +335,14 @@ itx_fetch(const struct itx_fetch_opts *opts, const char *url_in, struct itx_fetc
         st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < o->n_resolve; i++) {
-        struct curl_slist *n = curl_slist_append(resolve, o->resolve[i]);
-        if (!n) {
-            st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        resolve = n;
-    }
-    c = curl_easy_init();
+    st = resolve_list(o, &resolve, d);
+    if (st)
+        goto out;
+    c = easy_new(&x, errbuf, resolve);
     if (!c) {
         st = itx_diag_set(d, ITX_ERR_NOMEM, "cannot create a curl handle");
         goto out;
     }
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* ignore http_proxy & co. */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
@@ -320,11 +350,7 @@ itx_fetch(const struct itx_fetch_opts *opts, const char *url_in, struct itx_fetc
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "itx/0.1");
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    if (resolve)
-        curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
 
     backoff = o->retry_backoff_ms;
     for (;;) {
@@ -460,5 +486,82 @@ out:
     itx_buf_release(&x.body);
     itx_free(url);
     itx_free(rewritten);
+    return st;
+}
+
+static size_t
+discard_cb(char *p, size_t size, size_t n, void *clientp)
+{
+    struct xfer *x = clientp;
+    (void)p;
+    x->discarded += size * n;
+    return x->discarded > (64u << 10) ? 0 : size * n; /* an answer over 64 KiB is cut */
+}
+
+enum itx_status
+itx_fetch_post(const struct itx_fetch_opts *opts, const char *what, const char *url,
+               const char *content_type, const void *body, size_t len, long *http_status,
+               struct itx_diag *d)
+{
+    struct itx_fetch_opts defaults;
+    const struct itx_fetch_opts *o = opts;
+    struct xfer x;
+    CURL *c = NULL;
+    struct curl_slist *resolve = NULL, *h = NULL;
+    char host[HOST_MAX], ct[160], errbuf[CURL_ERROR_SIZE];
+    enum itx_status st;
+    CURLcode rc;
+
+    if (!o) {
+        itx_fetch_opts_init(&defaults);
+        o = &defaults;
+    }
+    *http_status = 0;
+    memset(&x, 0, sizeof x);
+    x.o = o;
+    if ((st = itx_fetch_global_init(d)) != ITX_OK ||
+        (st = check_test_switch(o, &x, "send a POST request", d)) != ITX_OK ||
+        (st = itx_fetch_url_check(url, o->allow_hosts, o->n_allow_hosts, host, sizeof host, d)) !=
+            ITX_OK ||
+        (st = resolve_list(o, &resolve, d)) != ITX_OK)
+        goto out;
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+    if (!(h = curl_slist_append(NULL, ct)) || !curl_slist_append(h, "Expect:") ||
+        !(c = easy_new(&x, errbuf, resolve))) {
+        st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     o->connect_timeout_ms < o->total_timeout_ms ? o->connect_timeout_ms
+                                                                 : o->total_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
+    if (x.refused)
+        st = itx_diag_set(d, ITX_ERR_FORBIDDEN,
+                          "%s '%.200s': address %s is %s, refused (only public addresses are "
+                          "reached)",
+                          what, url, x.refused_addr, x.refused_why);
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        st = itx_diag_set(d, ITX_ERR_TIMEOUT, "%s '%.200s' took over %ld ms", what, url,
+                          o->total_timeout_ms);
+    else if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
+        st = itx_diag_set(d, ITX_ERR_UPSTREAM, "%s '%.200s': %s", what, url,
+                          errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    else if (*http_status < 200 || *http_status > 299)
+        st = itx_diag_set(d, ITX_ERR_UPSTREAM, "%s '%.200s' answered %ld", what, url, *http_status);
+    else
+        st = ITX_OK;
+out:
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    curl_slist_free_all(resolve);
     return st;
 }

@@ -145,6 +145,22 @@ enum itx_status itx_fetch(const struct itx_fetch_opts *o, const char *url,
                           struct itx_fetch_result *out, struct itx_diag *d);
 
 /*
+ * One POST of body (len bytes, Content-Type content_type) to url, under the same rules as
+ * itx_fetch: the URL policy and allow-list, the address checked on every socket, no proxy,
+ * the test-only loopback switch. One attempt, redirects not followed (a 3xx is an answer),
+ * total_timeout_ms for the whole request and connect_timeout_ms (at most that) to connect;
+ * the answer's body is read up to 64 KiB and dropped. what names the request in messages
+ * (e.g. "webhook"). *http_status is the answer's status, 0 when none came.
+ *
+ * Returns ITX_OK for a 2xx answer; ITX_ERR_FORBIDDEN (a refused URL or address),
+ * ITX_ERR_INVALID (a malformed URL), ITX_ERR_TIMEOUT, ITX_ERR_UPSTREAM (any other answer,
+ * or a connection failure), ITX_ERR_NOMEM.
+ */
+enum itx_status itx_fetch_post(const struct itx_fetch_opts *o, const char *what, const char *url,
+                               const char *content_type, const void *body, size_t len,
+                               long *http_status, struct itx_diag *d);
+
+/*
  * Checks that url is an absolute http(s) URL without credentials whose host passes the
  * allow-list. Pure apart from libcurl's URL parser; used on the first URL and on every
  * redirect target. On success writes the lower-case host to host (size host_size).

@@ -1,15 +1,11 @@
 /*
- * Webhook delivery (webhook.h): one POST per attempt over libcurl with src/fetch's address
- * rules, and a delivery thread that retries with backoff.
+ * Webhook delivery (webhook.h): one POST per attempt through src/fetch (its URL and address
+ * rules on every connection), and a delivery thread that retries with backoff.
  */
-#include <arpa/inet.h>
-#include <curl/curl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "core/alloc.h"
@@ -17,17 +13,6 @@
 #include "core/util.h"
 #include "fetch/fetch.h"
 #include "jobs/webhook.h"
-
-#ifndef ITX_FETCH_TESTING
-#define ITX_FETCH_TESTING 0
-#endif
-
-#if ITX_FETCH_TESTING
-/* The marker tests/fetch/no-test-switch-in-itx.sh looks for: the itx binary must not
- * contain the test build of this file either. */
-const char itx_webhook_testing_marker[] =
-    "itx-fetch-testing-build: loopback switch compiled in (webhooks)";
-#endif
 
 static void
 opts_fill(const struct itx_webhook_opts *in, struct itx_webhook_opts *o)
@@ -45,137 +30,20 @@ opts_fill(const struct itx_webhook_opts *in, struct itx_webhook_opts *o)
         o->max_queue = 1000;
 }
 
-struct post {
-    bool loopback_ok;
-    unsigned port;
-    bool refused;
-    char refused_addr[64], refused_why[96];
-};
-
-static curl_socket_t
-open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    struct post *x = clientp;
-    const uint8_t *bytes = NULL;
-    size_t len = 0;
-    unsigned port = 0;
-    struct itx_fetch_addr_verdict v;
-    enum itx_fetch_addr_class cls;
-
-    if (purpose != CURLSOCKTYPE_IPCXN)
-        goto refuse;
-    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)&a->addr;
-        bytes = (const uint8_t *)&sin->sin_addr;
-        len = 4;
-        port = ntohs(sin->sin_port);
-    } else if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)&a->addr;
-        bytes = (const uint8_t *)&sin6->sin6_addr;
-        len = 16;
-        port = ntohs(sin6->sin6_port);
-    } else {
-        goto refuse;
-    }
-    cls = itx_fetch_addr_classify(a->family, bytes, len, &v);
-    inet_ntop(a->family, bytes, x->refused_addr, sizeof(x->refused_addr));
-    if (cls != ITX_ADDR_PUBLIC) {
-        /* test build only: exactly 127.0.0.1 or ::1 on the test's port */
-        static const uint8_t lo4[4] = {127, 0, 0, 1};
-        static const uint8_t lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-        bool lo =
-            (len == 4 && memcmp(bytes, lo4, 4) == 0) || (len == 16 && memcmp(bytes, lo6, 16) == 0);
-        if (!(ITX_FETCH_TESTING && x->loopback_ok && lo && port == x->port)) {
-            x->refused = true;
-            snprintf(x->refused_why, sizeof(x->refused_why), "%s", itx_fetch_addr_class_str(cls));
-            return CURL_SOCKET_BAD;
-        }
-    }
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-refuse:
-    x->refused = true;
-    snprintf(x->refused_why, sizeof(x->refused_why), "not an internet address");
-    return CURL_SOCKET_BAD;
-}
-
-static size_t
-discard(char *p, size_t size, size_t n, void *arg)
-{
-    size_t *seen = arg;
-    (void)p;
-    *seen += size * n;
-    return *seen > (64u << 10) ? 0 : size * n; /* an answer over 64 KiB is cut */
-}
-
 enum itx_status
 itx_webhook_post(const struct itx_webhook_opts *in, const char *url, const char *body, size_t len,
                  long *http_status, struct itx_diag *d)
 {
     struct itx_webhook_opts o;
-    struct post x = {0};
-    const char *env = getenv(ITX_FETCH_TEST_LOOPBACK_ENV);
-    bool env_on = env && *env;
-    char host[256], errbuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *h = NULL;
-    CURL *c = NULL;
-    CURLcode rc;
-    size_t seen = 0;
-    enum itx_status st;
+    struct itx_fetch_opts f;
 
     opts_fill(in, &o);
-    *http_status = 0;
-    if (!ITX_FETCH_TESTING && (env_on || o.test_loopback_port))
-        return itx_diag_set(d, ITX_ERR_FORBIDDEN,
-                            "refusing to send a webhook: the test-only loopback switch is set, "
-                            "and this build of itx does not support it");
-    if (env_on && strcmp(env, "1") != 0)
-        return itx_diag_set(d, ITX_ERR_INVALID, "%s must be 1 or unset",
-                            ITX_FETCH_TEST_LOOPBACK_ENV);
-    x.loopback_ok = env_on && o.test_loopback_port > 0 && o.test_loopback_port < 65536;
-    x.port = o.test_loopback_port;
-    if ((st = itx_fetch_url_check(url, NULL, 0, host, sizeof(host), d)) != ITX_OK)
-        return st;
-    if (!(c = curl_easy_init()))
-        return itx_diag_set(d, ITX_ERR_NOMEM, "cannot create a curl handle");
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "itx-webhook/0.1");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o.timeout_ms < 5000 ? o.timeout_ms : 5000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &seen);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
-    if (x.refused)
-        st = itx_diag_set(d, ITX_ERR_FORBIDDEN,
-                          "webhook '%.200s': address %s is %s, refused (only public "
-                          "addresses are reached)",
-                          url, x.refused_addr, x.refused_why);
-    else if (rc == CURLE_OPERATION_TIMEDOUT)
-        st = itx_diag_set(d, ITX_ERR_TIMEOUT, "webhook '%.200s' took over %ld ms", url,
-                          o.timeout_ms);
-    else if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
-        st = itx_diag_set(d, ITX_ERR_UPSTREAM, "webhook '%.200s': %s", url,
-                          errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    else if (*http_status < 200 || *http_status > 299)
-        st = itx_diag_set(d, ITX_ERR_UPSTREAM, "webhook '%.200s' answered %ld", url, *http_status);
-    else
-        st = ITX_OK;
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return st;
+    itx_fetch_opts_init(&f);
+    f.total_timeout_ms = o.timeout_ms;
+    f.connect_timeout_ms = o.timeout_ms < 5000 ? o.timeout_ms : 5000L;
+    f.user_agent = "itx-webhook/0.1";
+    f.test_loopback_port = o.test_loopback_port;
+    return itx_fetch_post(&f, "webhook", url, "application/json", body, len, http_status, d);
 }
 
 bool

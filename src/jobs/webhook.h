@@ -4,14 +4,16 @@
  * that runs pictures). docs/jobs.md describes how itx serve uses it.
  *
  * Invariants:
- * - The same SSRF rules as src/fetch: http and https only, no credentials in the URL, the
- *   resolved address of every connection checked when its socket is opened (loopback,
- *   private, link-local, metadata ... refused: itx_fetch_addr_classify), redirects not
- *   followed, proxies from the environment ignored, the answer body capped and discarded.
- * - The loopback test switch is honoured only by the test build (ITX_FETCH_TESTING=1, the
- *   target itx_webhook_testing that only tests link) together with the environment variable
- *   ITX_UNSAFE_TEST_ONLY_ALLOW_LOOPBACK_FETCH=1 and test_loopback_port; in a normal build
- *   either of them makes every delivery fail (docs/fetch.md).
+ * - Each attempt is itx_fetch_post, so the SSRF rules are src/fetch's own: http and https
+ *   only, no credentials in the URL, the resolved address of every connection checked when
+ *   its socket is opened (loopback, private, link-local, metadata ... refused:
+ *   itx_fetch_addr_classify), redirects not followed, proxies from the environment ignored,
+ *   the answer body capped and discarded.
+ * - The loopback test switch is honoured only by the test build of src/fetch
+ *   (ITX_FETCH_TESTING=1, the target itx_fetch_testing that only tests link) together with
+ *   the environment variable ITX_UNSAFE_TEST_ONLY_ALLOW_LOOPBACK_FETCH=1 and
+ *   test_loopback_port; in a normal build either of them makes every delivery fail
+ *   (docs/fetch.md).
  * - A 2xx answer is delivered. 408, 425, 429, 5xx, timeouts and connection failures are
  *   retried; other answers and refused addresses fail at once.
  *
