@@ -51,6 +51,31 @@ on_read(png_structp png, png_bytep out, size_t n)
     s->pos += n;
 }
 
+/*
+ * The EXIF orientation from an eXIf chunk, found by walking the chunk list ourselves: libpng
+ * would allocate the length an eXIf chunk declares before reading it (1.7 GB for a crafted
+ * 657-byte file), so it is told to skip the chunk.
+ */
+static int
+exif_orientation(const uint8_t *p, size_t len)
+{
+    size_t i = 8;
+
+    while (i + 12 <= len) {
+        uint32_t n =
+            (uint32_t)p[i] << 24 | (uint32_t)p[i + 1] << 16 | (uint32_t)p[i + 2] << 8 | p[i + 3];
+        const uint8_t *type = p + i + 4;
+        if (n > len - i - 12)
+            return 1;
+        if (!memcmp(type, "eXIf", 4))
+            return itx_image_exif_orientation(p + i + 8, n);
+        if (!memcmp(type, "IEND", 4))
+            return 1;
+        i += 12 + (size_t)n;
+    }
+    return 1;
+}
+
 static enum itx_status
 run(struct pdec *s, const struct itx_image_limits *lim, struct itx_image_info *info,
     struct itx_image_meta *meta, struct itx_diag *d)
@@ -59,8 +84,8 @@ run(struct pdec *s, const struct itx_image_limits *lim, struct itx_image_info *i
     int depth, type, interlace, passes, ch;
     png_charp name;
     int comp;
-    png_bytep prof, exif;
-    png_uint_32 prof_len, exif_len;
+    png_bytep prof;
+    png_uint_32 prof_len;
     enum itx_status st;
 
     if (setjmp(png_jmpbuf(s->png)))
@@ -69,6 +94,7 @@ run(struct pdec *s, const struct itx_image_limits *lim, struct itx_image_info *i
     /* our own limits decide; libpng's default 1000000 px a side would refuse first */
     png_set_user_limits(s->png, 0x7fffffff, 0x7fffffff);
     png_set_chunk_malloc_max(s->png, MAX_CHUNK_ALLOC);
+    png_set_keep_unknown_chunks(s->png, PNG_HANDLE_CHUNK_NEVER, (png_const_bytep) "eXIf", 1);
     png_read_info(s->png, s->pinfo);
     png_get_IHDR(s->png, s->pinfo, &w, &h, &depth, &type, &interlace, NULL, NULL);
     if ((st = itx_image_check_dims(w, h, lim, d)) != ITX_OK)
@@ -88,8 +114,7 @@ run(struct pdec *s, const struct itx_image_limits *lim, struct itx_image_info *i
             meta->icc_len = prof_len;
         }
     }
-    if (png_get_eXIf_1(s->png, s->pinfo, &exif_len, &exif))
-        meta->orientation = itx_image_exif_orientation(exif, exif_len);
+    meta->orientation = exif_orientation(s->data, s->len);
 
     png_set_expand(s->png);
     png_set_strip_16(s->png);

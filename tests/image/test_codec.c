@@ -222,6 +222,66 @@ test_jpeg_orientation(void)
     itx_image_free(src);
 }
 
+static uint32_t
+crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+/*
+ * An itx-encoded PNG with an eXIf chunk (orientation 6) put after IHDR; then the same chunk
+ * declaring 1.7 GB, which must fail as truncated data, not be allocated.
+ */
+static void
+test_png_orientation(void)
+{
+    struct itx_image *src = itx_image_new(40, 20, 3), *img = NULL;
+    struct itx_image_info info;
+    struct itx_diag d;
+    uint8_t *png = NULL, *x;
+    uint8_t t[26];
+    size_t len = 0, tn = tiff(t, true, 0x0112, 3, 6), at = 8 + 25, n;
+
+    for (int y = 0; y < 20; y++)
+        for (int xx = 0; xx < 40; xx++)
+            memcpy(itx_image_at(src, xx, y), xx < 20 ? "\xdc\x14\x14" : "\x14\x14\xdc", 3);
+    itx_diag_init(&d);
+    CHECK_INT(itx_image_encode(src, ITX_IMAGE_FORMAT_PNG, 0, &png, &len, &d), ITX_OK);
+    n = len + 12 + tn;
+    x = itx_malloc(n);
+    memcpy(x, png, at);
+    x[at] = 0, x[at + 1] = 0, x[at + 2] = 0, x[at + 3] = (uint8_t)tn;
+    memcpy(x + at + 4, "eXIf", 4);
+    memcpy(x + at + 8, t, tn);
+    {
+        uint32_t c = crc32_of(x + at + 4, 4 + tn);
+        uint8_t *q = x + at + 8 + tn;
+        q[0] = (uint8_t)(c >> 24), q[1] = (uint8_t)(c >> 16), q[2] = (uint8_t)(c >> 8),
+        q[3] = (uint8_t)c;
+    }
+    memcpy(x + at + 12 + tn, png + at, len - at);
+    CHECK_MSG(itx_image_decode(x, n, NULL, &img, &info, &d) == ITX_OK, "%s", d.msg);
+    if (img) {
+        CHECK_INT(info.orientation, 6);
+        CHECK(img->w == 20 && img->h == 40);
+        CHECK(itx_image_at(img, 10, 8)[0] == 0xdc && itx_image_at(img, 10, 32)[2] == 0xdc);
+        itx_image_free(img);
+        img = NULL;
+    }
+    x[at] = 0x6b, x[at + 3] = 0xb4; /* declares 0x6b0000b4 bytes */
+    CHECK_INT(itx_image_decode(x, n, NULL, &img, &info, &d), ITX_ERR_UNDECODABLE);
+    CHECK(img == NULL);
+    itx_free(x);
+    itx_free(png);
+    itx_image_free(src);
+}
+
 static void
 test_truncated(void)
 {
@@ -351,11 +411,11 @@ test_icc(void)
     CHECK(img->px[0] == 200 && img->px[1] == 100 && img->px[2] == 50);
     itx_free(b);
     /* garbage is ignored */
-    itx_image_icc_to_srgb(img,
-                          (const uint8_t *)"not a profile at all, but 128 bytes long......"
-                                           "..................................................."
-                                           ".............................",
-                          128);
+    {
+        uint8_t junk[256];
+        memset(junk, 'x', sizeof(junk));
+        itx_image_icc_to_srgb(img, junk, sizeof(junk));
+    }
     CHECK(img->px[0] == 200 && img->px[1] == 100 && img->px[2] == 50);
     /* P3 to sRGB: the same numbers mean a more saturated colour, so red grows, green drops */
     b = profile_bytes(p3, &n);
@@ -377,6 +437,7 @@ main(void)
     test_lossy();
     test_exif();
     test_jpeg_orientation();
+    test_png_orientation();
     test_truncated();
     test_heif_refused();
     return check_summary();
