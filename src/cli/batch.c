@@ -1018,11 +1018,12 @@ itx_cli_batch(int argc, char **argv)
     pthread_t *threads = NULL;
     struct itx_buf man;
     struct itx_diag d;
-    const char *input = NULL, *gloss_path = NULL, *manifest = NULL, *state_dir = NULL;
+    struct itx_cli_picture_opts po = {0};
+    const char *input = NULL, *manifest = NULL, *state_dir = NULL;
     const char *shard_arg = NULL;
     char *list_text = NULL, *state_default = NULL, *manifest_default = NULL;
     char fp[17];
-    long long workers_n = 0, si = 0, sn = 1, v;
+    long long workers_n = 0, si = 0, sn = 1;
     bool use_store = false, sync_ok = false;
     size_t n_workers = 0, n_loaders = 0, list_len = 0;
     int rc = 2;
@@ -1038,9 +1039,15 @@ itx_cli_batch(int argc, char **argv)
     itx_buf_init(&man, (size_t)1 << 30);
     itx_pipeline_opts_default(&b.o);
     b.o.quality = ITX_IMAGE_QUALITY_DEFAULT;
+    po.o = &b.o;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--input") == 0 && val) {
+        int took = itx_cli_picture_option("batch", argc, argv, &i, &po);
+        if (took < 0) {
+            goto out;
+        } else if (took) {
+            continue;
+        } else if (strcmp(a, "--input") == 0 && val) {
             input = val;
             i++;
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && val) {
@@ -1064,40 +1071,6 @@ itx_cli_batch(int argc, char **argv)
                 goto out;
             }
             i++;
-        } else if (strcmp(a, "--to") == 0 && val) {
-            b.o.target = val;
-            i++;
-        } else if (strcmp(a, "--glossary") == 0 && val) {
-            gloss_path = val;
-            i++;
-        } else if (strcmp(a, "--models") == 0 && val) {
-            cfg.models_dir = val;
-            i++;
-        } else if (strcmp(a, "--format") == 0 && val) {
-            b.o.format = itx_image_format_parse(val);
-            if (b.o.format == ITX_IMAGE_FORMAT_UNKNOWN) {
-                fprintf(stderr, "itx batch: --format '%s': use jpeg, png or webp\n", val);
-                goto out;
-            }
-            i++;
-        } else if (strcmp(a, "--quality") == 0 && val) {
-            if (!itx_parse_int(val, 1, 100, &v)) {
-                fprintf(stderr, "itx batch: --quality '%s': want an integer in 1..100\n", val);
-                goto out;
-            }
-            b.o.quality = (int)v;
-            i++;
-        } else if (strcmp(a, "--min-score") == 0 && val) {
-            char *end;
-            double x = strtod(val, &end);
-            if (*end || !(x >= 0 && x <= 1)) {
-                fprintf(stderr, "itx batch: --min-score '%s': want a number 0..1\n", val);
-                goto out;
-            }
-            b.o.min_score = (float)x;
-            i++;
-        } else if (strcmp(a, "--no-qa") == 0) {
-            b.o.no_qa = true;
         } else if (strcmp(a, "--quiet") == 0) {
             b.quiet = true;
         } else {
@@ -1106,6 +1079,7 @@ itx_cli_batch(int argc, char **argv)
             goto out;
         }
     }
+    cfg.models_dir = po.models_dir;
     if (!input || (!b.outdir) == !use_store) {
         fprintf(stderr, "itx batch: %s\n",
                 !input ? "--input LIST is required" : "give exactly one of -o DIR and --store");
@@ -1158,12 +1132,9 @@ itx_cli_batch(int argc, char **argv)
         }
         itx_diag_init(&d);
     }
-    if (gloss_path) {
-        gl = itx_glossary_new();
-        if (!gl || itx_glossary_load_file(gl, gloss_path, &d) != ITX_OK) {
-            fprintf(stderr, "itx batch: %s\n", gl ? d.msg : "out of memory");
+    if (po.glossary) {
+        if (!itx_cli_glossary_load("batch", po.glossary, &gl))
             goto out;
-        }
         b.o.glossary = gl;
     }
     b.max_source_bytes = b.fo.max_bytes;

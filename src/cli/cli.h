@@ -6,6 +6,8 @@
 #ifndef ITX_CLI_CLI_H
 #define ITX_CLI_CLI_H
 
+#include <stdbool.h>
+
 struct itx_cli_command {
     const char *name;
     const char *summary;
@@ -34,5 +36,21 @@ void itx_cli_serve_web_plug(struct itx_server_pipeline *p, struct itx_server *sr
 
 /* Returns true when argv has -h or --help anywhere before "--". */
 int itx_cli_wants_help(int argc, char **argv);
+
+/* common.c: the picture options itx translate and itx batch share. */
+struct itx_pipeline_opts;
+struct itx_glossary;
+struct itx_cli_picture_opts {
+    struct itx_pipeline_opts *o; /* --to, --format, --quality, --min-score, --no-qa */
+    const char *glossary;        /* --glossary FILE */
+    const char *models_dir;      /* --models DIR */
+};
+/* Takes argv[*i] when it is one of those options (and *i past its value): 1; 0 when it is not
+ * one of them or its value is missing; -1 after printing "itx CMD: --opt 'value': want ...". */
+int itx_cli_picture_option(const char *cmd, int argc, char **argv, int *i,
+                           struct itx_cli_picture_opts *po);
+/* Loads a glossary file into a new *out; false after printing "itx CMD: <why>" (*out may then
+ * be set, to free). */
+bool itx_cli_glossary_load(const char *cmd, const char *path, struct itx_glossary **out);
 
 #endif

@@ -127,12 +127,12 @@ itx_cli_translate(int argc, char **argv)
     struct itx_glossary *gl = NULL;
     struct itx_fetch_opts fo;
     struct itx_diag d;
-    const char *outdir = NULL, *provider = "dict", *gloss_path = NULL;
+    struct itx_cli_picture_opts po = {.o = &o};
+    const char *outdir = NULL, *provider = "dict";
     const char **inputs = NULL;
     int n_inputs = 0, n_failed = 0, rc = 0;
     bool json = false, quiet = false, tty;
     unsigned tot_tr = 0, tot_skip = 0, tot_flag = 0;
-    long long v;
     double t0;
 
     if (itx_cli_wants_help(argc, argv)) {
@@ -146,44 +146,18 @@ itx_cli_translate(int argc, char **argv)
         return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && val) {
+        int took = itx_cli_picture_option("translate", argc, argv, &i, &po);
+        if (took < 0) {
+            rc = 2;
+            goto out;
+        } else if (took) {
+            continue;
+        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && val) {
             outdir = val;
-            i++;
-        } else if (strcmp(a, "--to") == 0 && val) {
-            o.target = val;
             i++;
         } else if (strcmp(a, "--provider") == 0 && val) {
             provider = val;
             i++;
-        } else if (strcmp(a, "--glossary") == 0 && val) {
-            gloss_path = val;
-            i++;
-        } else if (strcmp(a, "--models") == 0 && val) {
-            cfg.models_dir = val;
-            i++;
-        } else if (strcmp(a, "--format") == 0 && val) {
-            o.format = itx_image_format_parse(val);
-            if (o.format == ITX_IMAGE_FORMAT_UNKNOWN) {
-                fprintf(stderr, "itx translate: --format '%s': use jpeg, png or webp\n", val);
-                rc = 2;
-                goto out;
-            }
-            i++;
-        } else if (strcmp(a, "--quality") == 0 && val && itx_parse_int(val, 1, 100, &v)) {
-            o.quality = (int)v;
-            i++;
-        } else if (strcmp(a, "--min-score") == 0 && val) {
-            char *end;
-            double x = strtod(val, &end);
-            if (*end || !(x >= 0 && x <= 1)) {
-                fprintf(stderr, "itx translate: --min-score '%s': want a number 0..1\n", val);
-                rc = 2;
-                goto out;
-            }
-            o.min_score = (float)x;
-            i++;
-        } else if (strcmp(a, "--no-qa") == 0) {
-            o.no_qa = true;
         } else if (strcmp(a, "--debug") == 0) {
             o.debug = true;
         } else if (strcmp(a, "--json") == 0) {
@@ -199,6 +173,7 @@ itx_cli_translate(int argc, char **argv)
             inputs[n_inputs++] = a;
         }
     }
+    cfg.models_dir = po.models_dir;
     if (!outdir || n_inputs == 0) {
         fprintf(stderr, "itx translate: %s\n",
                 !outdir ? "-o DIR is required" : "no input pictures");
@@ -228,10 +203,8 @@ itx_cli_translate(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (gloss_path) {
-        gl = itx_glossary_new();
-        if (!gl || itx_glossary_load_file(gl, gloss_path, &d) != ITX_OK) {
-            fprintf(stderr, "itx translate: %s\n", gl ? d.msg : "out of memory");
+    if (po.glossary) {
+        if (!itx_cli_glossary_load("translate", po.glossary, &gl)) {
             rc = 1;
             goto out;
         }
@@ -262,7 +235,7 @@ itx_cli_translate(int argc, char **argv)
         if (is_url(inputs[i])) {
             struct itx_store_setting set[3] = {{"to", o.target},
                                                {"provider", provider},
-                                               {"glossary", gloss_path ? gloss_path : ""}};
+                                               {"glossary", po.glossary ? po.glossary : ""}};
             char key[65];
             st = itx_fetch(&fo, inputs[i], &fr, &d);
             if (st == ITX_OK)
