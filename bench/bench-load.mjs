@@ -13,11 +13,11 @@
 //          [--smaps 1]
 // --smaps 1 also prints where the server's memory is at the end, from /proc/PID/smaps: the
 // resident size of its mappings by kind (heap arenas, large anonymous blocks, files).
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { numberOptions, procStatus, startServe, testsetPictures } from './lib.mjs';
 
 const [itx, testset] = process.argv.slice(2, 4);
 if (!itx || !testset) {
@@ -25,26 +25,13 @@ if (!itx || !testset) {
                 '[--concurrency C] [--workers W] [--pictures P] [--miss-share S]');
   process.exit(2);
 }
-const opt = { requests: 2000, concurrency: 32, workers: 2, pictures: 8, 'miss-share': 0.02, smaps: 0 };
-for (let i = 4; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, '');
-  if (!(k in opt) || !(Number(process.argv[i + 1]) >= 0)) {
-    console.error(`bench-load: bad option ${process.argv[i]} ${process.argv[i + 1] ?? ''}`);
-    process.exit(2);
-  }
-  opt[k] = Number(process.argv[i + 1]);
-}
+const opt = numberOptions('bench-load', process.argv, 4,
+  { requests: 2000, concurrency: 32, workers: 2, pictures: 8, 'miss-share': 0.02, smaps: 0 }, v => v >= 0);
 
 const dir = mkdtempSync(join(tmpdir(), 'itx-bench-load-'));
 const store = join(dir, 'store');
 mkdirSync(store);
-execFileSync(testset, ['-o', join(dir, 'ts'), '--count', String(opt.pictures), '--seed', '7'],
-             { stdio: 'ignore' });
-const pictures = readdirSync(join(dir, 'ts'))
-  .filter(f => /^p\d+-[a-z-]+\.(jpg|png)$/.test(f))
-  .map(f => readFileSync(join(dir, 'ts', f)).toString('base64'))
-  .filter(b => b.length < 700000); // JSON bodies are limited to 1 MiB
-if (pictures.length === 0) throw new Error('itx-testset gave no picture under 700 KB of base64');
+const pictures = testsetPictures(testset, dir, opt.pictures, 7);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: opt.concurrency });
 function request(port, method, path, body) {
@@ -67,13 +54,9 @@ function request(port, method, path, body) {
 }
 
 function rssKb(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]), hwm: Number(/VmHWM:\s+(\d+)/.exec(s)[1]) };
-  } catch { return { rss: NaN, hwm: NaN }; }
+  const p = procStatus(pid);
+  return { rss: p.rssKb, hwm: p.hwmKb };
 }
-
-const sleep = ms => new Promise(r => setTimeout(r, ms));
 
 // Resident MB of the process's mappings by kind: glibc's heaps (the main [heap] and the
 // per-thread arenas, which start on a 64 MiB boundary), other anonymous mappings by size
@@ -107,27 +90,11 @@ const env = { ...process.env, PORT: '0', ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 
               ITX_STORE: 'local', ITX_STORE_DIR: store,
               ITX_TRANSLATE_PROVIDER: 'dict', ITX_WORKERS: String(opt.workers),
               ITX_QUEUE: String(Math.max(64, opt.concurrency * 2)) };
-const child = spawn(itx, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-let log = '';
-let port = 0;
-child.stderr.on('data', d => {
-  if (log.length < (4 << 20)) log += d;
-  const m = !port && /"port":(\d+)/.exec(log);
-  if (m) port = Number(m[1]);
-});
-let exited = false;
-child.on('exit', () => { exited = true; });
+const serve = startServe(itx, env);
+const child = serve.child;
 
 try {
-  const t0 = Date.now();
-  while (!port && !exited && Date.now() - t0 < 30000) await sleep(10);
-  if (!port) throw new Error(`itx serve did not start:\n${log}`);
-  for (;;) {
-    const r = await request(port, 'GET', '/readyz');
-    if (r.status === 200) break;
-    if (exited || Date.now() - t0 > 60000) throw new Error(`itx serve never became ready:\n${log}`);
-    await sleep(20);
-  }
+  const port = await serve.ready((p, path) => request(p, 'GET', path), 60000, 20);
 
   const lat = [];
   const statuses = {};
@@ -173,12 +140,7 @@ try {
               `errors_5xx=${errors5xx} peak_rss_mb=${(Math.max(end.hwm, peakSampled) / 1024).toFixed(1)} ` +
               `rss_growth=${growth.toFixed(3)}`);
 } finally {
-  child.kill('SIGTERM');
-  const code = await new Promise(r => (exited ? r(child.exitCode) : child.on('exit', c => r(c))));
-  if (code !== 0) {
-    console.error(`itx serve exited ${code} after SIGTERM:\n${log.slice(-4000)}`);
-    process.exitCode = 1;
-  }
+  if (await serve.stop() !== 0) process.exitCode = 1;
   agent.destroy();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -25,12 +25,12 @@
 //
 // Usage: node bench/bench-soak.mjs path/to/itx path/to/itx-testset [--workers 2]
 //          [--clients 6] [--interval 5]
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { median, numberOptions, procStatus, sleep, startServe, testsetPictures } from './lib.mjs';
 
 const [itx, testset] = process.argv.slice(2, 4);
 if (!itx || !testset) {
@@ -38,15 +38,7 @@ if (!itx || !testset) {
                 '[--workers W] [--clients C] [--interval S]   (ITX_SOAK_S: seconds, default 600)');
   process.exit(2);
 }
-const opt = { workers: 2, clients: 6, interval: 5 };
-for (let i = 4; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, '');
-  if (!(k in opt) || !(Number(process.argv[i + 1]) > 0)) {
-    console.error(`bench-soak: bad option ${process.argv[i]} ${process.argv[i + 1] ?? ''}`);
-    process.exit(2);
-  }
-  opt[k] = Number(process.argv[i + 1]);
-}
+const opt = numberOptions('bench-soak', process.argv, 4, { workers: 2, clients: 6, interval: 5 }, v => v > 0);
 const soakS = Number(process.env.ITX_SOAK_S ?? 600);
 if (!(soakS >= 30 && soakS <= 86400)) {
   console.error(`bench-soak: ITX_SOAK_S '${process.env.ITX_SOAK_S}' is not a number of seconds in 30..86400`);
@@ -60,13 +52,7 @@ const READ_MS = 3000;
 const dir = mkdtempSync(join(tmpdir(), 'itx-bench-soak-'));
 const store = join(dir, 'store');
 mkdirSync(store);
-execFileSync(testset, ['-o', join(dir, 'ts'), '--count', '6', '--seed', '21'], { stdio: 'ignore' });
-const pictures = readdirSync(join(dir, 'ts'))
-  .filter(f => /^p\d+-[a-z-]+\.(jpg|png)$/.test(f))
-  .map(f => readFileSync(join(dir, 'ts', f)).toString('base64'))
-  .filter(b => b.length < 700000)
-  .slice(0, 4);
-if (pictures.length === 0) throw new Error('itx-testset gave no picture under 700 KB of base64');
+const pictures = testsetPictures(testset, dir, 6, 21).slice(0, 4);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let inFlight = 0;
@@ -120,31 +106,20 @@ function rawRequest(port, text) {
   }).finally(() => { inFlight--; });
 }
 
+// RSS in MB, threads, open descriptors.
 function proc(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { rss: Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024, threads: Number(/Threads:\s+(\d+)/.exec(s)[1]),
-             fds: readdirSync(`/proc/${pid}/fd`).length };
-  } catch { return { rss: NaN, threads: NaN, fds: NaN }; }
+  const p = procStatus(pid);
+  return { rss: p.rssKb / 1024, threads: p.threads, fds: p.fds };
 }
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-const median = a => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const env = { ...process.env, PORT: '0', ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 'json',
               ITX_STORE: 'local', ITX_STORE_DIR: store,
               ITX_TRANSLATE_PROVIDER: 'dict', ITX_WORKERS: String(opt.workers), ITX_QUEUE: '256',
               ITX_IDLE_TIMEOUT_S: String(IDLE_S), ITX_READ_TIMEOUT_MS: String(READ_MS),
               ITX_MAX_JSON_BYTES: String(MAX_JSON) };
-const child = spawn(itx, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-let log = '';
+const serve = startServe(itx, env);
+const child = serve.child;
 let port = 0;
-child.stderr.on('data', d => {
-  if (log.length < (4 << 20)) log += d;
-  const m = !port && /"port":(\d+)/.exec(log);
-  if (m) port = Number(m[1]);
-});
-let exited = false;
-child.on('exit', () => { exited = true; });
 
 // What each kind of request must get; anything else is counted, 5xx separately.
 const kinds = {};
@@ -235,15 +210,7 @@ async function slowClient() {
 const samples = [];
 let code = 0;
 try {
-  const t0 = Date.now();
-  while (!port && !exited && Date.now() - t0 < 30000) await sleep(10);
-  if (!port) throw new Error(`itx serve did not start:\n${log}`);
-  for (;;) {
-    const r = await request(port, 'GET', '/readyz');
-    if (r.status === 200) break;
-    if (exited || Date.now() - t0 > 120000) throw new Error(`itx serve never became ready:\n${log}`);
-    await sleep(50);
-  }
+  port = await serve.ready((p, path) => request(p, 'GET', path), 120000, 50);
   console.log(`soak ${soakS} s (warm-up ${warmS.toFixed(0)} s), ${opt.workers} workers, ` +
               `${opt.clients} valid clients, 1 invalid client, 3 slow clients, ${pictures.length} pictures`);
   const start = Date.now();
@@ -261,7 +228,7 @@ try {
 
   let fdWarm = NaN, warmIndex = -1;
   const elapsed = () => (Date.now() - start) / 1000;
-  while (elapsed() < soakS && !exited) {
+  while (elapsed() < soakS && !serve.exited) {
     await sleep(opt.interval * 1000);
     const p = proc(child.pid);
     const n = Object.values(kinds).reduce((a, k) => a + k.n, 0);
@@ -279,7 +246,7 @@ try {
   const fdEnd = await quietFds();
   const endP = proc(child.pid);
   samples.push({ t: elapsed(), ...endP });
-  if (exited) throw new Error(`itx serve exited during the soak:\n${log.slice(-4000)}`);
+  if (serve.exited) throw new Error(`itx serve exited during the soak:\n${serve.log.slice(-4000)}`);
 
   const after = samples.slice(warmIndex, warmIndex + 3).map(s => s.rss);
   const last = samples.slice(-3).map(s => s.rss);
@@ -305,12 +272,7 @@ try {
   if (growth > 0.05 || fdEnd - fdWarm > 0 || errors5xx > 0 || unexpected > 0) code = 1;
 } finally {
   stopping = true;
-  child.kill('SIGTERM');
-  const rc = await new Promise(r => (exited ? r(child.exitCode) : child.on('exit', c => r(c))));
-  if (rc !== 0) {
-    console.error(`itx serve exited ${rc} after SIGTERM:\n${log.slice(-4000)}`);
-    code = 1;
-  }
+  if (await serve.stop() !== 0) code = 1;
   agent.destroy();
   rmSync(dir, { recursive: true, force: true });
   process.exitCode = code;
