@@ -206,8 +206,15 @@ main(void)
                atomic_load(&n_created), atomic_load(&n_completed));
     }
     pthread_join(th[N_WORKERS], NULL);
-    for (int i = 0; i < 600 && atomic_load(&n_completed) < N_JOBS * N_ITEMS; i++)
+    /* Until nothing is queued or running (an item whose completion answer was lost in a
+     * restart was still completed, or is claimed again when its lease runs out). */
+    CHECK_MSG(itx_jobs_open(url, NULL, &s, &d) == ITX_OK, "%s", d.msg);
+    for (int i = 0; s && i < 600; i++) {
+        uint64_t queued = 1, running = 1;
+        if (itx_jobs_counts(s, &queued, &running, &d) == ITX_OK && queued == 0 && running == 0)
+            break;
         sleep_ms(100);
+    }
     atomic_store(&stop_workers, true);
     for (int i = 0; i < N_WORKERS; i++)
         pthread_join(th[i], NULL);
@@ -225,8 +232,8 @@ main(void)
                   w[i].failures);
     }
     CHECK_INT(atomic_load(&n_created), N_JOBS);
-    CHECK_INT(atomic_load(&n_completed), N_JOBS * N_ITEMS);
-    CHECK_MSG(itx_jobs_open(url, NULL, &s, &d) == ITX_OK, "%s", d.msg);
+    /* Completions this side saw applied; one whose answer a restart cut is not counted. */
+    CHECK(atomic_load(&n_completed) <= N_JOBS * N_ITEMS);
     for (int i = 0; s && i < N_JOBS; i++) {
         struct itx_job *j = NULL;
         if (itx_jobs_get(s, ids[i], &j, &d) == ITX_OK && j->state == ITX_JOB_SUCCEEDED)
@@ -234,7 +241,8 @@ main(void)
         itx_job_free(j);
     }
     itx_jobs_close(s);
-    printf("after two restarts under load: %d of %d jobs succeeded, %d items completed\n",
+    printf("after two restarts under load: %d of %d jobs succeeded (%d item completions "
+           "answered as applied)\n",
            succeeded, N_JOBS, atomic_load(&n_completed));
     CHECK_INT(succeeded, N_JOBS);
     cluster("stop");
