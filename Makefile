@@ -23,7 +23,7 @@ build-dev: setup-dev
 
 # Set up, build and run itx on its embedded defaults.
 run: build
-	scripts/run.sh build/release/itx
+	scripts/run.sh build/release
 
 # Set up and run every test (unit, integration, golden, fuzz corpus replay).
 test: build-dev
