@@ -210,45 +210,6 @@ now_ms(void)
 #define N_PICS 6
 static char *pic_b64[N_PICS];
 
-static char *
-b64_file(const char *path)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    FILE *f = fopen(path, "rb");
-    unsigned char *in;
-    char *out;
-    long n;
-    size_t o = 0;
-
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    in = malloc((size_t)n);
-    out = malloc((size_t)n / 3 * 4 + 8);
-    if (!in || !out || fread(in, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(in);
-        free(out);
-        return NULL;
-    }
-    fclose(f);
-    for (long i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-    free(in);
-    return out;
-}
 
 /* Distinct small pictures: the JPEG of itx-testset seeds 11.. (one picture each). */
 static bool

@@ -58,5 +58,11 @@ bool metric_wait(unsigned port, const char *series, double want, long timeout_ms
 void ms_sleep(long ms);
 /* Writes a file (for gates); returns 0. */
 int write_file(const char *path, const void *data, size_t len);
+/* A whole file in a malloc'd buffer (free), its length in *len; NULL when unreadable or empty. */
+char *read_all(const char *path, size_t *len);
+/* Standard base64 of in[0..n) into out (room for 4 * ((n + 2) / 3) + 1 bytes). */
+void b64(const unsigned char *in, size_t n, char *out);
+/* A whole file as a malloc'd base64 string (free); NULL when unreadable or empty. */
+char *b64_file(const char *path);
 
 #endif
