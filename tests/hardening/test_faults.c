@@ -210,7 +210,6 @@ now_ms(void)
 #define N_PICS 6
 static char *pic_b64[N_PICS];
 
-
 /* Distinct small pictures: the JPEG of itx-testset seeds 11.. (one picture each). */
 static bool
 make_pictures(void)

@@ -57,8 +57,6 @@ now_ms(void)
     return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
 }
 
-
-
 /* A job body with n pictures made with seed (data images), plus extra members. */
 static char *
 job_body(int seed, int n, const char *extra)

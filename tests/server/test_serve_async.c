@@ -29,8 +29,6 @@
 #define DEADLINE_MS "8000"
 #define HOLD_PAST_MS 11000
 
-
-
 /* The request body for the first testset picture made with seed; NULL on failure. */
 static char *
 make_body(const char *testset, const char *dir, int seed)

@@ -17,8 +17,6 @@
 #include "check.h"
 #include "proc.h"
 
-
-
 /* The first testset picture (not a .bg/.mask companion). */
 static bool
 find_picture(const char *dir, char *out, size_t out_size)
@@ -60,7 +58,8 @@ post_translate(unsigned port, const char *body, long *status)
 int
 main(int argc, char **argv)
 {
-    char dir[64] = "/tmp/itx-serve-tr-XXXXXX", cmd[1024], pic[512], ts[128], env_dir[300], store[200];
+    char dir[64] = "/tmp/itx-serve-tr-XXXXXX", cmd[1024], pic[512], ts[128], env_dir[300],
+         store[200];
     char *img, *img2 = NULL, *body, *first_url = NULL;
     size_t img_len = 0, img2_len = 0;
     struct srv s;
@@ -74,8 +73,7 @@ main(int argc, char **argv)
     snprintf(cmd, sizeof(cmd), "%s -o %s/ts --count 1 --seed 3 >/dev/null", argv[2], dir);
     CHECK_INT(system(cmd), 0);
     snprintf(ts, sizeof(ts), "%s/ts", dir);
-    if (!find_picture(ts, pic, sizeof(pic)) ||
-        !(img = read_all(pic, &img_len))) {
+    if (!find_picture(ts, pic, sizeof(pic)) || !(img = read_all(pic, &img_len))) {
         CHECK_MSG(0, "itx-testset wrote no picture");
         return check_summary();
     }
@@ -98,8 +96,7 @@ main(int argc, char **argv)
                                    "leak:libcairo\nleak:libglib\nleak:libgobject\n";
         static char lsan[300];
         const char *args[] = {argv[1], "serve", "--workers", "1", NULL};
-        const char *env[] = {env_dir, "ITX_STORE=local", "ITX_TRANSLATE_PROVIDER=dict", lsan,
-                             NULL};
+        const char *env[] = {env_dir, "ITX_STORE=local", "ITX_TRANSLATE_PROVIDER=dict", lsan, NULL};
         snprintf(lsan, sizeof(lsan), "%s/lsan.supp", dir);
         write_file(lsan, supp, sizeof(supp) - 1);
         snprintf(lsan, sizeof(lsan), "LSAN_OPTIONS=suppressions=%s/lsan.supp", dir);
@@ -150,7 +147,8 @@ main(int argc, char **argv)
         json_t *regs = json_object_get(im, "regions");
         size_t n_tr = 0;
         for (size_t i = 0; i < json_array_size(regs); i++) {
-            const char *t = json_string_value(json_object_get(json_array_get(regs, i), "translation"));
+            const char *t =
+                json_string_value(json_object_get(json_array_get(regs, i), "translation"));
             if (t && t[0])
                 n_tr++;
         }
@@ -164,8 +162,8 @@ main(int argc, char **argv)
         resp_free(&r);
     }
     if (json_is_string(json_object_get(im, "background_url"))) {
-        http(s.port, "GET", json_string_value(json_object_get(im, "background_url")), NULL, NULL,
-             0, &r);
+        http(s.port, "GET", json_string_value(json_object_get(im, "background_url")), NULL, NULL, 0,
+             &r);
         CHECK_INT(r.status, 200);
         CHECK(r.body_len > 8 && memcmp(r.body, "\x89PNG", 4) == 0);
         resp_free(&r);
@@ -236,8 +234,8 @@ main(int argc, char **argv)
     CHECK(metric(r.body, "itx_images_failed_total{reason=\"undecodable\"}") == 1);
     resp_free(&r);
     /* the request counter moves when the answer has been sent, just after the client has it */
-    CHECK(metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"200\"}", 4,
-                      5000));
+    CHECK(
+        metric_wait(s.port, "itx_http_requests_total{route=\"translate\",code=\"200\"}", 4, 5000));
 
     CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
     srv_free(&s);
