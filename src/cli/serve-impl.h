@@ -213,4 +213,12 @@ void serve_jobs_free(struct serve_jobs *j);
 /* The help text of the job settings. */
 void serve_jobs_help(struct itx_buf *out);
 
+/* Stores one object of a content-addressed result; "already there" is success (the same
+ * bytes: a concurrent request stored them first). */
+enum itx_status serve_put_once(struct itx_store *s, const char *name, const void *data, size_t len,
+                               const char *type, struct itx_diag *d);
+/* Appends ,"member":"URL" for the object leaf of the result key. */
+enum itx_status serve_append_url(struct itx_store *store, const char *key, const char *leaf,
+                                 const char *member, struct itx_buf *out, struct itx_diag *d);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/serve-impl.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -154,35 +155,6 @@ apply_edits(json_t *root, const struct itx_api_render_request *r, struct itx_dia
     return st;
 }
 
-static enum itx_status
-put_once(struct itx_store *s, const char *name, const void *data, size_t len, const char *type,
-         struct itx_diag *d)
-{
-    enum itx_status st = itx_store_put(s, name, data, len, type, d);
-    if (st == ITX_ERR_CONFLICT) { /* the same bytes are there: names are content-addressed */
-        itx_diag_init(d);
-        return ITX_OK;
-    }
-    return st;
-}
-
-static enum itx_status
-url_of(struct web_glue *g, const char *key, const char *leaf, struct itx_buf *out,
-       const char *member, struct itx_diag *d)
-{
-    char obj[320];
-    char *url = NULL;
-    enum itx_status st = itx_store_cache_name(key, leaf, obj, sizeof(obj), d);
-    if (st == ITX_OK)
-        st = itx_store_url(g->store, obj, 0, 0, &url, d);
-    if (st == ITX_OK) {
-        itx_buf_printf(out, ",\"%s\":", member);
-        itx_buf_json_str(out, url);
-    }
-    itx_free(url);
-    return st;
-}
-
 /* The work proper; returns with w->reply or w->diag set. */
 static void
 render(struct render_work *m, const struct itx_cancel *c)
@@ -281,18 +253,18 @@ render(struct render_work *m, const struct itx_cancel *c)
         itx_server_observe_stage(g->srv, "encode", (itx_now_ms() - t0) / 1000.0);
         /* the regions file last: its presence says the whole result is stored */
         if (itx_store_cache_name(key, leaf, obj, sizeof(obj), d) != ITX_OK ||
-            put_once(g->store, obj, pic, pic_len, itx_image_format_mime(f), d) != ITX_OK ||
+            serve_put_once(g->store, obj, pic, pic_len, itx_image_format_mime(f), d) != ITX_OK ||
             itx_store_cache_name(key, "background.png", obj, sizeof(obj), d) != ITX_OK ||
-            put_once(g->store, obj, bg_png, bg_len, "image/png", d) != ITX_OK ||
+            serve_put_once(g->store, obj, bg_png, bg_len, "image/png", d) != ITX_OK ||
             itx_store_cache_name(key, "regions.json", obj, sizeof(obj), d) != ITX_OK ||
-            put_once(g->store, obj, merged, strlen(merged), "application/json", d) != ITX_OK)
+            serve_put_once(g->store, obj, merged, strlen(merged), "application/json", d) != ITX_OK)
             goto out;
     }
     itx_buf_puts(&w->reply, "{\"request_id\":");
     itx_buf_json_str(&w->reply, w->request_id);
     itx_buf_printf(&w->reply, ",\"key\":\"%s\",\"source_key\":\"%s\"", key, r->background);
-    if (url_of(g, key, leaf, &w->reply, "url", d) != ITX_OK ||
-        url_of(g, key, "background.png", &w->reply, "background_url", d) != ITX_OK)
+    if (serve_append_url(g->store, key, leaf, "url", &w->reply, d) != ITX_OK ||
+        serve_append_url(g->store, key, "background.png", "background_url", &w->reply, d) != ITX_OK)
         goto out;
     itx_buf_printf(&w->reply, ",\"format\":\"%s\",\"width\":%lld,\"height\":%lld,\"cached\":%s",
                    fmt, (long long)json_integer_value(json_object_get(root, "width")),

@@ -264,9 +264,9 @@ mime_of(const char *format)
 
 /* Stores one object; an object already there (a concurrent request for the same picture
  * stored it first) is fine, since names are content-addressed. */
-static enum itx_status
-put_once(struct itx_store *s, const char *name, const void *data, size_t len, const char *type,
-         struct itx_diag *d)
+enum itx_status
+serve_put_once(struct itx_store *s, const char *name, const void *data, size_t len,
+               const char *type, struct itx_diag *d)
 {
     enum itx_status st = itx_store_put(s, name, data, len, type, d);
     if (st == ITX_ERR_CONFLICT) {
@@ -276,16 +276,16 @@ put_once(struct itx_store *s, const char *name, const void *data, size_t len, co
     return st;
 }
 
-static enum itx_status
-append_url(struct glue *g, const char *key, const char *leaf, const char *member,
-           struct itx_buf *out, struct itx_diag *d)
+enum itx_status
+serve_append_url(struct itx_store *store, const char *key, const char *leaf, const char *member,
+                 struct itx_buf *out, struct itx_diag *d)
 {
     char obj[320];
     char *url = NULL;
     enum itx_status st = itx_store_cache_name(key, leaf, obj, sizeof(obj), d);
 
     if (st == ITX_OK)
-        st = itx_store_url(g->store, obj, 0, 0, &url, d);
+        st = itx_store_url(store, obj, 0, 0, &url, d);
     if (st == ITX_OK) {
         itx_buf_printf(out, ",\"%s\":", member);
         itx_buf_json_str(out, url);
@@ -305,9 +305,9 @@ serve_answer(struct glue *g, const struct tr_settings *set, const char *key, jso
     if (!fmt || itx_image_format_parse(fmt) == ITX_IMAGE_FORMAT_UNKNOWN)
         return itx_diag_set(d, ITX_ERR_INTERNAL, "stored regions of %.16s are not valid", key);
     snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
-    st = append_url(g, key, leaf, "url", out, d);
+    st = serve_append_url(g->store, key, leaf, "url", out, d);
     if (st == ITX_OK && set->background)
-        st = append_url(g, key, "background.png", "background_url", out, d);
+        st = serve_append_url(g->store, key, "background.png", "background_url", out, d);
     if (st != ITX_OK)
         return st;
     itx_buf_printf(out, ",\"format\":\"%s\",\"width\":%lld,\"height\":%lld", fmt,
@@ -805,14 +805,15 @@ store_one(struct batch *b, struct pic *p)
     snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
     st = itx_store_cache_name(p->key, leaf, obj, sizeof(obj), d);
     if (st == ITX_OK)
-        st = put_once(b->g->store, obj, res->image, res->image_len, mime_of(fmt), d);
+        st = serve_put_once(b->g->store, obj, res->image, res->image_len, mime_of(fmt), d);
     if (st == ITX_OK &&
         (st = itx_store_cache_name(p->key, "background.png", obj, sizeof(obj), d)) == ITX_OK)
-        st = put_once(b->g->store, obj, res->background, res->background_len, "image/png", d);
+        st = serve_put_once(b->g->store, obj, res->background, res->background_len, "image/png", d);
     /* the regions file last: its presence says the whole result is stored */
     if (st == ITX_OK &&
         (st = itx_store_cache_name(p->key, "regions.json", obj, sizeof(obj), d)) == ITX_OK)
-        st = put_once(b->g->store, obj, res->regions_json, res->regions_len, "application/json", d);
+        st = serve_put_once(b->g->store, obj, res->regions_json, res->regions_len,
+                            "application/json", d);
     if (st == ITX_OK) {
         p->regions = res->regions_json;
         p->regions_len = res->regions_len;
