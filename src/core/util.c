@@ -130,6 +130,23 @@ itx_now_ms(void)
     return (double)itx_now_ns() / 1e6;
 }
 
+int
+itx_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
+{
+    struct timespec ts;
+
+    if (ms < 0)
+        ms = 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(cv, mu, &ts);
+}
+
 bool
 itx_parse_int(const char *s, long long min, long long max, long long *out)
 {

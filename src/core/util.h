@@ -5,6 +5,7 @@
 #ifndef ITX_CORE_UTIL_H
 #define ITX_CORE_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,14 @@ enum itx_status itx_sha256_file(const char *path, char out[65], struct itx_diag 
 /* Monotonic clock in nanoseconds / milliseconds (as double). */
 uint64_t itx_now_ns(void);
 double itx_now_ms(void);
+
+/*
+ * Waits on cv (mu held, as pthread_cond_wait) for at most ms milliseconds from now; for
+ * waiters that also poll something no one signals (a flag set by a signal handler, an
+ * atomic cancellation). cv must use the default clock (CLOCK_REALTIME). Returns 0 when
+ * woken (or spuriously) and ETIMEDOUT when the time ran out, as pthread_cond_timedwait.
+ */
+int itx_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, long ms);
 
 /*
  * Reads an integer environment setting. Unset or empty: *out = def and ITX_OK. Set to
