@@ -256,8 +256,14 @@ itx_glossary_load_file(struct itx_glossary *g, const char *path, struct itx_diag
 enum itx_status
 itx_glossary_add_builtin_en(struct itx_glossary *g, struct itx_diag *d)
 {
-    return itx_glossary_parse(g, (const char *)glossary_en_tsv, GLOSSARY_EN_SIZE,
-                              "data/glossary-en.tsv", d);
+    for (size_t i = 0; i < sizeof(glossary_en_files) / sizeof(glossary_en_files[0]); i++) {
+        enum itx_status s =
+            itx_glossary_parse(g, (const char *)glossary_en_files[i].data,
+                               glossary_en_files[i].size, glossary_en_files[i].name, d);
+        if (s)
+            return s;
+    }
+    return ITX_OK;
 }
 
 size_t

@@ -4,8 +4,8 @@
  * Three providers sit behind one interface (struct itx_translator):
  *   - dict: the embedded default, no key and no network. CC-CEDICT compiled at set-up into
  *     $ITX_MODELS_DIR/cedict.idx (scripts/setup.d/20-dict.sh), mapped read-only, plus the
- *     project's e-commerce glossary (data/glossary-en.tsv), which wins in segmentation.
- *     English only.
+ *     project's e-commerce glossary (data/glossary-en.tsv and data/glossary-en.d/), which
+ *     wins in segmentation. English only.
  *   - gemini: Google's generateContent API with a JSON response schema, temperature 0.
  *   - openai: any OpenAI-compatible chat completions endpoint with JSON output.
  *
@@ -66,8 +66,8 @@ enum itx_status itx_glossary_load_file(struct itx_glossary *g, const char *path,
                                        struct itx_diag *d);
 
 /*
- * Adds the project's built-in English e-commerce glossary (data/glossary-en.tsv, compiled
- * into the binary) to g.
+ * Adds the project's built-in English e-commerce glossary (data/glossary-en.tsv, then
+ * data/glossary-en.d/*.tsv in name order, compiled into the binary) to g.
  */
 enum itx_status itx_glossary_add_builtin_en(struct itx_glossary *g, struct itx_diag *d);
 
@@ -244,7 +244,7 @@ struct itx_tr_config {
     int concurrency;               /* 4 calls in flight per translator */
     double temperature;            /* 0: deterministic, so results are cached */
     const char *glossary_path;     /* server glossary file, added after the built-in one */
-    bool no_builtin_glossary;      /* leave data/glossary-en.tsv out */
+    bool no_builtin_glossary;      /* leave the built-in glossary out */
     const char *dict_path;         /* NULL: $ITX_MODELS_DIR/cedict.idx */
     struct itx_tr_cache *cache;    /* borrowed, may be NULL; must outlive the translator */
     bool no_fallback;              /* do not fall back to the dictionary on LLM failure */
