@@ -7,20 +7,24 @@
 // The sets and what they are for (docs/translate.md, "Quality"):
 //   phrases.tsv   MAIN      the first set; 42% of it are literal glossary keys, tuned on
 //   dev2.tsv      DEV       the tuning split; its misses guide general changes
-//   heldout2.tsv  HELDOUT2  held out for the previous round (measured, not tuned on)
-//   heldout3.tsv  HELDOUT3  written before this round's changes and never tuned on
+//   heldout2.tsv  DEV_H2    held out in round 2, a tuning set since round 3
+//   heldout3.tsv  DEV_H3    held out in round 3 (0.627 accepted then), a tuning set since
+//   heldout4.tsv  HELDOUT4  written blind (without the dictionary or its output) before
+//                           round 4's changes and never tuned on
 // The last line is the held-out figure, on phrasing the dictionary was not tuned on:
-//   RESULT accepted=<share> chrf=<score>   (heldout3.tsv)
+//   RESULT accepted=<share> chrf=<score>   (heldout4.tsv)
 //
 // Usage: node bench/bench-dict.mjs path/to/itx [--verbose] [--tuning] [--heldout-misses]
-//   --verbose         print the misses of the tuning sets (MISS main, DEVMISS dev2)
-//   --tuning          skip the held-out sets altogether (no HELDOUT or RESULT line)
-//   --heldout-misses  print heldout3's misses (HELDMISS), for error analysis after tuning
+//   --verbose         print the misses of the tuning sets (MISS main, DEVMISS the dev sets)
+//   --tuning          skip the held-out set altogether (no HELDOUT4 or RESULT line); what
+//                     anyone changing the dictionary runs
+//   --heldout-misses  print heldout4's misses (HELDMISS), for error analysis after a round;
+//                     once read, the set is spent and a new one must be written for the next
 // Comparison ignores case, punctuation, hyphens versus spaces, a space between a number and
 // its unit ("2 m", "2m"), and British versus American spelling (colour/color, grey/gray): the
 // differences a reviewer would not count.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,7 +47,10 @@ function readSet(file) {
   }
   return rows;
 }
-const glossaryKeys = new Set(readFileSync(join(root, 'data/glossary-en.tsv'), 'utf8').split('\n')
+const glossaryFiles = ['data/glossary-en.tsv'].concat(
+  readdirSync(join(root, 'data/glossary-en.d')).filter(f => f.endsWith('.tsv')).sort()
+    .map(f => 'data/glossary-en.d/' + f));
+const glossaryKeys = new Set(glossaryFiles.flatMap(f => readFileSync(join(root, f), 'utf8').split('\n'))
   .filter(l => l.trim() && !l.startsWith('#')).map(l => l.split('\t')[0].trim()));
 
 const norm = s => s.toLowerCase()
@@ -115,15 +122,17 @@ const line = (tag, r, what) =>
   `accepted on the others ${((r.accepted - r.literalAccepted) / Math.max(1, r.n - r.literal)).toFixed(3)}; ${what})`;
 
 const main = score('bench/dict/phrases.tsv');
-const dev = score('bench/dict/dev2.tsv');
-const held2 = tuning ? null : score('bench/dict/heldout2.tsv');
-const held3 = tuning ? null : score('bench/dict/heldout3.tsv');
+const devs = [['DEV', 'bench/dict/dev2.tsv', 'tuning split'],
+  ['DEV_H2', 'bench/dict/heldout2.tsv', 'held out in round 2, tuned on since'],
+  ['DEV_H3', 'bench/dict/heldout3.tsv', 'held out in round 3, tuned on since']]
+  .map(([tag, file, what]) => ({ tag, what, r: score(file) }));
+const held = tuning ? null : score('bench/dict/heldout4.tsv');
 if (verbose) {
   for (const m of main.misses) console.log('MISS ' + m);
-  for (const m of dev.misses) console.log('DEVMISS ' + m);
+  for (const d of devs) for (const m of d.r.misses) console.log('DEVMISS ' + m);
 }
-if (heldMisses && held3)
-  for (const m of held3.misses) console.log('HELDMISS ' + m);
+if (heldMisses && held)
+  for (const m of held.misses) console.log('HELDMISS ' + m);
 
 // Speed: a process translating one phrase (start-up, glossary, index open and check), best
 // of 5; and the time per phrase in a batch, from one process translating 400 phrases, less
@@ -152,9 +161,8 @@ console.log(`speed: one phrase in a fresh process ${one.wall.toFixed(1)} ms wall
   `${per(many.cpu, one.cpu)} us CPU (${sample.length} phrases in one process)`);
 
 console.log(line('MAIN', main, 'tuning set'));
-console.log(line('DEV', dev, 'tuning split'));
-if (held2) console.log(line('HELDOUT2', held2, 'held out in the previous round'));
-if (held3) {
-  console.log(line('HELDOUT3', held3, 'never tuned on'));
-  console.log(`RESULT accepted=${(held3.accepted / held3.n).toFixed(3)} chrf=${held3.chrf.toFixed(1)}`);
+for (const d of devs) console.log(line(d.tag, d.r, d.what));
+if (held) {
+  console.log(line('HELDOUT4', held, 'written blind, never tuned on'));
+  console.log(`RESULT accepted=${(held.accepted / held.n).toFixed(3)} chrf=${held.chrf.toFixed(1)}`);
 }
