@@ -67,7 +67,7 @@ enum itx_status itx_glossary_load_file(struct itx_glossary *g, const char *path,
 
 /*
  * Adds the project's built-in English e-commerce glossary (data/glossary-en.tsv, then
- * data/glossary-en.d/*.tsv in name order, compiled into the binary) to g.
+ * the .tsv files of data/glossary-en.d/ in name order, compiled into the binary) to g.
  */
 enum itx_status itx_glossary_add_builtin_en(struct itx_glossary *g, struct itx_diag *d);
 
