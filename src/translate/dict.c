@@ -510,8 +510,8 @@ struct cp {
 
 struct cand {
     double cost;
-    unsigned len;   /* code points */
-    int type;       /* 0 template, 1 glossary, 2 cedict, 3 latin, 4 punct, 5 unknown, 6 drop */
+    unsigned len; /* code points */
+    int type; /* 0 template, 1 glossary, 2 cedict, 3 latin, 4 punct, 5 unknown, 6 drop, 7 number */
     const char *tr; /* glossary translation (NULL keep), or CEDICT senses */
     size_t tr_len;
     const struct itx_glossary *g; /* for templates */
@@ -597,10 +597,33 @@ han_unit(uint32_t c)
 }
 
 /*
+ * Writes a whole number with thousands commas ("15,000"); a number with a fraction is written
+ * with at most two decimals.
+ */
+static void
+format_thousands(double v, char *out, size_t size)
+{
+    char digits[32];
+    size_t n, w = 0;
+
+    if (v < 0 || v >= 1e15 || v != (double)(long long)v) {
+        snprintf(out, size, "%.2f", v);
+        return;
+    }
+    n = (size_t)snprintf(digits, sizeof(digits), "%lld", (long long)v);
+    for (size_t i = 0; i < n && w + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0 && n > 4)
+            out[w++] = ',';
+        out[w++] = digits[i];
+    }
+    out[w] = '\0';
+}
+
+/*
  * Parses a number at cps[i]: Arabic digits with an optional decimal part, thousands commas
- * and a range ("3-5", "3~5"), or Chinese numerals up to 万. Writes its text (Arabic) into
- * num and returns the number of code points, 0 when there is none. *value gets its value
- * (the first of a range).
+ * and a range ("3-5", "3~5"), optionally times 万 ("1.5万" 15,000), or Chinese numerals up
+ * to 万. Writes its text (Arabic) into num and returns the number of code points, 0 when
+ * there is none. *value gets its value (the first of a range).
  */
 static unsigned
 parse_number(const struct ctx *x, size_t i, char *num, size_t num_size, double *value)
@@ -644,6 +667,13 @@ parse_number(const struct ctx *x, size_t i, char *num, size_t num_size, double *
             break;
         }
         num[w] = '\0';
+        /* 1.5万 "15,000": a number of ten thousands, as picture text writes large counts. */
+        if (j < x->n && x->cps[j].c == 0x4e07 /* 万 */ && !strchr(num, '-') && !strchr(num, ',') &&
+            *value < 1e9) {
+            *value *= 10000;
+            format_thousands(*value, num, num_size);
+            j++;
+        }
         return (unsigned)(j - i);
     }
     {
@@ -671,7 +701,7 @@ parse_number(const struct ctx *x, size_t i, char *num, size_t num_size, double *
         if (j == i)
             return 0;
         total += section + (digit >= 0 ? digit : 0);
-        snprintf(num, num_size, "%ld", total);
+        format_thousands((double)total, num, num_size);
         *value = (double)total;
         return (unsigned)(j - i);
     }
@@ -938,6 +968,16 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
             }
         }
     }
+    /* A number with 万 ("1.5万", 十万) is said in figures: "15,000". */
+    if (is_digit(cp) || han_digit(cp) >= 0 || cp == 0x5341 /* 十; not 千万 "must" */) {
+        char num[48];
+        double v;
+        unsigned l = parse_number(x, i, num, sizeof(num), &v);
+        if (l > 1 && x->cps[i + l - 1].c == 0x4e07 /* 万 */) {
+            c = (struct cand){.cost = 0.5, .len = l, .type = 7};
+            CONSIDER(c);
+        }
+    }
     if (is_particle(cp)) {
         c = (struct cand){.cost = 0.9, .len = 1, .type = 6};
         CONSIDER(c);
@@ -970,6 +1010,50 @@ struct writer {
     bool have_word;
 };
 
+static enum itx_status emit(struct writer *w, const char *s, size_t n, enum tok_kind kind,
+                            bool capitalise);
+
+/*
+ * Says the word s before what was written since out[at] (a word or a whole group): "for" in
+ * 宝宝专用 "for baby", an adjective Chinese puts after its noun. The moved text loses its
+ * capital when it no longer starts the translation (unless it is an acronym).
+ */
+static enum itx_status
+emit_before(struct writer *w, size_t at, const char *s, size_t n, bool capitalise)
+{
+    size_t tail;
+    char *moved;
+    enum itx_status st;
+
+    if (at < w->start || at >= w->out->len)
+        return emit(w, s, n, TK_WORD, capitalise);
+    tail = w->out->len - at;
+    moved = itx_malloc(tail + 1);
+    if (!moved)
+        return ITX_ERR_NOMEM;
+    memcpy(moved, w->out->data + at, tail);
+    /* The space before the moved text goes too: emit puts one back. */
+    while (at > w->start && w->out->data[at - 1] == ' ')
+        at--;
+    w->out->len = at;
+    w->out->data[at] = '\0';
+    if (at == w->start)
+        w->cap_next = true;
+    w->any = at > w->start;
+    w->prev = TK_SPACE;
+    st = emit(w, s, n, TK_WORD, capitalise);
+    if (st == ITX_OK && moved[0] >= 'A' && moved[0] <= 'Z' && at == w->start &&
+        !(tail > 1 && moved[1] >= 'A' && moved[1] <= 'Z'))
+        moved[0] = (char)(moved[0] - 'A' + 'a');
+    if (st == ITX_OK)
+        st = itx_buf_putc(w->out, ' ');
+    if (st == ITX_OK)
+        st = itx_buf_append(w->out, moved, tail);
+    itx_free(moved);
+    w->prev = TK_WORD;
+    return st;
+}
+
 static enum itx_status
 emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capitalise)
 {
@@ -988,33 +1072,8 @@ emit(struct writer *w, const char *s, size_t n, enum tok_kind kind, bool capital
     if (n > 1 && s[0] == '<') {
         s++;
         n--;
-        if (w->have_word && kind == TK_WORD) {
-            size_t at = w->word_at, tail = w->out->len - at;
-            char *moved = itx_malloc(tail + 1);
-            if (!moved)
-                return ITX_ERR_NOMEM;
-            memcpy(moved, w->out->data + at, tail);
-            /* The space before the moved word goes too: emit puts one back. */
-            while (at > w->start && w->out->data[at - 1] == ' ')
-                at--;
-            w->out->len = at;
-            w->out->data[at] = '\0';
-            if (at == w->start)
-                w->cap_next = true;
-            w->any = at > w->start;
-            w->prev = TK_SPACE;
-            st = emit(w, s, n, TK_WORD, capitalise);
-            if (st == ITX_OK && moved[0] >= 'A' && moved[0] <= 'Z' && at == w->start &&
-                !(tail > 1 && moved[1] >= 'A' && moved[1] <= 'Z'))
-                moved[0] = (char)(moved[0] - 'A' + 'a');
-            if (st == ITX_OK)
-                st = itx_buf_putc(w->out, ' ');
-            if (st == ITX_OK)
-                st = itx_buf_append(w->out, moved, tail);
-            itx_free(moved);
-            w->prev = TK_WORD;
-            return st;
-        }
+        if (w->have_word && kind == TK_WORD)
+            return emit_before(w, w->word_at, s, n, capitalise);
     }
     /*
      * "Baby" + "baby's feeding bottle" (宝宝+奶瓶): when a phrase starts with the word just
@@ -1598,6 +1657,21 @@ audience_last(const struct cand *choice, size_t n, size_t i, bool *repeat)
     return last;
 }
 
+/*
+ * Whether the word at cps[i] (len code points) marks whom or what a product is for:
+ * 专用/适用/可用 (1) or a single 用 (2, "use"); 0 otherwise.
+ */
+static int
+use_marker(const struct cp *cps, size_t i, unsigned len)
+{
+    if (len == 1 && cps[i].c == 0x7528 /* 用 */)
+        return 2;
+    if (len == 2 && cps[i + 1].c == 0x7528 &&
+        (cps[i].c == 0x4e13 /* 专 */ || cps[i].c == 0x9002 /* 适 */ || cps[i].c == 0x53ef /* 可 */))
+        return 1;
+    return 0;
+}
+
 /* English for a container said after 每 ("per bag"), or NULL. */
 static const char *
 per_container(uint32_t c)
@@ -1731,6 +1805,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         size_t from = cps[i].at, to = cps[i + c->len - 1].at + cps[i + c->len - 1].len;
         enum tok_kind k;
         const char *p;
+        int um;
 
         if (say_last && c->type == 4) {
             s = emit(&w, "storewide", 9, TK_WORD, false);
@@ -1820,6 +1895,24 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 continue;
             }
         }
+        /*
+         * 宝宝专用 "for baby", 3岁以上适用 "for ages 3+", 宿舍用 "for dorm use": a word of use
+         * closing a group puts "for" before the whole group; inside a group, before the noun
+         * it qualifies, it says nothing (狗狗专用梳子 "dog comb", 办公室用椅子 "office chair").
+         */
+        if (is_han_word(c) && (um = use_marker(cps, i, c->len)) != 0 && prev_tok < i &&
+            prev_tok >= group && (is_han_word(&choice[prev_tok]) || choice[prev_tok].type == 0) &&
+            (is_bound(choice, n, i + c->len) || is_han_word(&choice[i + c->len]))) {
+            if (is_bound(choice, n, i + c->len)) {
+                s = emit_before(&w, group_out, "for", 3, true);
+                if (s == ITX_OK && um == 2)
+                    s = emit(&w, "use", 3, TK_WORD, false);
+            }
+            st.n_tokens++;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
         /* 抢购中 "sale in progress": a closing 中 says nothing a picture needs. */
         if (c->len == 1 && cps[i].c == 0x4e2d /* 中 */ && is_han_word(c) && prev_tok < i &&
             is_han_word(&choice[prev_tok]) && choice[prev_tok].len >= 2 &&
@@ -1854,14 +1947,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             break;
         }
         case 1:
-            if (c->len == 2 && cps[i + 1].c == 0x7528 /* 用 */ &&
-                (cps[i].c == 0x4e13 /* 专 */ || cps[i].c == 0x9002 /* 适 */) && prev_tok < i &&
-                is_han_word(&choice[prev_tok]) && is_bound(choice, n, i + 2)) {
-                /* 宝宝专用 "baby dedicated": "for" goes before the word it closes. */
-                s = emit(&w, "<for", 4, TK_WORD, true);
-            } else if (c->tr && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
-                       choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
-                       is_postposed(c->tr, c->tr_len)) {
+            if (c->tr && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
+                choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
+                is_postposed(c->tr, c->tr_len)) {
                 char moved[130];
                 moved[0] = '<';
                 memcpy(moved + 1, c->tr, c->tr_len);
@@ -1936,10 +2024,24 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
             break;
         case 5:
+            /* "10万+", "500+": a plus after a number stays against it. */
+            if (cps[i].c == '+' && w.prev == TK_WORD && out->len > w.start &&
+                out->data[out->len - 1] >= '0' && out->data[out->len - 1] <= '9') {
+                s = emit(&w, "+", 1, TK_CLOSE, false);
+                break;
+            }
             s = emit(&w, norm.data + from, to - from, TK_WORD, false);
             if (itx_tr_is_han(cps[i].c))
                 st.n_unknown++;
             break;
+        case 7: {
+            char num[48];
+            double v;
+            parse_number(&x, i, num, sizeof(num), &v);
+            s = emit(&w, num, strlen(num), TK_WORD, false);
+            st.n_tokens++;
+            break;
+        }
         default:
             break;
         }

@@ -256,6 +256,46 @@ test_translate(void)
     expect("500毫升", "500ml");
 }
 
+/* Numbers with measure words, ages, multi-item offers, 万 and a closing plus. */
+static void
+test_numbers(void)
+{
+    expect("1.5万", "15,000");
+    expect("十二万", "120,000");
+    expect("已售2.3万件", "23,000 sold");
+    expect("销量突破8万", "Over 80,000 sold");
+    expect("4万毫安", "40,000mAh");
+    expect("好评5万+", "Good reviews 50,000+");
+    expect("300+", "300+");
+    /* 万 inside a word is not a number. */
+    expect("万向轮", "Spinner wheels");
+    expect("两件8折", "20% off 2 items");
+    expect("三件7折", "30% off 3 items");
+    expect("120抽", "120 sheets");
+    expect("6岁以上", "Ages 6+");
+    expect("8岁+", "Ages 8+");
+    expect("不适合4岁以下儿童", "Not suitable for children under 4");
+    expect("拍3件发4件", "Order 3, get 4");
+    expect("3件88元", "3 for ¥88");
+    expect("50个起订", "Minimum order 50 pcs");
+    expect("已售500件", "500 sold");
+    expect("下单立减20元", "¥20 off your order");
+    expect("60粒", "60 pcs");
+}
+
+/* Words of use: X专用/适用/可用 and X用 before a noun or closing a group. */
+static void
+test_use(void)
+{
+    expect("8岁以上适用", "For ages 8+");
+    expect("猫咪专用", "For cat");
+    expect("狗狗专用梳子", "Dog comb");
+    expect("办公室用椅子", "Office chair");
+    expect("宿舍用", "For dormitory use");
+    /* Opening a group, 专用 is an adjective. */
+    expect("专用充电器", "Dedicated charger");
+}
+
 static void
 test_request_glossary(void)
 {
@@ -309,6 +349,8 @@ main(void)
     test_index();
     test_senses();
     test_translate();
+    test_numbers();
+    test_use();
     test_request_glossary();
     test_bad_input();
     itx_dict_free(dict);
