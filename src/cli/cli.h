@@ -34,6 +34,21 @@ struct itx_store;
 void itx_cli_serve_web_plug(struct itx_server_pipeline *p, struct itx_server *srv,
                             struct itx_store *store);
 
+/* models.c: the model files of scripts/models.sha256 (compiled in) and the state of one of
+ * them in dir. path gets the file's path, hex its SHA-256 when it could be read, d the reason
+ * when it could not; *name and *expected are the manifest's name and SHA-256. */
+enum itx_cli_model_state {
+    ITX_CLI_MODEL_OK,
+    ITX_CLI_MODEL_MISSING,
+    ITX_CLI_MODEL_UNREADABLE,
+    ITX_CLI_MODEL_WRONG,
+};
+struct itx_diag;
+size_t itx_cli_model_count(void);
+enum itx_cli_model_state itx_cli_model_check(const char *dir, size_t i, char *path,
+                                             size_t path_size, char hex[65], const char **name,
+                                             const char **expected, struct itx_diag *d);
+
 /* Returns true when argv has -h or --help anywhere before "--". */
 int itx_cli_wants_help(int argc, char **argv);
 

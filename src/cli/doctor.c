@@ -18,7 +18,6 @@
 #include "core/alloc.h"
 #include "core/util.h"
 #include "jobs/jobs.h"
-#include "models-manifest.h"
 #include "store/store.h"
 #include "translate/translate.h"
 
@@ -59,23 +58,27 @@ check_models(struct doctor *doc)
 {
     const char *dir = itx_models_dir();
 
-    for (size_t i = 0; i < ITX_N_MODEL_FILES; i++) {
+    for (size_t i = 0; i < itx_cli_model_count(); i++) {
         char path[4096], hex[65];
+        const char *name, *expected;
         struct itx_diag d;
-        enum itx_status s;
 
         itx_diag_init(&d);
-        snprintf(path, sizeof(path), "%s/%s", dir, itx_model_files[i].name);
-        s = itx_sha256_file(path, hex, &d);
-        if (s == ITX_ERR_NOT_FOUND)
-            report(doc, "missing", "models", doc->setup_cmd, "%s", path);
-        else if (s != ITX_OK)
-            report(doc, "wrong", "models", doc->setup_cmd, "%s: %s", path, d.msg);
-        else if (strcmp(hex, itx_model_files[i].sha256) != 0)
-            report(doc, "wrong", "models", doc->setup_cmd, "%s: sha256 %s, expected %s", path, hex,
-                   itx_model_files[i].sha256);
-        else
+        switch (itx_cli_model_check(dir, i, path, sizeof(path), hex, &name, &expected, &d)) {
+        case ITX_CLI_MODEL_OK:
             report(doc, "ok", "models", NULL, "%s", path);
+            break;
+        case ITX_CLI_MODEL_MISSING:
+            report(doc, "missing", "models", doc->setup_cmd, "%s", path);
+            break;
+        case ITX_CLI_MODEL_UNREADABLE:
+            report(doc, "wrong", "models", doc->setup_cmd, "%s: %s", path, d.msg);
+            break;
+        case ITX_CLI_MODEL_WRONG:
+            report(doc, "wrong", "models", doc->setup_cmd, "%s: sha256 %s, expected %s", path, hex,
+                   expected);
+            break;
+        }
     }
 }
 

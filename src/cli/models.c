@@ -6,6 +6,29 @@
 #include "core/util.h"
 #include "models-manifest.h"
 
+size_t
+itx_cli_model_count(void)
+{
+    return ITX_N_MODEL_FILES;
+}
+
+enum itx_cli_model_state
+itx_cli_model_check(const char *dir, size_t i, char *path, size_t path_size, char hex[65],
+                    const char **name, const char **expected, struct itx_diag *d)
+{
+    enum itx_status s;
+
+    *name = itx_model_files[i].name;
+    *expected = itx_model_files[i].sha256;
+    snprintf(path, path_size, "%s/%s", dir, itx_model_files[i].name);
+    s = itx_sha256_file(path, hex, d);
+    if (s == ITX_ERR_NOT_FOUND)
+        return ITX_CLI_MODEL_MISSING;
+    if (s != ITX_OK)
+        return ITX_CLI_MODEL_UNREADABLE;
+    return strcmp(hex, itx_model_files[i].sha256) == 0 ? ITX_CLI_MODEL_OK : ITX_CLI_MODEL_WRONG;
+}
+
 int
 itx_cli_models(int argc, char **argv)
 {
@@ -23,25 +46,25 @@ itx_cli_models(int argc, char **argv)
     printf("models folder: %s\n", dir);
     for (size_t i = 0; i < ITX_N_MODEL_FILES; i++) {
         char path[4096], hex[65];
+        const char *name, *expected;
         struct itx_diag d;
-        enum itx_status s;
 
         itx_diag_init(&d);
-        snprintf(path, sizeof(path), "%s/%s", dir, itx_model_files[i].name);
-        s = itx_sha256_file(path, hex, &d);
-        if (s == ITX_ERR_NOT_FOUND) {
-            printf("  missing   %s\n", itx_model_files[i].name);
-            bad++;
-        } else if (s != ITX_OK) {
-            printf("  unreadable %s (%s)\n", itx_model_files[i].name, d.msg);
-            bad++;
-        } else if (strcmp(hex, itx_model_files[i].sha256) != 0) {
-            printf("  corrupt   %s (sha256 %s, expected %s)\n", itx_model_files[i].name, hex,
-                   itx_model_files[i].sha256);
-            bad++;
-        } else {
-            printf("  ok        %s\n", itx_model_files[i].name);
+        switch (itx_cli_model_check(dir, i, path, sizeof(path), hex, &name, &expected, &d)) {
+        case ITX_CLI_MODEL_OK:
+            printf("  ok        %s\n", name);
+            continue;
+        case ITX_CLI_MODEL_MISSING:
+            printf("  missing   %s\n", name);
+            break;
+        case ITX_CLI_MODEL_UNREADABLE:
+            printf("  unreadable %s (%s)\n", name, d.msg);
+            break;
+        case ITX_CLI_MODEL_WRONG:
+            printf("  corrupt   %s (sha256 %s, expected %s)\n", name, hex, expected);
+            break;
         }
+        bad++;
     }
     if (bad) {
         printf("%d model file(s) missing or wrong; run 'scripts/setup.sh' (or 'make setup') to "
