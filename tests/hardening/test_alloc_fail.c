@@ -20,7 +20,10 @@
  *
  * The default run is bounded: each operation is swept with a stride so that it takes at
  * most ITX_ALLOC_RUNS runs per mode (default 12). ITX_ALLOC_FULL=1 sweeps every N (the
- * figures in docs/hardening.md come from that).
+ * figures in docs/hardening.md come from that). ITX_ALLOC_SHARD=k/m runs only the N with
+ * N mod m = k (0 <= k < m), so m processes started with k = 0 .. m-1 share one full sweep;
+ * each ends at its own first run that completes, so their failed and absorbed counts add
+ * up to one unsharded sweep's and their runs to that plus m - 1.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -51,7 +54,8 @@ __lsan_default_suppressions(void)
            "leak:libgomp\nleak:libvips\n";
 }
 
-static bool verbose; /* ITX_ALLOC_VERBOSE=1: one line per run */
+static bool verbose;                       /* ITX_ALLOC_VERBOSE=1: one line per run */
+static unsigned long shard_k, shard_m = 1; /* ITX_ALLOC_SHARD=k/m */
 static uint8_t *picture;
 static size_t picture_len;
 static struct itx_pipeline *pipe_shared;
@@ -343,10 +347,18 @@ sweep(const struct op *op, unsigned long max_runs, bool full)
 {
     unsigned long total = count_allocations(op);
     unsigned long stride = full || total <= max_runs ? 1 : (total + max_runs - 1) / max_runs;
+    unsigned long first = 1;
 
+    /* A shard runs every m-th N of the sweep it belongs to, starting at the first N that is
+     * k modulo m. */
+    if (shard_m > 1) {
+        stride *= shard_m;
+        first = shard_k == 0 ? shard_m : shard_k;
+    }
     for (int sticky = 0; sticky < 2; sticky++) {
         unsigned long n, runs = 0, absorbed = 0, errors = 0;
-        for (n = 1; n < total * 4 + 1000; n += stride) {
+        double t0 = itx_now_ms();
+        for (n = first; n < total * 4 + 1000; n += stride) {
             struct itx_diag d;
             enum itx_status s;
             bool injected;
@@ -382,10 +394,31 @@ sweep(const struct op *op, unsigned long max_runs, bool full)
             }
         }
         CHECK_MSG(n < total * 4 + 1000, "%s: never completed", op->name);
-        printf("%-8s %-6s allocations=%lu stride=%lu runs=%lu failed_cleanly=%lu absorbed=%lu\n",
-               op->name, sticky ? "sticky" : "once", total, stride, runs, errors, absorbed);
+        printf("%-8s %-6s allocations=%lu stride=%lu shard=%lu/%lu runs=%lu failed_cleanly=%lu "
+               "absorbed=%lu wall_s=%.0f\n",
+               op->name, sticky ? "sticky" : "once", total, stride, shard_k, shard_m, runs, errors,
+               absorbed, (itx_now_ms() - t0) / 1000.0);
         fflush(stdout);
     }
+}
+
+/* ITX_ALLOC_SHARD=k/m: both decimal, 1 <= m <= 1000, 0 <= k < m. */
+static bool
+parse_shard(const char *v, struct itx_diag *d)
+{
+    unsigned long k, m;
+    int used = 0;
+    if (!v || !*v)
+        return true;
+    if (sscanf(v, "%lu/%lu%n", &k, &m, &used) != 2 || v[used] != '\0' || v[0] == '-' || m < 1 ||
+        m > 1000 || k >= m) {
+        itx_diag_set(d, ITX_ERR_INVALID,
+                     "ITX_ALLOC_SHARD='%s' is not k/m with 0 <= k < m <= 1000 (e.g. 0/2, 1/2)", v);
+        return false;
+    }
+    shard_k = k;
+    shard_m = m;
+    return true;
 }
 
 static bool
@@ -479,6 +512,10 @@ main(int argc, char **argv)
     }
     if (runs_env > 0)
         max_runs = (unsigned long)runs_env;
+    if (!parse_shard(getenv("ITX_ALLOC_SHARD"), &d)) {
+        fprintf(stderr, "%s\n", d.msg);
+        return 2;
+    }
     if (itx_image_init(&d) != ITX_OK) {
         fprintf(stderr, "%s\n", d.msg);
         return 1;
