@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './lib.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -26,10 +27,6 @@ const cases = [
   ['rec 48x320 b8', REC, '8x3x48x320', 9],
   ['cls 48x192', CLS, '1x3x48x192', 51],
 ];
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 // itx runs with OpenMP's passive wait policy (docs/nn.md): on a shared machine, threads that
 // spin at barriers while their partner is descheduled waste whole time slices. The container
 // image sets the same. ONNX Runtime uses its own thread pool and needs no such setting.

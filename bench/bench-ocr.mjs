@@ -17,6 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './lib.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -28,10 +29,6 @@ const count = Number(opt('--count', '6'));
 const out = opt('--out', path.join(path.dirname(path.dirname(itx)), 'bench-ocr'));
 const testset = path.join(path.dirname(itx), 'tools', 'testset', 'itx-testset');
 
-const median = (a) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // ---- pictures ------------------------------------------------------------------------------
 fs.mkdirSync(out, { recursive: true });
