@@ -478,6 +478,35 @@ pick_sense_verb(const char *senses, size_t len, char best[128], bool *verb)
     return have ? best_len : 0;
 }
 
+/*
+ * The first verb sense ("to expose to the sun" -> "expose to the sun") of a common reading,
+ * for a word said after "do not" or "please"; 0 when the word has none.
+ */
+static size_t
+pick_verb_sense(const char *senses, size_t len, char best[128])
+{
+    size_t pos = 0;
+
+    while (pos < len) {
+        const char *g = senses + pos, *bar = memchr(g, '|', len - pos);
+        size_t glen = bar ? (size_t)(bar - g) : len - pos, spos = 1;
+        pos += glen + 1;
+        if (glen < 2 || g[0] != 'C')
+            continue;
+        while (spos < glen) {
+            const char *sn = g + spos, *sl = memchr(sn, '/', glen - spos);
+            size_t slen = sl ? (size_t)(sl - sn) : glen - spos, c;
+            spos += slen + 1;
+            if (!starts_with(sn, slen, "to ") || sense_rejected(sn, slen))
+                continue;
+            c = clean_sense(sn, slen, best, 128);
+            if (c > 0 && words(best, c) <= 4)
+                return c;
+        }
+    }
+    return 0;
+}
+
 static size_t
 pick_sense(const char *senses, size_t len, char best[128])
 {
@@ -893,6 +922,38 @@ punct(uint32_t c, enum tok_kind *kind)
     return NULL;
 }
 
+/*
+ * The length in code points of a word of prohibition at cps[i] (请勿, 切勿, 勿, 不要,
+ * 请不要, 千万不要, 严禁, 禁止, 不可, 不能, 不得), 0 when there is none.
+ */
+static unsigned
+negation_at(const struct ctx *x, size_t i)
+{
+    static const uint32_t word[][4] = {
+        {0x8bf7, 0x52ff},                 /* 请勿 */
+        {0x5207, 0x52ff},                 /* 切勿 */
+        {0x52ff},                         /* 勿 */
+        {0x4e0d, 0x8981},                 /* 不要 */
+        {0x8bf7, 0x4e0d, 0x8981},         /* 请不要 */
+        {0x5343, 0x4e07, 0x4e0d, 0x8981}, /* 千万不要 */
+        {0x4e25, 0x7981},                 /* 严禁 */
+        {0x7981, 0x6b62},                 /* 禁止 */
+        {0x4e0d, 0x53ef},                 /* 不可 */
+        {0x4e0d, 0x80fd},                 /* 不能 */
+        {0x4e0d, 0x5f97},                 /* 不得 */
+    };
+    unsigned best = 0;
+
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++) {
+        unsigned l = 0;
+        while (l < 4 && word[k][l] && i + l < x->n && x->cps[i + l].c == word[k][l])
+            l++;
+        if (l > best && (l == 4 || !word[k][l]))
+            best = l;
+    }
+    return best;
+}
+
 /* Best candidate starting at i, given best[] costs of the suffixes after it. */
 static void
 best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
@@ -949,6 +1010,33 @@ best_at(const struct ctx *x, size_t i, const double *best, struct cand *out)
                               .tr = tr,
                               .tr_len = tr ? strlen(tr) : 0};
             CONSIDER(c);
+        }
+    }
+    /*
+     * A prohibition (请勿, 切勿, 不要, 禁止, 不可 ...) and the verb it forbids: the glossary
+     * keeps one entry per verb, keyed with 勿 (勿暴晒 "do not expose to the sun"), whichever
+     * word of prohibition the text uses.
+     */
+    {
+        unsigned ml = negation_at(x, i);
+        char key[ITX_GLOSSARY_MAX_TERM + 1];
+        for (unsigned l = 1; ml && l + ml <= MAX_GLOSSARY_CP && i + ml + l <= x->n; l++) {
+            size_t from = x->cps[i + ml].at,
+                   to = x->cps[i + ml + l - 1].at + x->cps[i + ml + l - 1].len;
+            if (to - from + 3 > ITX_GLOSSARY_MAX_TERM)
+                break;
+            memcpy(key, "\xe5\x8b\xbf", 3); /* 勿 */
+            memcpy(key + 3, x->s + from, to - from);
+            for (int gi = 0; gi < 2; gi++) {
+                if (!itx_glossary_lookup(x->gl[gi], key, to - from + 3, &tr) || !tr)
+                    continue;
+                c = (struct cand){.cost = 0.45 + 0.01 * gi,
+                                  .len = ml + l,
+                                  .type = 1,
+                                  .tr = tr,
+                                  .tr_len = strlen(tr)};
+                CONSIDER(c);
+            }
         }
     }
     /* CEDICT words of 1..MAX_WORD_CP code points (single Latin letters only with Han). */
@@ -1413,6 +1501,23 @@ is_adjective(const char *s, size_t n)
     return false;
 }
 
+/*
+ * Whether a token says "do not", "please" or "never": the word after it is a verb
+ * (请勿挤压 "do not squeeze", not "do not extrusion").
+ */
+static bool
+says_imperative(const struct cand *c)
+{
+    static const char *const word[] = {"do not", "please", "never", "don't", "please do not"};
+    char e[128];
+    size_t en = token_english(c, e);
+
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i]) == en && strncasecmp(e, word[i], en) == 0)
+            return true;
+    return false;
+}
+
 /* Whether a path token is Han text translated by the glossary or CEDICT (a "word"). */
 static bool
 is_han_word(const struct cand *c)
@@ -1626,6 +1731,8 @@ is_audience(const char *s, size_t n)
     return false;
 }
 
+static bool takes_object(const char *s, size_t n);
+
 /*
  * At the start of a group of words (after a text edge, space or punctuation): when the group
  * is two or more Han words and its last one says whom the product is for (运动套装男
@@ -1652,9 +1759,81 @@ audience_last(const struct cand *choice, size_t n, size_t i, bool *repeat)
     en = token_english(&choice[last], e);
     if (!is_audience(e, en))
         return (size_t)-1;
-    en = token_english(&choice[i], e);
+    {
+        bool verb;
+        en = token_english_verb(&choice[i], e, &verb);
+        /* 适合男士 "suitable for men", 远离儿童: the group is a phrase, not a title. */
+        if (verb || takes_object(e, en))
+            return (size_t)-1;
+    }
     *repeat = is_audience(e, en);
     return last;
+}
+
+/*
+ * Whether an English word or phrase wants an object after it: a preposition closing it
+ * ("suitable for", "keep away from") or an instruction ("do not", "avoid", "please").
+ */
+static bool
+takes_object(const char *s, size_t n)
+{
+    static const char *const tail[] = {" for", " from", " to", " with", " of"};
+    static const char *const head[] = {"do not", "not ", "avoid", "please", "keep", "no "};
+
+    for (size_t k = 0; k < sizeof(tail) / sizeof(tail[0]); k++) {
+        size_t l = strlen(tail[k]);
+        if (n > l && strncasecmp(s + n - l, tail[k], l) == 0)
+            return true;
+    }
+    for (size_t k = 0; k < sizeof(head) / sizeof(head[0]); k++)
+        if (starts_with(s, n, head[k]))
+            return true;
+    return false;
+}
+
+/*
+ * The plain noun of a possessive audience word ("children's" -> "children") for where it is
+ * not a modifier: closing a group (不适合儿童 "not suitable for children") or before a
+ * predicate (儿童慎用 "children use with caution"). NULL when s is not one.
+ */
+static const char *
+audience_plain(const char *s, size_t n)
+{
+    static const char *const word[][2] = {
+        {"children's", "children"}, {"kids'", "kids"},     {"men's", "men"},
+        {"women's", "women"},       {"boys'", "boys"},     {"girls'", "girls"},
+        {"babies'", "babies"},      {"ladies'", "ladies"}, {"students'", "students"},
+    };
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i][0]) == n && strncasecmp(s, word[i][0], n) == 0)
+            return word[i][1];
+    return NULL;
+}
+
+/*
+ * A possessive audience word at i that modifies nothing (it closes its group, or the next
+ * word is a predicate such as "not suitable", "use with caution") says its plain noun.
+ */
+static void
+plain_if_not_modifier(const struct cand *choice, size_t n, size_t i, const char **s, size_t *len)
+{
+    const char *p = audience_plain(*s, *len);
+    size_t j = i + choice[i].len;
+    char e[128];
+    size_t en;
+
+    if (!p)
+        return;
+    if (!is_bound(choice, n, j)) {
+        bool verb;
+        if (!is_han_word(&choice[j]))
+            return;
+        en = token_english_verb(&choice[j], e, &verb);
+        if (!verb && !takes_object(e, en) && !starts_with(e, en, "use"))
+            return;
+    }
+    *s = p;
+    *len = strlen(p);
 }
 
 /*
@@ -1765,8 +1944,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     enum itx_status s;
     size_t n = 0;
     bool choice_prev_bound = true;
-    size_t prev_tok = (size_t)-1;   /* where the previous token of the path starts */
-    bool say_last = false;          /* "storewide" is owed at the end of the group */
+    size_t prev_tok = (size_t)-1; /* where the previous token of the path starts */
+    char say_last[128];           /* owed at the end of the group ("storewide") */
+    size_t say_last_len = 0;
     size_t group = 0;               /* where the current group of words starts */
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
@@ -1807,9 +1987,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         const char *p;
         int um;
 
-        if (say_last && c->type == 4) {
-            s = emit(&w, "storewide", 9, TK_WORD, false);
-            say_last = false;
+        if (say_last_len && c->type == 4) {
+            s = emit(&w, say_last, say_last_len, TK_WORD, false);
+            say_last_len = 0;
             if (s)
                 break;
         }
@@ -1836,7 +2016,19 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         /* 全场7折起 "everything up to 30% off": "storewide" goes last in its group. */
         if (i == group && c->len == 2 && is_han_word(c) && cps[i + 1].c == 0x573a /* 场 */ &&
             (cps[i].c == 0x5168 /* 全 */) && !is_bound(choice, n, i + 2)) {
-            say_last = true;
+            memcpy(say_last, "storewide", 10);
+            say_last_len = 9;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
+        /* 使用前请阅读说明书 "read the instructions before use": the time goes last. */
+        if (i == group && c->type == 1 && c->len >= 2 && c->tr && c->tr_len < sizeof(say_last) &&
+            (starts_with(c->tr, c->tr_len, "before ") || starts_with(c->tr, c->tr_len, "after ")) &&
+            !is_bound(choice, n, i + c->len)) {
+            memcpy(say_last, c->tr, c->tr_len);
+            say_last[c->tr_len] = '\0';
+            say_last_len = c->tr_len;
             prev_tok = i;
             i += c->len;
             continue;
@@ -1898,7 +2090,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         /*
          * 宝宝专用 "for baby", 3岁以上适用 "for ages 3+", 宿舍用 "for dorm use": a word of use
          * closing a group puts "for" before the whole group; inside a group, before the noun
-         * it qualifies, it says nothing (狗狗专用梳子 "dog comb", 办公室用椅子 "office chair").
+         * it qualifies, it says nothing (狗狗专用梳子 "dog comb", 实验室用椅子 "laboratory chair").
          */
         if (is_han_word(c) && (um = use_marker(cps, i, c->len)) != 0 && prev_tok < i &&
             prev_tok >= group && (is_han_word(&choice[prev_tok]) || choice[prev_tok].type == 0) &&
@@ -1963,10 +2155,24 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             } else if (c->tr) {
                 size_t tl = c->tr_len;
                 const char *t = c->tr;
+                const char *senses;
+                size_t senses_len;
+                /*
+                 * After "do not" or "please" a word is a verb: 冷冻 is "frozen" in a title
+                 * but 请勿冷冻 is "do not freeze", CEDICT's verb.
+                 */
+                if (c->len >= 2 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
+                    says_imperative(&choice[prev_tok]) && !takes_object(t, tl) &&
+                    (senses = itx_dict_lookup(dict, norm.data + from, to - from, &senses_len)) &&
+                    (sense_len = pick_verb_sense(senses, senses_len, sense)) > 0) {
+                    t = sense;
+                    tl = sense_len;
+                }
                 /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
                 if (i + c->len < n && is_han_word(&choice[i + c->len]))
                     tl = modifier_len(t, tl);
                 said_again(out, group_out, &t, &tl);
+                plain_if_not_modifier(choice, n, i, &t, &tl);
                 s = emit(&w, t, tl, TK_WORD, true);
             } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
@@ -1974,7 +2180,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             st.n_glossary++;
             break;
         case 2:
-            sense_len = pick_sense(c->tr, c->tr_len, sense);
+            sense_len = 0;
+            if (prev_tok < i && is_han_word(&choice[prev_tok]) &&
+                says_imperative(&choice[prev_tok]))
+                sense_len = pick_verb_sense(c->tr, c->tr_len, sense);
+            if (sense_len == 0)
+                sense_len = pick_sense(c->tr, c->tr_len, sense);
             if (sense_len && c->len == 1 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
                 choice[prev_tok].len >= 2 && is_bound(choice, n, i + 1) &&
                 is_postposed(sense, sense_len)) {
@@ -1994,6 +2205,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     sense_len = modifier_len(sense, sense_len);
                 const char *t = sense;
                 said_again(out, group_out, &t, &sense_len);
+                plain_if_not_modifier(choice, n, i, &t, &sense_len);
                 s = emit(&w, t, sense_len, TK_WORD, true);
             }
             st.n_tokens++;
@@ -2048,8 +2260,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         prev_tok = i;
         i += c->len;
     }
-    if (s == ITX_OK && say_last)
-        s = emit(&w, "storewide", 9, TK_WORD, false);
+    if (s == ITX_OK && say_last_len)
+        s = emit(&w, say_last, say_last_len, TK_WORD, false);
     if (s)
         s = itx_diag_set(d, s, "translation is over the output limit of %zu bytes", out->max);
     else if (stats)

@@ -232,7 +232,7 @@ test_translate(void)
     /* Dimensions said before their number, and x between them. */
     expect("长30cm 宽20cm 高15cm", "Length 30cm width 20cm height 15cm");
     expect("尺寸：40×30cm", "Dimensions: 40×30cm");
-    expect("三档调节", "3-speed adjust");
+    expect("三档调节", "3-speed adjustment");
     /* X专用 / X适用 closing a group: "for X". */
     expect("宝宝专用", "For baby");
     expect("专用充电器", "Dedicated charger");
@@ -283,6 +283,28 @@ test_numbers(void)
     expect("60粒", "60 pcs");
 }
 
+/* Warnings, instructions and care: prohibitions, verbs after them, times said last. */
+static void
+test_instructions(void)
+{
+    /* One 勿 entry serves every word of prohibition. */
+    expect("请勿折叠", "Do not fold");
+    expect("切勿浸泡", "Do not soak");
+    expect("禁止拆卸", "Do not disassemble");
+    expect("不要摇晃", "Do not shake");
+    /* After "do not" a word takes its verb sense, from CEDICT. */
+    expect("请勿冷冻", "Do not freeze");
+    expect("请勿加热", "Do not heat");
+    /* A time opening an instruction goes last. */
+    expect("使用后请洗手", "Please wash hands after use");
+    /* Whom a phrase is about is a plain noun after a preposition or before a predicate. */
+    expect("不适合儿童", "Not suitable for children");
+    expect("适合男士", "Suitable for men");
+    expect("儿童慎用", "Children use with caution");
+    expect("儿童水杯", "Children's water bottle");
+    expect("请放在儿童接触不到的地方", "Please keep out of reach of children");
+}
+
 /* Words of use: X专用/适用/可用 and X用 before a noun or closing a group. */
 static void
 test_use(void)
@@ -290,8 +312,8 @@ test_use(void)
     expect("8岁以上适用", "For ages 8+");
     expect("猫咪专用", "For cat");
     expect("狗狗专用梳子", "Dog comb");
-    expect("办公室用椅子", "Office chair");
-    expect("宿舍用", "For dormitory use");
+    expect("实验室用椅子", "Laboratory chair");
+    expect("教室用", "For classroom use");
     /* Opening a group, 专用 is an adjective. */
     expect("专用充电器", "Dedicated charger");
 }
@@ -351,6 +373,7 @@ main(void)
     test_translate();
     test_numbers();
     test_use();
+    test_instructions();
     test_request_glossary();
     test_bad_input();
     itx_dict_free(dict);
