@@ -35,20 +35,16 @@ test-asan: setup-dev
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
-# ThreadSanitizer over the whole suite (docs/hardening.md). The tests' pictures are drawn by a
-# release build of itx-testset: built with TSan it stalls in libvips's uninstrumented GLib
-# thread pool, and it makes inputs rather than being under test. Under TSan tests run many
-# times slower, and ctest's --timeout does not override the TIMEOUT each test sets, so the
-# generated test files are given TSAN_TIMEOUT seconds per test after the build.
+# ThreadSanitizer over the whole suite (docs/hardening.md). Under TSan tests run many times
+# slower, and ctest's --timeout does not override the TIMEOUT each test sets, so the generated
+# test files are given TSAN_TIMEOUT seconds per test after the build.
 # suppress_equal_addresses=0: TSan's de-duplication by address keeps a list of every report it
 # has seen, suppressed ones included, and checks each new report against all of them, which
-# stalled test_image for over 10 minutes in codec copies; with halt_on_error=1 it hides
-# nothing worth having (it also hid library reports behind earlier suppressed ones).
+# stalled libvips's codec copies (test_image and itx-testset ran for over 10 minutes); with
+# halt_on_error=1 it hides nothing worth having.
 TSAN_TIMEOUT ?= 1800
 test-tsan: setup-dev
-	cmake --preset release >/dev/null
-	cmake --build build/release -j $(JOBS) --target itx-testset
-	cmake --preset tsan -DITX_TESTSET=$(CURDIR)/build/release/tools/testset/itx-testset >/dev/null
+	cmake --preset tsan >/dev/null
 	cmake --build build/tsan -j $(JOBS)
 	find build/tsan -name CTestTestfile.cmake -exec \
 	  sed -i -E 's/ TIMEOUT "[0-9]+"/ TIMEOUT "$(TSAN_TIMEOUT)"/' {} +
