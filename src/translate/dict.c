@@ -2105,6 +2105,18 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             i += c->len;
             continue;
         }
+        /*
+         * 通用型 "universal", 挂式 "hanging": a single 型 or 式 after a word only says that the
+         * word is a kind; English says the word alone.
+         */
+        if (c->len == 1 && is_han_word(c) &&
+            (cps[i].c == 0x578b /* 型 */ || cps[i].c == 0x5f0f /* 式 */) && prev_tok < i &&
+            prev_tok >= group && is_han_word(&choice[prev_tok])) {
+            st.n_tokens++;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
         /* 抢购中 "sale in progress": a closing 中 says nothing a picture needs. */
         if (c->len == 1 && cps[i].c == 0x4e2d /* 中 */ && is_han_word(c) && prev_tok < i &&
             is_han_word(&choice[prev_tok]) && choice[prev_tok].len >= 2 &&

@@ -305,6 +305,18 @@ test_instructions(void)
     expect("请放在儿童接触不到的地方", "Please keep out of reach of children");
 }
 
+/* Kinds and versions: 式/型 after a word, 版; 的 between a gift and whom it is for. */
+static void
+test_kinds(void)
+{
+    /* 型 alone after a word: the word alone. */
+    expect("加厚型", "Thickened");
+    expect("三角型", "Triangle");
+    expect("方形式", "Square");
+    expect("加大版", "Larger version");
+    expect("送老公的礼物", "Gift for husband");
+}
+
 /* Words of use: X专用/适用/可用 and X用 before a noun or closing a group. */
 static void
 test_use(void)
@@ -374,6 +386,7 @@ main(void)
     test_numbers();
     test_use();
     test_instructions();
+    test_kinds();
     test_request_glossary();
     test_bad_input();
     itx_dict_free(dict);
