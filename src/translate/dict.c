@@ -1518,6 +1518,21 @@ says_imperative(const struct cand *c)
     return false;
 }
 
+/*
+ * Whether the word at cps[i] (len code points) is a verdict that Chinese says before what it
+ * judges and English after it: 支持, 建议, 不支持, 不建议.
+ */
+static bool
+said_after(const struct cp *cps, size_t i, unsigned len)
+{
+    if (len == 3 && cps[i].c == 0x4e0d /* 不 */) {
+        i++;
+        len--;
+    }
+    return len == 2 && ((cps[i].c == 0x652f && cps[i + 1].c == 0x6301) || /* 支持 */
+                        (cps[i].c == 0x5efa && cps[i + 1].c == 0x8bae));  /* 建议 */
+}
+
 /* Whether a path token is Han text translated by the glossary or CEDICT (a "word"). */
 static bool
 is_han_word(const struct cand *c)
@@ -1561,6 +1576,19 @@ static bool
 is_bound(const struct cand *choice, size_t n, size_t i)
 {
     return i >= n || choice[i].type == 4;
+}
+
+/*
+ * Whether the rest of a group, from token i, holds a number (建议身高165cm "recommended
+ * height 165cm" is a specification, not a verdict).
+ */
+static bool
+group_has_number(const struct cand *choice, size_t n, size_t i)
+{
+    for (; !is_bound(choice, n, i); i += choice[i].len)
+        if (choice[i].type == 0 || choice[i].type == 3 || choice[i].type == 7)
+            return true;
+    return false;
 }
 
 /*
@@ -2022,9 +2050,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             i += c->len;
             continue;
         }
-        /* 使用前请阅读说明书 "read the instructions before use": the time goes last. */
+        /*
+         * 使用前请阅读说明书 "read the instructions before use": the time goes last; so does a
+         * verdict (支持快充 "fast charging supported", 不建议机洗 "machine wash not recommended").
+         */
         if (i == group && c->type == 1 && c->len >= 2 && c->tr && c->tr_len < sizeof(say_last) &&
-            (starts_with(c->tr, c->tr_len, "before ") || starts_with(c->tr, c->tr_len, "after ")) &&
+            (starts_with(c->tr, c->tr_len, "before ") || starts_with(c->tr, c->tr_len, "after ") ||
+             (said_after(cps, i, c->len) && !group_has_number(choice, n, i + c->len))) &&
             !is_bound(choice, n, i + c->len)) {
             memcpy(say_last, c->tr, c->tr_len);
             say_last[c->tr_len] = '\0';

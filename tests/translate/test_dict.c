@@ -315,6 +315,12 @@ test_kinds(void)
     expect("方形式", "Square");
     expect("加大版", "Larger version");
     expect("送老公的礼物", "Gift for husband");
+    /* A verdict said first in Chinese goes after what it judges. */
+    expect("支持无线充电", "Wireless charging supported");
+    expect("不建议烘干", "Drying not recommended");
+    expect("12核", "12-core");
+    /* ... but not a specification with a number. */
+    expect("建议身高170cm", "Recommended height 170cm");
 }
 
 /* Words of use: X专用/适用/可用 and X用 before a noun or closing a group. */
