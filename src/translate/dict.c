@@ -2149,6 +2149,17 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             i += c->len;
             continue;
         }
+        /* 保暖又时尚 "warm and stylish": 又 or 且 between two words joins them. */
+        if (c->len == 1 && is_han_word(c) &&
+            (cps[i].c == 0x53c8 /* 又 */ || cps[i].c == 0x4e14 /* 且 */) && prev_tok < i &&
+            prev_tok >= group && is_han_word(&choice[prev_tok]) && i + 1 < n &&
+            is_han_word(&choice[i + 1])) {
+            s = emit(&w, "and", 3, TK_WORD, false);
+            st.n_tokens++;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
         /* 抢购中 "sale in progress": a closing 中 says nothing a picture needs. */
         if (c->len == 1 && cps[i].c == 0x4e2d /* 中 */ && is_han_word(c) && prev_tok < i &&
             is_han_word(&choice[prev_tok]) && choice[prev_tok].len >= 2 &&

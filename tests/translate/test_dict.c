@@ -319,6 +319,8 @@ test_kinds(void)
     expect("支持无线充电", "Wireless charging supported");
     expect("不建议烘干", "Drying not recommended");
     expect("12核", "12-core");
+    /* 又 between two words is "and". */
+    expect("轻便又耐用", "Lightweight and durable");
     /* ... but not a specification with a number. */
     expect("建议身高170cm", "Recommended height 170cm");
 }
