@@ -1915,46 +1915,6 @@ per_container(uint32_t c)
     }
 }
 
-/*
- * Letter sizes run together by OCR or by the writer ("SMLXLXXL", "SM LXLXXL"): a run of
- * capitals and digits that reads as two or more sizes in increasing order is written with
- * spaces ("S M L XL XXL"). Returns the length written to out, 0 when the run is not that.
- */
-static size_t
-split_sizes(const char *s, size_t n, char *out, size_t out_size)
-{
-    static const char *const code[] = {"XXXL", "XXL", "XXS", "2XL", "3XL", "4XL", "5XL",
-                                       "6XL",  "XL",  "XS",  "S",   "M",   "L"};
-    static const int rank[] = {7, 6, 0, 6, 7, 8, 9, 10, 5, 1, 2, 3, 4};
-    size_t i = 0, w = 0;
-    int last = -1;
-    unsigned k = 0;
-
-    while (i < n) {
-        size_t c = 0;
-        for (; c < sizeof(code) / sizeof(code[0]); c++) {
-            size_t cl = strlen(code[c]);
-            if (cl <= n - i && memcmp(s + i, code[c], cl) == 0)
-                break;
-        }
-        if (c == sizeof(code) / sizeof(code[0]) || rank[c] <= last)
-            return 0;
-        if (w + strlen(code[c]) + 2 > out_size)
-            return 0;
-        if (w)
-            out[w++] = ' ';
-        memcpy(out + w, code[c], strlen(code[c]));
-        w += strlen(code[c]);
-        i += strlen(code[c]);
-        last = rank[c];
-        k++;
-    }
-    if (k < 2)
-        return 0;
-    out[w] = '\0';
-    return w;
-}
-
 enum itx_status
 itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *glossary,
                    const struct itx_glossary *req_glossary, const char *text, struct itx_buf *out,
@@ -2267,7 +2227,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             break;
         case 3: {
             char sizes[64];
-            size_t sl = split_sizes(norm.data + from, to - from, sizes, sizeof(sizes));
+            size_t sl = itx_tr_split_sizes(norm.data + from, to - from, sizes, sizeof(sizes));
             /* A unit written against its number stays there: 约1kg "about 1kg". */
             if (sl)
                 s = emit(&w, sizes, sl, TK_WORD, false);

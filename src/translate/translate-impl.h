@@ -50,6 +50,13 @@ const char *itx_tr_check_output(const char *source, const char *out, const char 
                                 const struct itx_glossary *req_glossary);
 
 /*
+ * Letter sizes run together ("SMLXLXXL", "2XL3XL"): when s is two or more size codes in
+ * increasing order, writes them spaced ("S M L XL XXL") into out and returns the length
+ * written; 0 when s is not that or out is too small.
+ */
+size_t itx_tr_split_sizes(const char *s, size_t n, char *out, size_t out_size);
+
+/*
  * Template entries of a glossary: terms holding {N}/{M} (numbers) or {A} (a Latin run),
  * e.g. "满{N}减{M}" -> "¥{M} off orders over ¥{N}"; the translation may use {OFF}, the
  * discount percentage of a 折 number. g may be NULL (no templates).

@@ -31,6 +31,19 @@ main(void)
     skip("华为", "keep_term", g);
     skip("华为手机", "", g);
     skip("Hello world", "latin_only", g);
+    /* Three or more sizes run together go to the translator, which spaces them. */
+    skip("SMLXL", "", g);
+    skip(" XSSMLXLXXL ", "", g);
+    skip("S M L XL", "latin_only", g);
+    skip("ML", "latin_only", g);
+    skip("SLM", "latin_only", g);
+    skip("SMALL", "latin_only", g);
+    {
+        char out[64];
+        CHECK_INT(itx_tr_split_sizes("SMLXL", 5, out, sizeof(out)), 8);
+        CHECK_STR(out, "S M L XL");
+        CHECK_INT(itx_tr_split_sizes("SMLXL", 5, out, 6), 0);
+    }
     skip("https://shop.example.com/x", "url", g);
     skip("www.taobao.com", "url", g);
     skip("shop123.taobao.com", "url", g);
