@@ -1502,6 +1502,27 @@ is_adjective(const char *s, size_t n)
 }
 
 /*
+ * Whether a glossary translation is a modifier rather than a verb: one word that is an
+ * adjective or a participle ("frozen", "heating", "reusable"), which "do not" cannot take.
+ */
+static bool
+is_modifier_form(const char *s, size_t n)
+{
+    static const char *const end[] = {"ing", "ed", "en"};
+
+    if (memchr(s, ' ', n))
+        return false;
+    if (is_adjective(s, n))
+        return true;
+    for (size_t k = 0; k < sizeof(end) / sizeof(end[0]); k++) {
+        size_t l = strlen(end[k]);
+        if (n > l + 2 && memcmp(s + n - l, end[k], l) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
  * Whether a token says "do not", "please" or "never": the word after it is a verb
  * (请勿挤压 "do not squeeze", not "do not extrusion").
  */
@@ -2177,7 +2198,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                  * but 请勿冷冻 is "do not freeze", CEDICT's verb.
                  */
                 if (c->len >= 2 && prev_tok < i && is_han_word(&choice[prev_tok]) &&
-                    says_imperative(&choice[prev_tok]) && !takes_object(t, tl) &&
+                    says_imperative(&choice[prev_tok]) && is_modifier_form(t, tl) &&
                     (senses = itx_dict_lookup(dict, norm.data + from, to - from, &senses_len)) &&
                     (sense_len = pick_verb_sense(senses, senses_len, sense)) > 0) {
                     t = sense;

@@ -295,6 +295,11 @@ test_instructions(void)
     /* After "do not" a word takes its verb sense, from CEDICT. */
     expect("请勿冷冻", "Do not freeze");
     expect("请勿加热", "Do not heat");
+    /* ... but a glossary verb stays: 检查 "check", not CEDICT's "examine". */
+    expect("收到货后请检查", "Please check after receiving the goods");
+    /* Function words of shop notices: 本 "this", 如 "if", 属 "is". */
+    expect("如有破损", "If there is damage");
+    expect("轻微起球属正常", "Slight pilling is normal");
     /* A time opening an instruction goes last. */
     expect("使用后请洗手", "Please wash hands after use");
     /* Whom a phrase is about is a plain noun after a preposition or before a predicate. */
