@@ -1900,6 +1900,35 @@ use_marker(const struct cp *cps, size_t i, unsigned len)
     return 0;
 }
 
+/* The symbol of a metric unit word at cps[i] (len code points): 米 "m", 毫升 "ml"; or NULL. */
+static const char *
+unit_symbol(const struct cp *cps, size_t i, unsigned len)
+{
+    static const struct {
+        uint32_t c[2];
+        const char *sym;
+    } unit[] = {
+        {{0x7c73, 0}, "m"},        /* 米 */
+        {{0x5398, 0x7c73}, "cm"},  /* 厘米 */
+        {{0x6beb, 0x7c73}, "mm"},  /* 毫米 */
+        {{0x516c, 0x5206}, "cm"},  /* 公分 */
+        {{0x514b, 0}, "g"},        /* 克 */
+        {{0x5343, 0x514b}, "kg"},  /* 千克 */
+        {{0x516c, 0x65a4}, "kg"},  /* 公斤 */
+        {{0x6beb, 0x5347}, "ml"},  /* 毫升 */
+        {{0x5347, 0}, "L"},        /* 升 */
+        {{0x74e6, 0}, "W"},        /* 瓦 */
+        {{0x4f0f, 0}, "V"},        /* 伏 */
+        {{0x6beb, 0x5b89}, "mAh"}, /* 毫安 */
+    };
+    for (size_t k = 0; k < sizeof(unit) / sizeof(unit[0]); k++) {
+        unsigned ul = unit[k].c[1] ? 2 : 1;
+        if (ul == len && cps[i].c == unit[k].c[0] && (ul == 1 || cps[i + 1].c == unit[k].c[1]))
+            return unit[k].sym;
+    }
+    return NULL;
+}
+
 /* English for a container said after 每 ("per bag"), or NULL. */
 static const char *
 per_container(uint32_t c)
@@ -2125,6 +2154,19 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         if (c->len == 1 && is_han_word(c) &&
             (cps[i].c == 0x578b /* 型 */ || cps[i].c == 0x5f0f /* 式 */) && prev_tok < i &&
             prev_tok >= group && is_han_word(&choice[prev_tok])) {
+            st.n_tokens++;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
+        /*
+         * 宽1.2米 "width 1.2m": a unit left after a template that took its number stays
+         * against the number, as a symbol.
+         */
+        if (is_han_word(c) && i > 0 && is_digit(cps[i - 1].c) && out->len > w.start &&
+            out->data[out->len - 1] >= '0' && out->data[out->len - 1] <= '9' &&
+            (p = unit_symbol(cps, i, c->len)) != NULL) {
+            s = emit(&w, p, strlen(p), TK_CLOSE, false);
             st.n_tokens++;
             prev_tok = i;
             i += c->len;

@@ -281,6 +281,10 @@ test_numbers(void)
     expect("已售500件", "500 sold");
     expect("下单立减20元", "¥20 off your order");
     expect("60粒", "60 pcs");
+    /* A unit after a number that a template took stays against it as a symbol. */
+    expect("深1.5米", "Depth 1.5m");
+    expect("净重2公斤", "Net weight 2kg");
+    expect("1米2", "1.2m");
 }
 
 /* Warnings, instructions and care: prohibitions, verbs after them, times said last. */
