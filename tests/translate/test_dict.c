@@ -303,6 +303,9 @@ test_instructions(void)
     expect("收到货后请检查", "Please check after receiving the goods");
     /* Function words of shop notices: 本 "this", 如 "if", 属 "is". */
     expect("如有破损", "If there is damage");
+    /* A product noun among CEDICT's senses wins (蜡 "candle; wax"). */
+    expect("地板蜡", "Floor wax");
+    expect("请勿让儿童玩耍", "Do not let children play with it");
     expect("轻微起球属正常", "Slight pilling is normal");
     /* A time opening an instruction goes last. */
     expect("使用后请洗手", "Please wash hands after use");
