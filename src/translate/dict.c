@@ -1578,18 +1578,34 @@ is_postposed(const char *s, size_t n)
 }
 
 /*
- * The length of a plural product noun said as a modifier of the next word ("shoes" in
- * "shoe cabinet"): the same word without its final "s"; other words keep their length.
+ * A plural product noun said as a modifier of the next word is singular: "shoes" in "shoe
+ * cabinet", "strawberries" in "strawberry cake" (the last word of a phrase: "potato chip
+ * bag"). Returns the length of the form to say; *s may then point into buf.
  */
 static size_t
-modifier_len(const char *s, size_t n)
+modifier_form(const char **s, size_t n, char buf[128])
 {
-    static const char *const plural[] = {"shoes",      "socks",  "toys",     "earphones",
-                                         "headphones", "snacks", "slippers", "sneakers",
-                                         "boots",      "sandals"};
+    static const char *const plural[] = {
+        "shoes", "socks",   "toys", "earphones", "headphones", "snacks",  "slippers", "sneakers",
+        "boots", "sandals", "nuts", "chips",     "dumplings",  "noodles", "candles",  "pets"};
+    const char *p = *s, *last = p;
+    size_t ln;
+
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == ' ')
+            last = p + i + 1;
+    ln = n - (size_t)(last - p);
     for (size_t i = 0; i < sizeof(plural) / sizeof(plural[0]); i++)
-        if (strlen(plural[i]) == n && strncasecmp(s, plural[i], n) == 0)
+        if (strlen(plural[i]) == ln && strncasecmp(last, plural[i], ln) == 0)
             return n - 1;
+    /* berries, cherries, batteries, accessories: -ies is -y. */
+    if (ln > 5 && n < 128 && strncmp(last + ln - 3, "ies", 3) == 0) {
+        memcpy(buf, p, n - 3);
+        buf[n - 3] = 'y';
+        buf[n - 2] = '\0';
+        *s = buf;
+        return n - 2;
+    }
     return n;
 }
 
@@ -2025,6 +2041,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         enum tok_kind k;
         const char *p;
         int um;
+        char mod[128];
 
         if (say_last_len && c->type == 4) {
             s = emit(&w, say_last, say_last_len, TK_WORD, false);
@@ -2249,7 +2266,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 }
                 /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
                 if (i + c->len < n && is_han_word(&choice[i + c->len]))
-                    tl = modifier_len(t, tl);
+                    tl = modifier_form(&t, tl, mod);
                 said_again(out, group_out, &t, &tl);
                 plain_if_not_modifier(choice, n, i, &t, &tl);
                 s = emit(&w, t, tl, TK_WORD, true);
@@ -2280,9 +2297,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 memcpy(moved + 1, sense, sense_len + 1);
                 s = emit(&w, moved, sense_len + 1, TK_WORD, true);
             } else if (sense_len) {
-                if (i + c->len < n && is_han_word(&choice[i + c->len]))
-                    sense_len = modifier_len(sense, sense_len);
                 const char *t = sense;
+                if (i + c->len < n && is_han_word(&choice[i + c->len]))
+                    sense_len = modifier_form(&t, sense_len, mod);
                 said_again(out, group_out, &t, &sense_len);
                 plain_if_not_modifier(choice, n, i, &t, &sense_len);
                 s = emit(&w, t, sense_len, TK_WORD, true);

@@ -189,6 +189,8 @@ test_translate(void)
     expect("容量大", "Large capacity");
     /* A plural noun modifying the next one is singular. */
     expect("鞋柜", "Shoe cabinet");
+    expect("草莓蛋糕", "Strawberry cake");
+    expect("薯片袋", "Potato chip pouch");
     /* A closing 中 ("in progress") is dropped after a word; 中号 keeps it. */
     expect("限时抢购中", "Limited-time flash sale");
     expect("中号", "Medium");
