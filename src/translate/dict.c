@@ -1266,6 +1266,33 @@ format_off(double v, char *out, size_t size)
 }
 
 /*
+ * An ordinal (第3件 "third item"): words up to tenth, then 11th, 21st, 102nd ...; the
+ * number as written when it is not a whole number.
+ */
+static void
+format_ordinal(double v, const char *num, char *out, size_t size)
+{
+    static const char *const word[] = {"first", "second",  "third",  "fourth", "fifth",
+                                       "sixth", "seventh", "eighth", "ninth",  "tenth"};
+    long n = (long)v;
+
+    if (v != (double)n || n < 1 || strchr(num, '-')) {
+        snprintf(out, size, "%s", num);
+        return;
+    }
+    if (n <= 10) {
+        snprintf(out, size, "%s", word[n - 1]);
+        return;
+    }
+    snprintf(out, size, "%ld%s", n,
+             n % 100 >= 11 && n % 100 <= 13 ? "th"
+             : n % 10 == 1                  ? "st"
+             : n % 10 == 2                  ? "nd"
+             : n % 10 == 3                  ? "rd"
+                                            : "th");
+}
+
+/*
  * A duration or size said before a noun is one hyphenated modifier: "24 hours" + "online
  * customer service" -> "24-hour online customer service", 七天退换 "7-day returns".
  */
@@ -1311,7 +1338,7 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
     for (size_t k = 0; tr[k] && o + 64 < sizeof(text);) {
         if (tr[k] == '{') {
             const char *v = NULL;
-            char off[32];
+            char off[64];
             if (strncmp(tr + k, "{N}", 3) == 0)
                 v = m.n1;
             else if (strncmp(tr + k, "{M}", 3) == 0)
@@ -1326,6 +1353,10 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
                 format_off(m.v2, off, sizeof(off));
                 v = off;
                 k += 3;
+            } else if (strncmp(tr + k, "{NTH}", 5) == 0) {
+                format_ordinal(m.v1, m.n1, off, sizeof(off));
+                v = off;
+                k += 2;
             }
             if (v) {
                 size_t vl = strlen(v);

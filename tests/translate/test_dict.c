@@ -283,6 +283,10 @@ test_numbers(void)
     expect("已售500件", "500 sold");
     expect("下单立减20元", "¥20 off your order");
     expect("60粒", "60 pcs");
+    /* Ordinals: 第N件 "Nth item". */
+    expect("第3件半价", "Third item half price");
+    expect("第4件7折", "30% off the fourth item");
+    expect("第22件", "22nd item");
     /* A unit after a number that a template took stays against it as a symbol. */
     expect("深1.5米", "Depth 1.5m");
     expect("净重2公斤", "Net weight 2kg");
