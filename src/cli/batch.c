@@ -388,14 +388,7 @@ load(struct batch *b, struct item *it)
 static void
 wait_briefly(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 200000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cv, mu, &ts);
+    itx_cond_wait_ms(cv, mu, 200);
 }
 
 static void *

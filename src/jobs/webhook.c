@@ -155,18 +155,7 @@ deliver_main(void *arg)
         }
         if (best)
             wait_ms = (*best)->due_ms - now;
-        {
-            struct timespec ts;
-            long ms = (long)(wait_ms < 1000 ? wait_ms : 1000) + 1;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += ms / 1000;
-            ts.tv_nsec += (ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-        }
+        itx_cond_wait_ms(&w->cv, &w->mu, (long)(wait_ms < 1000 ? wait_ms : 1000) + 1);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
