@@ -30,12 +30,11 @@
 #include "store/store.h"
 
 struct serve_jobs;
-struct tr_work;
 struct batch_units;
 
-/* Threads that do the network waits of /v1/translate requests (URL fetches, provider calls,
- * s3/gcs puts), so no worker waits on the network (the work returns ITX_SERVER_STEP_WAIT and
- * is woken when the wait is over). */
+/* Threads that do the network waits of requests (URL fetches, provider calls, s3/gcs
+ * look-ups and puts, the uploads of POST /v1/jobs), so no worker waits on the network (the
+ * work returns ITX_SERVER_STEP_WAIT and is woken when the wait is over). */
 #define SERVE_IO_THREADS 8
 /* Requests at most that wait for their provider call with begun pictures (decoded, read)
  * in memory; past it a request translates on its worker, holding its context, as a run in
@@ -62,15 +61,31 @@ struct glue {
     struct itx_metric *m_failed; /* itx_images_failed_total{reason} */
     struct itx_metric_series *m_hits, *m_misses, *m_translated;
     struct serve_jobs *jobs; /* NULL when jobs are off */
-    /* the fetch threads; io_mu guards the queue and io_stop */
+    char server_gloss[80];   /* "sha256:<hex>" of ITX_GLOSSARY_FILE, "" when none */
+    /* the I/O threads; io_mu guards the queue and io_stop */
     pthread_mutex_t io_mu;
     pthread_cond_t io_cv;
-    struct tr_work *io_head, *io_tail;
+    struct serve_io *io_head, *io_tail;
     bool io_stop;
     size_t n_tr_waits; /* requests handed to the I/O threads for their provider call */
     pthread_t io_th[SERVE_IO_THREADS];
     size_t n_io;
 };
+
+/*
+ * A network wait of a request's work, for the I/O threads: the work fills run and w, calls
+ * serve_io_push and returns ITX_SERVER_STEP_WAIT without touching w again. An I/O thread
+ * calls run(io, stop) and then itx_server_work_wake(w). stop is true when the server is
+ * shutting down: run must not start the wait then, only record why it was not done (so
+ * the woken work answers quickly). run checks the request's cancellation itself.
+ */
+struct serve_io {
+    void (*run)(struct serve_io *io, bool stop);
+    struct itx_server_work *w;
+    struct serve_io *next; /* the queue's */
+};
+
+void serve_io_push(struct glue *g, struct serve_io *io);
 
 /* Who wants a context: synchronous requests are served first. */
 enum ctx_prio { CTX_SYNC, CTX_JOB };
@@ -167,8 +182,9 @@ void serve_batch_translate(struct batch *b);
 void serve_batch_finish(struct batch *b, struct itx_pipeline_ctx *ctx);
 bool serve_batch_begun(const struct batch *b);
 void serve_batch_abandon(struct batch *b, enum itx_status st, const char *why);
-/* Whether a store put waits on the network (s3, gcs); local puts (a write and an fsync) are
- * done inline. */
+/* Whether the store's look-ups and puts wait on the network (s3, gcs), so that a request
+ * hands them to an I/O thread; local ones (a stat, a read, a write and an fsync) are done
+ * inline. The one place that decides it. */
 bool serve_store_waits(const struct glue *g);
 void serve_batch_store(struct batch *b);
 /* Counts and logs each picture's outcome (metrics itx_images_total / _failed_total). */
@@ -178,9 +194,9 @@ void serve_batch_account(struct batch *b);
 bool serve_retryable(enum itx_status st);
 
 /*
- * Appends ,"url":...,"background_url":...,"format":..,"width":..,"height":..,"regions":[...]
- * for a stored result: key, and its regions document (an object with format, width,
- * height, regions).
+ * Appends ,"key":..,"url":...,"background_url":...,"format":..,"width":..,"height":..,
+ * "regions":[...] for a stored result: key, and its regions document (an object with
+ * format, width, height, regions).
  */
 enum itx_status serve_answer(struct glue *g, const struct tr_settings *set, const char *key,
                              json_t *doc, struct itx_buf *out, struct itx_diag *d);

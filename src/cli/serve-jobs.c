@@ -3,7 +3,8 @@
  * (src/jobs: SQLite by default, PostgreSQL to share the queue between instances); one item is
  * one picture, or the pictures of one group (they share a translation call, so they are
  * worked on together). HTTP threads only parse; the database work of a submit, a GET or a
- * cancel runs on the worker pool as a short work item. Runner threads (one per worker) claim
+ * cancel runs on the worker pool as a short work item, and a submit's uploads are stored by
+ * an I/O thread when the store is s3 or gcs. Runner threads (one per worker) claim
  * items when a pipeline context is free, fetch the pictures before taking one, run the same
  * per-picture code as /v1/translate (serve.c), and complete the item first-wins. A heartbeat
  * thread keeps their leases alive and publishes the stage; a killed instance's items are
@@ -12,6 +13,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,11 +542,26 @@ notify(struct serve_jobs *sj, const char *job_id)
 
 /* ---- POST /v1/jobs -------------------------------------------------------------------- */
 
+/*
+ * A submit runs in two steps on a worker: check the request and name its pictures, then
+ * (once the uploads are stored) create the job and answer. The uploads' puts between them
+ * are inline with a local store and on an I/O thread with s3 or gcs, so no worker waits on
+ * the store; the job exists only once every upload is stored, so an accepted job never
+ * lacks a picture.
+ */
+enum submit_phase { SUBMIT_CHECK, SUBMIT_CREATE };
+
 struct submit_work {
     struct itx_server_work w; /* first */
     struct serve_jobs *sj;
     struct itx_api_request *req;
     char *idem;
+    enum submit_phase phase;
+    char **src; /* per picture: its URL, or "upload:" and its name in the store */
+    const struct itx_cancel *c;
+    struct serve_io io;
+    enum itx_status put_st; /* the uploads' outcome, with put_d */
+    struct itx_diag put_d;
 };
 
 static const char *
@@ -559,54 +576,108 @@ upload_ext(const char *type)
     return "png";
 }
 
-/* The source of picture i: its URL (checked now, so a bad one is a 400), or the name of its
- * bytes stored as an upload (content-addressed, create-only). */
+/* The source of picture i: its URL (checked now, so a bad one is a 400), or the name its
+ * bytes are stored under as an upload (content-addressed, create-only; stored by
+ * submit_puts). */
 static enum itx_status
 image_source(struct serve_jobs *sj, const struct itx_api_image *im, size_t i, char **out,
              struct itx_diag *d)
 {
     struct glue *g = sj->g;
-    char host[256], h[65], name[300];
-    enum itx_status st;
+    char host[256], h[65], name[320];
 
     if (im->url) {
-        st = itx_fetch_url_check(im->url, g->fetch.allow_hosts, g->fetch.n_allow_hosts, host,
-                                 sizeof(host), d);
-        if (st != ITX_OK)
+        if (itx_fetch_url_check(im->url, g->fetch.allow_hosts, g->fetch.n_allow_hosts, host,
+                                sizeof(host), d) != ITX_OK)
             return itx_diag_prefix(d, "images[%zu]", i);
         if (!(*out = itx_strdup(im->url)))
             return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
         return ITX_OK;
     }
     itx_sha256_hex(im->data, im->size, h);
-    snprintf(name, sizeof(name), "uploads/%.2s/%s.%s", h, h, upload_ext(im->type));
-    st = itx_store_put(g->store, name, im->data, im->size, im->type ? im->type : "image/png", d);
-    if (st == ITX_ERR_CONFLICT) {
-        itx_diag_init(d);
-        st = ITX_OK;
-    }
-    if (st != ITX_OK)
-        return itx_diag_prefix(d, "storing images[%zu]", i);
-    {
-        size_t n = strlen(name) + 8;
-        if (!(*out = itx_malloc(n)))
-            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
-        snprintf(*out, n, "upload:%s", name);
-    }
+    snprintf(name, sizeof(name), "upload:uploads/%.2s/%s.%s", h, h, upload_ext(im->type));
+    if (!(*out = itx_strdup(name)))
+        return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
     return ITX_OK;
 }
 
-static enum itx_server_step
-submit_run(struct itx_server_work *w, const struct itx_cancel *c)
+/* Stores the uploaded pictures; the first failure is kept in put_st and put_d. */
+static void
+submit_puts(struct submit_work *m, bool stop)
 {
-    struct submit_work *m = (struct submit_work *)w;
+    const struct itx_api_request *r = m->req;
+    struct itx_store *store = m->sj->g->store;
+
+    m->put_st = ITX_OK;
+    itx_diag_init(&m->put_d);
+    for (size_t i = 0; i < r->n_images && m->put_st == ITX_OK; i++) {
+        const struct itx_api_image *im = &r->images[i];
+        if (im->url)
+            continue;
+        if (stop || itx_cancel_requested(m->c)) {
+            m->put_st = itx_diag_set(&m->put_d, ITX_ERR_UNAVAILABLE, "images[%zu] not stored: %s",
+                                     i, stop ? "the server is shutting down" : "cancelled");
+            break;
+        }
+        m->put_st = serve_put_once(store, m->src[i] + 7, im->data, im->size,
+                                   im->type ? im->type : "image/png", &m->put_d);
+        if (m->put_st != ITX_OK)
+            itx_diag_prefix(&m->put_d, "storing images[%zu]", i);
+    }
+}
+
+static void
+submit_io_run(struct serve_io *io, bool stop)
+{
+    submit_puts((struct submit_work *)((char *)io - offsetof(struct submit_work, io)), stop);
+}
+
+/* The first step: checks what the parser cannot and names every picture's source. false
+ * with w->diag set when the request is refused. */
+static bool
+submit_check(struct submit_work *m)
+{
+    struct itx_server_work *w = &m->w;
     struct serve_jobs *sj = m->sj;
     const struct itx_api_request *r = m->req;
     struct tr_settings set;
+    size_t n = r->n_images;
+
+    serve_settings_from_request(&set, r);
+    if (serve_settings_check(sj->g, &set, &w->diag) != ITX_OK)
+        return false;
+    if (n == 0) {
+        itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
+        return false;
+    }
+    if (r->webhook_url) {
+        char host[256];
+        if (itx_fetch_url_check(r->webhook_url, NULL, 0, host, sizeof(host), &w->diag) != ITX_OK) {
+            itx_diag_prefix(&w->diag, "webhook_url");
+            return false;
+        }
+    }
+    if (!(m->src = itx_calloc(n, sizeof(*m->src)))) {
+        itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (image_source(sj, &r->images[i], i, &m->src[i], &w->diag) != ITX_OK)
+            return false;
+    return true;
+}
+
+/* The second step: the job from the stored pictures, and the answer. */
+static void
+submit_create(struct submit_work *m)
+{
+    struct itx_server_work *w = &m->w;
+    struct serve_jobs *sj = m->sj;
+    const struct itx_api_request *r = m->req;
+    char **src = m->src;
     struct itx_buf settings, canon;
     struct itx_buf *opt = NULL;
     struct itx_jobs_new_item *items = NULL;
-    char **src = NULL;
     size_t *item_of = NULL, n_items = 0, n = r->n_images;
     struct itx_job *j = NULL;
     char id[33], hash[65];
@@ -615,37 +686,15 @@ submit_run(struct itx_server_work *w, const struct itx_cancel *c)
 
     itx_buf_init(&settings, ITX_JOBS_MAX_JSON);
     itx_buf_init(&canon, 64u << 20);
-    serve_settings_from_request(&set, r);
-    if (itx_cancel_requested(c)) {
-        itx_diag_set(&w->diag, ITX_ERR_CANCELLED, "cancelled");
-        goto out;
-    }
-    if (serve_settings_check(sj->g, &set, &w->diag) != ITX_OK)
-        goto out;
-    if (n == 0) {
-        itx_diag_set(&w->diag, ITX_ERR_INVALID, "the request has no images");
-        goto out;
-    }
-    if (r->webhook_url) {
-        char host[256];
-        if (itx_fetch_url_check(r->webhook_url, NULL, 0, host, sizeof(host), &w->diag) != ITX_OK) {
-            itx_diag_prefix(&w->diag, "webhook_url");
-            goto out;
-        }
-    }
-    src = itx_calloc(n, sizeof(*src));
     item_of = itx_calloc(n, sizeof(*item_of));
     opt = itx_calloc(n, sizeof(*opt));
     items = itx_calloc(n, sizeof(*items));
-    if (!src || !item_of || !opt || !items) {
+    if (!item_of || !opt || !items) {
         itx_diag_set(&w->diag, ITX_ERR_NOMEM, "out of memory for %zu images", n);
         goto out;
     }
     for (size_t i = 0; i < n; i++)
         itx_buf_init(&opt[i], ITX_JOBS_MAX_JSON);
-    for (size_t i = 0; i < n; i++)
-        if (image_source(sj, &r->images[i], i, &src[i], &w->diag) != ITX_OK)
-            goto out;
     /* one item per picture, or per group of pictures (they share a translation call) */
     for (size_t i = 0; i < n; i++) {
         const char *grp = r->images[i].group;
@@ -740,17 +789,48 @@ submit_run(struct itx_server_work *w, const struct itx_cancel *c)
     w->status = replayed ? 200 : 202;
     snprintf(w->location, sizeof(w->location), "/v1/jobs/%s", id);
 out:
-    for (size_t i = 0; src && i < n; i++)
-        itx_free(src[i]);
     for (size_t i = 0; opt && i < n; i++)
         itx_buf_release(&opt[i]);
-    itx_free(src);
     itx_free(item_of);
     itx_free(opt);
     itx_free(items);
     itx_job_free(j);
     itx_buf_release(&settings);
     itx_buf_release(&canon);
+}
+
+static enum itx_server_step
+submit_run(struct itx_server_work *w, const struct itx_cancel *c)
+{
+    struct submit_work *m = (struct submit_work *)w;
+    const struct itx_api_request *r = m->req;
+    bool uploads = false;
+
+    m->c = c;
+    if (itx_cancel_requested(c)) {
+        itx_diag_set(&w->diag, ITX_ERR_CANCELLED, "cancelled");
+        return ITX_SERVER_STEP_DONE;
+    }
+    if (m->phase == SUBMIT_CHECK) {
+        if (!submit_check(m))
+            return ITX_SERVER_STEP_DONE;
+        m->phase = SUBMIT_CREATE;
+        for (size_t i = 0; i < r->n_images; i++)
+            uploads |= r->images[i].url == NULL;
+        if (uploads && serve_store_waits(m->sj->g)) {
+            m->io.run = submit_io_run;
+            m->io.w = w;
+            serve_io_push(m->sj->g, &m->io);
+            return ITX_SERVER_STEP_WAIT; /* m is not touched again until the wake */
+        }
+        if (uploads)
+            submit_puts(m, false);
+    }
+    if (m->put_st != ITX_OK) {
+        w->diag = m->put_d;
+        return ITX_SERVER_STEP_DONE;
+    }
+    submit_create(m);
     return ITX_SERVER_STEP_DONE;
 }
 
@@ -758,6 +838,9 @@ static void
 submit_destroy(struct itx_server_work *w)
 {
     struct submit_work *m = (struct submit_work *)w;
+    for (size_t i = 0; m->src && i < m->req->n_images; i++)
+        itx_free(m->src[i]);
+    itx_free(m->src);
     itx_api_request_free(m->req);
     itx_free(m->idem);
     itx_free(m);
@@ -1167,18 +1250,8 @@ runner_main(void *arg)
         }
         /* nothing ready: wait for a submit here, or poll again (other instances) */
         pthread_mutex_lock(&sj->mu);
-        if (!atomic_load(&sj->stop_claims)) {
-            struct timespec ts;
-            long ms = sj->poll_ms / 2 + rand() % (sj->poll_ms / 2 + 1);
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += ms / 1000;
-            ts.tv_nsec += (ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&sj->cv, &sj->mu, &ts);
-        }
+        if (!atomic_load(&sj->stop_claims))
+            itx_cond_wait_ms(&sj->cv, &sj->mu, sj->poll_ms / 2 + rand() % (sj->poll_ms / 2 + 1));
         pthread_mutex_unlock(&sj->mu);
     }
     return NULL;
@@ -1267,10 +1340,12 @@ serve_jobs_start(struct serve_jobs *j, struct itx_diag *d)
 
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
-    /* with a provider that waits on the network, twice as many runners as contexts, so the
-     * contexts keep working while some runners wait on a provider call (a runner holds a
-     * context only for the CPU stages, so pictures in CPU stages never exceed the workers) */
-    j->n_runners = j->g->n_ctx * (itx_pipeline_translate_waits(j->g->pl) ? 2 : 1);
+    /* with a provider or a store that waits on the network, twice as many runners as
+     * contexts, so the contexts keep working while some runners wait on a provider call, a
+     * fetch or the store (a runner holds a context only for the CPU stages, so pictures in
+     * CPU stages never exceed the workers) */
+    j->n_runners =
+        j->g->n_ctx * (itx_pipeline_translate_waits(j->g->pl) || serve_store_waits(j->g) ? 2 : 1);
     j->runners = itx_calloc(j->n_runners, sizeof(*j->runners));
     if (!j->runners)
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory for %zu job runners", j->n_runners);

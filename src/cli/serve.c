@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,12 +151,8 @@ serve_ctx_take(struct glue *g, enum ctx_prio prio, const struct itx_cancel *c, s
         }
         if (g->stopping || (c && itx_cancel_requested(c)))
             break;
-        {
-            /* a timed wait: cancellation flags are atomics, not signalled through cv */
-            struct timespec ts;
-            deadline_in(&ts, 50);
-            pthread_cond_timedwait(&g->cv, &g->mu, &ts);
-        }
+        /* a timed wait: cancellation flags are atomics, not signalled through cv */
+        itx_cond_wait_ms(&g->cv, &g->mu, 50);
     }
     if (prio == CTX_SYNC) {
         g->sync_waiting--;
@@ -305,6 +302,8 @@ serve_answer(struct glue *g, const struct tr_settings *set, const char *key, jso
     if (!fmt || itx_image_format_parse(fmt) == ITX_IMAGE_FORMAT_UNKNOWN)
         return itx_diag_set(d, ITX_ERR_INTERNAL, "stored regions of %.16s are not valid", key);
     snprintf(leaf, sizeof(leaf), "final.%s", ext_of(fmt));
+    itx_buf_puts(out, ",\"key\":");
+    itx_buf_json_str(out, key);
     st = serve_append_url(g->store, key, leaf, "url", out, d);
     if (st == ITX_OK && set->background)
         st = serve_append_url(g->store, key, "background.png", "background_url", out, d);
@@ -339,7 +338,9 @@ serve_image_error(struct itx_buf *out, enum itx_status st, const char *msg)
 /*
  * The cache key: the picture's bytes and every setting that changes the result. group is ""
  * for a picture translated alone, else the plain keys of every picture of its group (they
- * share one translation call, so each one's result depends on the others).
+ * share one translation call, so each one's result depends on the others). The server
+ * glossary (ITX_GLOSSARY_FILE) joins by the hash of its file, only when there is one, so
+ * keys without it stay what they were.
  */
 static enum itx_status
 result_key(const struct batch *b, const uint8_t *data, size_t len, const char *group, char key[65],
@@ -370,8 +371,11 @@ result_key(const struct batch *b, const uint8_t *data, size_t len, const char *g
             {"qa", r->qa ? "1" : "0"},
             {"glossary", gl.data ? gl.data : ""},
             {"group", group},
+            /* itx batch's encoding (batch.c, key_settings), so the two share results */
+            {"server_glossary", b->g->server_gloss},
         };
-        st = itx_store_cache_key(data, len, set, sizeof(set) / sizeof(set[0]), key, d);
+        size_t n_set = sizeof(set) / sizeof(set[0]) - (b->g->server_gloss[0] ? 0 : 1);
+        st = itx_store_cache_key(data, len, set, n_set, key, d);
     }
     itx_buf_release(&gl);
     return st;
@@ -878,12 +882,16 @@ serve_batch_account(struct batch *b)
 /*
  * The steps of a request; an arrow with "I/O" is a wait on an I/O thread (the work returns
  * ITX_SERVER_STEP_WAIT and holds no worker and no context meanwhile):
- *   LOAD -(I/O: fetch URL pictures)-> BEGIN [context: decode, OCR]
- *        -(I/O: provider call, gemini/openai)-> FINISH [context: erase, draw, encode]
- *        -(I/O: s3/gcs puts)-> ANSWER
- * With dict the context is kept from begin to finish; with a local store the puts are inline.
+ *   LOAD -(I/O: fetch URL pictures)-> KEYS [hashes] -(I/O: s3/gcs look-ups)->
+ *        BEGIN [context: decode, OCR] -(I/O: provider call, gemini/openai)->
+ *        FINISH [context: erase, draw, encode] -(I/O: s3/gcs puts)-> ANSWER
+ * With dict the context is kept from begin to finish; with a local store the look-ups and
+ * the puts are inline.
  */
-enum tr_phase { TR_LOAD, TR_BEGIN, TR_FINISH, TR_STORE, TR_ANSWER };
+enum tr_phase { TR_LOAD, TR_KEYS, TR_BEGIN, TR_FINISH, TR_STORE, TR_ANSWER };
+
+/* What an I/O thread does for a request. */
+enum tr_io { TR_IO_FETCH, TR_IO_LOOKUP, TR_IO_TRANSLATE, TR_IO_STORE };
 
 struct tr_work {
     struct itx_server_work w; /* first */
@@ -892,7 +900,8 @@ struct tr_work {
     struct tr_settings set;
     struct batch b;
     enum tr_phase phase; /* what the next run does */
-    struct tr_work *io_next;
+    enum tr_io io_what;  /* what the I/O thread does before it */
+    struct serve_io io;
 };
 
 /* Writes the answer of picture p: its result members or its error. */
@@ -914,16 +923,32 @@ answer_pic(struct batch *b, const struct pic *p, struct itx_buf *out)
     json_decref(doc);
 }
 
-/* ---- the fetch threads ----------------------------------------------------------------- */
+/* ---- the I/O threads ------------------------------------------------------------------- */
 
-/* The network wait that m's next phase needs. */
+/* Marks the pictures that are not done failed: the wait they needed was not done. */
 static void
-io_wait(struct glue *g, struct tr_work *m, bool stop)
+tr_fail_pending(struct batch *b, const char *what, const char *why)
 {
+    for (size_t i = 0; i < b->n; i++) {
+        struct pic *p = &b->p[i];
+        if (p->done)
+            continue;
+        p->st = itx_diag_set(&p->d, ITX_ERR_UNAVAILABLE, "%s: %s", what, why);
+        p->done = true;
+    }
+}
+
+/* The network wait that m's next phase needs (an I/O thread's run). */
+static void
+tr_io_run(struct serve_io *io, bool stop)
+{
+    struct tr_work *m = (struct tr_work *)((char *)io - offsetof(struct tr_work, io));
+    struct glue *g = m->g;
     bool cancelled = itx_cancel_requested(m->b.c);
     const char *why = stop ? "the server is shutting down" : "cancelled";
 
-    if (m->phase == TR_FINISH) {
+    switch (m->io_what) {
+    case TR_IO_TRANSLATE:
         pthread_mutex_lock(&g->io_mu);
         g->n_tr_waits--;
         pthread_mutex_unlock(&g->io_mu);
@@ -936,8 +961,7 @@ io_wait(struct glue *g, struct tr_work *m, bool stop)
         else
             serve_batch_translate(&m->b);
         return;
-    }
-    if (m->phase == TR_ANSWER) {
+    case TR_IO_STORE:
         if (stop || cancelled) {
             for (size_t i = 0; i < m->b.n; i++) {
                 struct pic *p = &m->b.p[i];
@@ -951,6 +975,15 @@ io_wait(struct glue *g, struct tr_work *m, bool stop)
             serve_batch_store(&m->b);
         }
         return;
+    case TR_IO_LOOKUP:
+        /* a HEAD and perhaps a GET of each picture's regions file */
+        if (stop || cancelled)
+            tr_fail_pending(&m->b, "not looked up in the store", why);
+        else
+            serve_batch_lookup(&m->b);
+        return;
+    case TR_IO_FETCH:
+        break;
     }
     for (size_t i = 0; i < m->b.n; i++) {
         const struct itx_api_image *im = &m->req->images[i];
@@ -976,38 +1009,40 @@ io_main(void *arg)
     struct glue *g = arg;
 
     for (;;) {
-        struct tr_work *m;
+        struct serve_io *io;
+        struct itx_server_work *w;
         bool stop;
 
         pthread_mutex_lock(&g->io_mu);
         while (!g->io_head && !g->io_stop)
             pthread_cond_wait(&g->io_cv, &g->io_mu);
-        m = g->io_head;
-        if (!m) {
+        io = g->io_head;
+        if (!io) {
             pthread_mutex_unlock(&g->io_mu);
             break;
         }
-        g->io_head = m->io_next;
+        g->io_head = io->next;
         if (!g->io_head)
             g->io_tail = NULL;
         stop = g->io_stop;
         pthread_mutex_unlock(&g->io_mu);
-        io_wait(g, m, stop);
-        itx_server_work_wake(&m->w); /* m is the server's again */
+        w = io->w;
+        io->run(io, stop);
+        itx_server_work_wake(w); /* w (and io in it) is the server's again */
     }
     return NULL;
 }
 
-static void
-io_push(struct glue *g, struct tr_work *m)
+void
+serve_io_push(struct glue *g, struct serve_io *io)
 {
     pthread_mutex_lock(&g->io_mu);
-    m->io_next = NULL;
+    io->next = NULL;
     if (g->io_tail)
-        g->io_tail->io_next = m;
+        g->io_tail->next = io;
     else
-        g->io_head = m;
-    g->io_tail = m;
+        g->io_head = io;
+    g->io_tail = io;
     pthread_cond_signal(&g->io_cv);
     pthread_mutex_unlock(&g->io_mu);
 }
@@ -1017,12 +1052,13 @@ io_start(struct glue *g, struct itx_diag *d)
 {
     for (; g->n_io < SERVE_IO_THREADS; g->n_io++)
         if (pthread_create(&g->io_th[g->n_io], NULL, io_main, g) != 0)
-            return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start the fetch threads");
+            return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot start the I/O threads");
     return ITX_OK;
 }
 
-/* Stops the fetch threads: what is queued is woken without fetching; a fetch in progress
- * gets a moment to end (each is bounded by ITX_FETCH_TOTAL_MS), then is left behind. */
+/* Stops the I/O threads: what is queued is woken without its wait; a wait in progress gets
+ * a moment to end (each is bounded: ITX_FETCH_TOTAL_MS, the store's and the provider's
+ * timeouts), then is left behind. */
 static void
 io_stop(struct glue *g)
 {
@@ -1041,17 +1077,20 @@ io_stop(struct glue *g)
 
 /* ---- POST /v1/translate ---------------------------------------------------------------- */
 
-/* Hands m's next phase's network wait to an I/O thread. */
+/* Hands a network wait to an I/O thread; next is the phase run once it is over. */
 static enum itx_server_step
-tr_wait(struct tr_work *m, enum tr_phase next)
+tr_wait(struct tr_work *m, enum tr_io what, enum tr_phase next)
 {
     m->phase = next;
-    io_push(m->g, m);
+    m->io_what = what;
+    m->io.run = tr_io_run;
+    m->io.w = &m->w;
+    serve_io_push(m->g, &m->io);
     return ITX_SERVER_STEP_WAIT; /* m is not touched again until the wake */
 }
 
 /* Whether one more request may wait for its provider call on an I/O thread (counted until
- * io_wait runs it). */
+ * tr_io_run runs it). */
 static bool
 tr_wait_reserve(struct glue *g)
 {
@@ -1143,18 +1182,23 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
         if (!tr_load(m, c, &any_url))
             return ITX_SERVER_STEP_DONE;
         if (any_url)
-            return tr_wait(m, TR_BEGIN);
+            return tr_wait(m, TR_IO_FETCH, TR_KEYS);
+        m->phase = TR_KEYS;
+    }
+    if (m->phase == TR_KEYS) {
         m->phase = TR_BEGIN;
+        serve_batch_keys(b);
+        if (serve_batch_pending(b) && serve_store_waits(g))
+            return tr_wait(m, TR_IO_LOOKUP, TR_BEGIN);
+        serve_batch_lookup(b);
     }
     if (m->phase == TR_BEGIN) {
         m->phase = TR_STORE;
-        serve_batch_keys(b);
-        serve_batch_lookup(b);
         if (serve_batch_pending(b) && !itx_cancel_requested(c) && (ctx = tr_ctx(m, c, &slot))) {
             serve_batch_begin(b, ctx);
             if (serve_batch_translate_waits(b) && tr_wait_reserve(g)) {
                 serve_ctx_give(g, slot);
-                return tr_wait(m, TR_FINISH);
+                return tr_wait(m, TR_IO_TRANSLATE, TR_FINISH);
             }
             serve_batch_translate(b);
             serve_batch_finish(b, ctx);
@@ -1174,7 +1218,7 @@ tr_run(struct itx_server_work *w, const struct itx_cancel *c)
         for (size_t i = 0; i < n; i++)
             any |= b->p[i].have_res;
         if (any && serve_store_waits(g))
-            return tr_wait(m, TR_ANSWER);
+            return tr_wait(m, TR_IO_STORE, TR_ANSWER);
         serve_batch_store(b);
     }
     if (itx_cancel_requested(c)) {
@@ -1333,6 +1377,16 @@ itx_cli_serve(int argc, char **argv)
         fprintf(stderr, "itx serve: %s\n", d.msg);
         itx_fetch_allow_list_release(&allow);
         return 2;
+    }
+    if (pc.tr.glossary_path) {
+        /* results depend on the server glossary: its hash joins the result key */
+        char h[65];
+        if (itx_sha256_file(pc.tr.glossary_path, h, &d) != ITX_OK) {
+            fprintf(stderr, "itx serve: ITX_GLOSSARY_FILE: %s\n", d.msg);
+            itx_fetch_allow_list_release(&allow);
+            return 2;
+        }
+        snprintf(g.server_gloss, sizeof(g.server_gloss), "sha256:%s", h);
     }
     if (sc.kind != ITX_STORE_LOCAL)
         cfg.files_dir[0] = '\0';

@@ -4,7 +4,10 @@
  * /readyz waits for the OCR warm-up; a picture is translated, stored and served under
  * /files/; the same picture again is answered from the store (a cache hit, no new OCR); an
  * undecodable picture gets a per-image problem while the other image succeeds; /metrics
- * counts all of it.
+ * counts all of it. Each image names its result's key. Then the server glossary
+ * (ITX_GLOSSARY_FILE) is part of the key: the same picture with a glossary file, and again
+ * with that file changed, is translated anew each time, while itx batch with the same file
+ * and store shares the server's results.
  */
 #include <dirent.h>
 #include <jansson.h>
@@ -37,6 +40,18 @@ find_picture(const char *dir, char *out, size_t out_size)
     return found;
 }
 
+/* The key member of an image answer: 64 hex digits, which its url contains; "" otherwise. */
+static const char *
+key_of(json_t *im)
+{
+    const char *k = json_string_value(json_object_get(im, "key"));
+    const char *u = json_string_value(json_object_get(im, "url"));
+
+    if (!k || strlen(k) != 64 || strspn(k, "0123456789abcdef") != 64 || !u || !strstr(u, k))
+        return "";
+    return k;
+}
+
 static json_t *
 post_translate(unsigned port, const char *body, long *status)
 {
@@ -55,12 +70,36 @@ post_translate(unsigned port, const char *body, long *status)
     return j;
 }
 
+/* itx serve on the store env_dir with the glossary env_gl, ready. */
+static bool
+start_glossary_server(struct srv *s, const char *itx, const char *env_dir, const char *env_gl,
+                      const char *dir)
+{
+    static char lsan[300];
+    const char *args[] = {itx, "serve", "--workers", "1", NULL};
+    const char *env[] = {env_dir, env_gl, "ITX_STORE=local", "ITX_TRANSLATE_PROVIDER=dict",
+                         lsan,    NULL};
+
+    snprintf(lsan, sizeof(lsan), "LSAN_OPTIONS=suppressions=%s/lsan.supp", dir);
+    if (srv_start(s, args, env) != 0)
+        return false;
+    for (int i = 0; i < 3000; i++) {
+        struct resp r;
+        long st = http(s->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 ? r.status : -1;
+        resp_free(&r);
+        if (st == 200)
+            return true;
+        ms_sleep(10);
+    }
+    return false;
+}
+
 int
 main(int argc, char **argv)
 {
     char dir[64] = "/tmp/itx-serve-tr-XXXXXX", cmd[1024], pic[512], ts[128], env_dir[300],
          store[200];
-    char *img, *img2 = NULL, *body, *first_url = NULL;
+    char *img, *img2 = NULL, *body, *first_url = NULL, first_key[65] = "";
     size_t img_len = 0, img2_len = 0;
     struct srv s;
     struct resp r;
@@ -154,6 +193,8 @@ main(int argc, char **argv)
         }
         CHECK_MSG(n_tr > 0, "no region was translated");
     }
+    CHECK_MSG(key_of(im)[0], "the answer does not name its result's key");
+    snprintf(first_key, sizeof(first_key), "%s", key_of(im));
     if (json_is_string(json_object_get(im, "url"))) {
         first_url = strdup(json_string_value(json_object_get(im, "url")));
         http(s.port, "GET", first_url, NULL, NULL, 0, &r);
@@ -186,6 +227,7 @@ main(int argc, char **argv)
     im = json_array_get(json_object_get(j, "images"), 0);
     CHECK(first_url && json_is_string(json_object_get(im, "url")) &&
           strcmp(first_url, json_string_value(json_object_get(im, "url"))) == 0);
+    CHECK_STR(key_of(im), first_key);
     CHECK(json_array_size(json_object_get(im, "regions")) > 0);
     json_decref(j);
 
@@ -239,6 +281,73 @@ main(int argc, char **argv)
 
     CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
     srv_free(&s);
+
+    /* the server glossary joins the key: a new file, then the file changed */
+    strcpy(body, "{\"target_lang\":\"en\",\"images\":[{\"data\":\"");
+    b64((const unsigned char *)img, img_len, body + strlen(body));
+    strcat(body, "\"}]}");
+    {
+        static const char *const files[] = {"测试\ttest one\n", "测试\ttest two\n"};
+        char gl_path[300], env_gl[340], keys[2][65] = {"", ""};
+        snprintf(gl_path, sizeof(gl_path), "%s/server-glossary.tsv", dir);
+        snprintf(env_gl, sizeof(env_gl), "ITX_GLOSSARY_FILE=%s", gl_path);
+        for (int v = 0; v < 2; v++) {
+            write_file(gl_path, files[v], strlen(files[v]));
+            if (!start_glossary_server(&s, argv[1], env_dir, env_gl, dir)) {
+                CHECK_MSG(0, "itx serve with ITX_GLOSSARY_FILE did not become ready");
+                srv_free(&s);
+                break;
+            }
+            for (int round = 0; round < 2; round++) {
+                j = post_translate(s.port, body, &status);
+                CHECK_INT(status, 200);
+                im = json_array_get(json_object_get(j, "images"), 0);
+                if (round == 0)
+                    snprintf(keys[v], sizeof(keys[v]), "%s", key_of(im));
+                else
+                    CHECK_STR(key_of(im), keys[v]);
+                json_decref(j);
+                /* the first time with this file: translated, not the old result */
+                CHECK(metric_now(s.port, "itx_cache_hits_total") == round);
+                CHECK(metric_now(s.port, "itx_cache_misses_total") == 1);
+            }
+            CHECK(keys[v][0] && strcmp(keys[v], first_key) != 0);
+            CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
+            srv_free(&s);
+        }
+        CHECK(keys[0][0] && strcmp(keys[0], keys[1]) != 0);
+
+        /* itx batch with the same file puts its result where the server looks: another
+         * picture, done by batch first, is a hit for the server */
+        if (img2) {
+            char list[300], run[2048];
+            snprintf(list, sizeof(list), "%s/list.txt", dir);
+            snprintf(cmd, sizeof(cmd), "%s/ts2", dir);
+            if (find_picture(cmd, pic, sizeof(pic))) {
+                strcat(pic, "\n");
+                write_file(list, pic, strlen(pic));
+                snprintf(run, sizeof(run),
+                         "env ITX_STORE=local %s %s ITX_TRANSLATE_PROVIDER=dict %s batch --input "
+                         "%s --store --quiet --manifest /dev/null --workers 1",
+                         env_dir, env_gl, argv[1], list);
+                CHECK_INT(system(run), 0);
+            }
+            if (start_glossary_server(&s, argv[1], env_dir, env_gl, dir)) {
+                strcpy(body, "{\"target_lang\":\"en\",\"images\":[{\"data\":\"");
+                b64((const unsigned char *)img2, img2_len, body + strlen(body));
+                strcat(body, "\"}]}");
+                j = post_translate(s.port, body, &status);
+                CHECK_INT(status, 200);
+                json_decref(j);
+                CHECK_MSG(metric_now(s.port, "itx_cache_hits_total") == 1,
+                          "the server did not find itx batch's result (their keys differ)");
+                CHECK_INT(srv_signal_wait(&s, SIGTERM), 0);
+            } else {
+                CHECK_MSG(0, "itx serve with ITX_GLOSSARY_FILE did not become ready");
+            }
+            srv_free(&s);
+        }
+    }
     free(first_url);
     free(body);
     free(img);
