@@ -1573,7 +1573,7 @@ says_imperative(const struct cand *c)
 
 /*
  * Whether the word at cps[i] (len code points) is a verdict that Chinese says before what it
- * judges and English after it: 支持, 建议, 不支持, 不建议.
+ * judges and English after it: 支持, 建议, 不支持, 不建议, 仅限 (仅限今日 "today only").
  */
 static bool
 said_after(const struct cp *cps, size_t i, unsigned len)
@@ -1583,7 +1583,8 @@ said_after(const struct cp *cps, size_t i, unsigned len)
         len--;
     }
     return len == 2 && ((cps[i].c == 0x652f && cps[i + 1].c == 0x6301) || /* 支持 */
-                        (cps[i].c == 0x5efa && cps[i + 1].c == 0x8bae));  /* 建议 */
+                        (cps[i].c == 0x5efa && cps[i + 1].c == 0x8bae) || /* 建议 */
+                        (cps[i].c == 0x4ec5 && cps[i + 1].c == 0x9650));  /* 仅限 */
 }
 
 /* Whether a path token is Han text translated by the glossary or CEDICT (a "word"). */

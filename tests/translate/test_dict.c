@@ -339,6 +339,7 @@ test_kinds(void)
     expect("12核", "12-core");
     /* 又 between two words is "and". */
     expect("轻便又耐用", "Lightweight and durable");
+    expect("仅限新用户", "New users only");
     /* ... but not a specification with a number. */
     expect("建议身高170cm", "Recommended height 170cm");
 }
