@@ -326,10 +326,12 @@ main(int argc, char **argv)
             if (find_picture(cmd, pic, sizeof(pic))) {
                 strcat(pic, "\n");
                 write_file(list, pic, strlen(pic));
+                /* the manifest in the test's directory: batch writes it through a
+                 * temporary file renamed over the path, so /dev/null would be replaced */
                 snprintf(run, sizeof(run),
                          "env ITX_STORE=local %s %s ITX_TRANSLATE_PROVIDER=dict %s batch --input "
-                         "%s --store --quiet --manifest /dev/null --workers 1",
-                         env_dir, env_gl, argv[1], list);
+                         "%s --store --quiet --manifest %s/manifest.jsonl --workers 1",
+                         env_dir, env_gl, argv[1], list, dir);
                 CHECK_INT(system(run), 0);
             }
             if (start_glossary_server(&s, argv[1], env_dir, env_gl, dir)) {
