@@ -1300,12 +1300,19 @@ static void
 count_as_modifier(char *s)
 {
     static const char *const unit[][2] = {
-        {"hours", "hour"}, {"days", "day"},       {"years", "year"},     {"months", "month"},
-        {"weeks", "week"}, {"minutes", "minute"}, {"seconds", "second"}, {"inches", "inch"},
-        {"hour", "hour"},  {"day", "day"},        {"year", "year"},      {"month", "month"},
+        {"hours", "hour"},    {"days", "day"},       {"years", "year"},     {"months", "month"},
+        {"weeks", "week"},    {"minutes", "minute"}, {"seconds", "second"}, {"inches", "inch"},
+        {"hour", "hour"},     {"day", "day"},        {"year", "year"},      {"month", "month"},
+        {"people", "person"}, {"layers", "layer"},   {"doors", "door"},
     };
     char *sp = strchr(s, ' ');
 
+    /* 3岁宝宝 "3-year-old baby". */
+    if (sp && sp > s && sp[-1] >= '0' && sp[-1] <= '9' &&
+        (strcmp(sp + 1, "years old") == 0 || strcmp(sp + 1, "year old") == 0)) {
+        memcpy(sp, "-year-old", 10);
+        return;
+    }
     if (!sp || sp == s || !(sp[-1] >= '0' && sp[-1] <= '9') || strchr(sp + 1, ' '))
         return;
     for (const char *p = s; p < sp; p++)

@@ -283,6 +283,12 @@ test_numbers(void)
     expect("已售500件", "500 sold");
     expect("下单立减20元", "¥20 off your order");
     expect("60粒", "60 pcs");
+    /* A count before a noun is one hyphenated modifier. */
+    expect("4岁女孩", "4-year-old girl");
+    expect("6人帐篷", "6-person tent");
+    expect("4层书架", "4-layer bookshelf");
+    expect("3-6岁儿童", "Children aged 3-6");
+    expect("3合1", "3-in-1");
     /* Ordinals: 第N件 "Nth item". */
     expect("第3件半价", "Third item half price");
     expect("第4件7折", "30% off the fourth item");
