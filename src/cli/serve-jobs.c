@@ -52,9 +52,12 @@ struct serve_jobs {
     struct itx_jobs *db;
     struct itx_tr_cache *tr_cache;
     struct itx_webhooks *wh;
+    char instance[128];  /* host:pid, the owner of this instance's webhook claims */
+    atomic_int wh_held;  /* webhook notices this instance claimed and has not finished */
     char url_shown[512]; /* the database URL without its password */
     unsigned lease_s;
     long hb_ms, poll_ms;
+    long wh_sweep_ms; /* how often the keeper looks for webhooks waiting for an owner */
     long retention_days;
     size_t n_runners;
     struct runner *runners;
@@ -177,8 +180,10 @@ webhook_done(void *arg, const char *id, bool delivered, unsigned attempts, const
             delivered ? "webhook delivered after %u attempt(s)"
                       : "webhook failed after %u attempt(s): %s",
             attempts, msg ? msg : "");
-    if (itx_jobs_webhook_done(sj->db, id, delivered ? "delivered" : "failed", &d) != ITX_OK)
+    if (itx_jobs_webhook_done(sj->db, id, sj->instance, delivered ? "delivered" : "failed", &d) !=
+        ITX_OK)
         itx_log(ITX_LOG_WARNING, &lc, NULL, "cannot record the webhook outcome: %s", d.msg);
+    atomic_fetch_sub(&sj->wh_held, 1);
 }
 
 enum itx_status
@@ -208,6 +213,13 @@ serve_jobs_new(struct glue *g, const char *files_dir, long workers, struct serve
         goto fail;
     sj->lease_s = (unsigned)lease;
     sj->hb_ms = lease * 1000 / 3;
+    sj->wh_sweep_ms = sj->poll_ms > 1000 ? sj->poll_ms : 1000;
+    {
+        char host[64] = "itx";
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(sj->instance, sizeof(sj->instance), "%s:%ld", host, (long)getpid());
+    }
     if (env && env[0]) {
         if (strncmp(env, "sqlite:", 7) != 0 && strncmp(env, "postgres://", 11) != 0 &&
             strncmp(env, "postgresql://", 13) != 0) {
@@ -512,7 +524,8 @@ out:
     return st;
 }
 
-/* Sends a finished job's webhook, once across every instance (the store's claim). */
+/* Sends a finished job's webhook when this instance claims it (the store's claim: one
+ * instance at a time; another takes it over when this one dies before the outcome). */
 static void
 notify(struct serve_jobs *sj, const char *job_id)
 {
@@ -523,18 +536,23 @@ notify(struct serve_jobs *sj, const char *job_id)
     bool claimed = false;
 
     itx_diag_init(&d);
-    if (itx_jobs_webhook_claim(sj->db, job_id, &claimed, &d) != ITX_OK || !claimed) {
+    if (itx_jobs_webhook_claim(sj->db, job_id, sj->instance, sj->lease_s, &claimed, &d) != ITX_OK ||
+        !claimed) {
         if (d.code != ITX_OK)
             itx_log(ITX_LOG_WARNING, &lc, NULL, "cannot claim the webhook: %s", d.msg);
         return;
     }
+    atomic_fetch_add(&sj->wh_held, 1);
     itx_buf_init(&b, 64u << 20);
     if (itx_jobs_get(sj->db, job_id, &j, &d) == ITX_OK && j->webhook_url &&
         job_json(sj, j, &b, &d) == ITX_OK)
         itx_webhooks_send(sj->wh, job_id, j->webhook_url, b.data, b.len, &d);
     if (d.code != ITX_OK) {
+        struct itx_diag dd;
+        itx_diag_init(&dd);
         itx_log(ITX_LOG_WARNING, &lc, NULL, "webhook not sent: %s", d.msg);
-        itx_jobs_webhook_done(sj->db, job_id, "failed", &d);
+        itx_jobs_webhook_done(sj->db, job_id, sj->instance, "failed", &dd);
+        atomic_fetch_sub(&sj->wh_held, 1);
     }
     itx_job_free(j);
     itx_buf_release(&b);
@@ -1266,7 +1284,7 @@ static void *
 keeper_main(void *arg)
 {
     struct serve_jobs *sj = arg;
-    double last_counts = 0, last_purge = 0;
+    double last_counts = 0, last_purge = 0, last_renew = 0, last_sweep = 0;
 
     while (!atomic_load(&sj->stop)) {
         double now = itx_now_ms();
@@ -1314,6 +1332,27 @@ keeper_main(void *arg)
                 itx_metric_set(sj->m_running, (double)running);
             }
             last_counts = now;
+        }
+        /* the webhooks this instance holds keep their lease while they are delivered */
+        if (atomic_load(&sj->wh_held) > 0 && now - last_renew >= (double)sj->hb_ms) {
+            struct itx_diag d;
+            itx_diag_init(&d);
+            if (itx_jobs_webhook_renew(sj->db, sj->instance, sj->lease_s, NULL, &d) != ITX_OK)
+                itx_log_warn("webhook leases: %s", d.msg);
+            last_renew = now;
+        }
+        /* webhooks waiting for an owner: their instance died between the job's end and the
+         * outcome of the delivery (or before it claimed the notice) */
+        if (!atomic_load(&sj->stop_claims) && now - last_sweep >= (double)sj->wh_sweep_ms) {
+            char ids[8][65];
+            size_t n = 0;
+            struct itx_diag d;
+            itx_diag_init(&d);
+            if (itx_jobs_webhook_due(sj->db, ids, 8, &n, &d) != ITX_OK)
+                itx_log_warn("webhooks waiting for an owner: %s", d.msg);
+            for (size_t i = 0; i < n && !atomic_load(&sj->stop_claims); i++)
+                notify(sj, ids[i]);
+            last_sweep = now;
         }
         if (sj->retention_days > 0 && now - last_purge >= 3600e3) {
             size_t n = 0;

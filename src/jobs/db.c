@@ -545,7 +545,17 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* Webhook claims with a lease, so a notice whose owner died is taken over (at least once):
+ * who holds it and until when; the partial index serves itx_jobs_webhook_due. */
+static const char *const migration_3[] = {
+    "ALTER TABLE itx_jobs ADD COLUMN webhook_owner TEXT",
+    "ALTER TABLE itx_jobs ADD COLUMN webhook_until_ms BIGINT",
+    "CREATE INDEX itx_jobs_webhook_due ON itx_jobs (finished_ms)"
+    " WHERE webhook_url IS NOT NULL AND (webhook_state IS NULL OR webhook_state = 'claimed')",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 static enum itx_status

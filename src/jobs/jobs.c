@@ -1003,32 +1003,54 @@ itx_jobs_counts(struct itx_jobs *s, uint64_t *queued, uint64_t *running, struct 
 
 struct webhook_ctx {
     const char *id;
+    const char *owner;
     const char *outcome;
+    int64_t lease_ms;
     size_t changed;
     char *state;
+    char (*ids)[65];
+    size_t max, n;
 };
+
+/* A notice waits for an owner: its job is final and it was never claimed, or its claim's
+ * lease ran out (a claim from before leases, with none, counts as run out). */
+#define WEBHOOK_WAITING                                                                            \
+    "webhook_url IS NOT NULL AND finished_ms IS NOT NULL AND (webhook_state IS NULL OR"            \
+    " (webhook_state = 'claimed' AND (webhook_until_ms IS NULL OR webhook_until_ms < {now})))"
 
 static enum itx_status
 webhook_claim_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
 {
     struct webhook_ctx *x = ctx;
-    struct db_param p[1] = {DBP_TEXT(x->id)};
+    struct db_param p[3] = {DBP_TEXT(x->id), DBP_TEXT(x->owner), DBP_INT(x->lease_ms)};
 
     return db_exec(c,
-                   "UPDATE itx_jobs SET webhook_state = 'claimed'"
-                   " WHERE id = $1 AND webhook_state IS NULL AND webhook_url IS NOT NULL"
-                   " AND finished_ms IS NOT NULL",
-                   p, 1, NULL, &x->changed, d);
+                   "UPDATE itx_jobs SET webhook_state = 'claimed', webhook_owner = $2,"
+                   " webhook_until_ms = {now} + $3 WHERE id = $1 AND " WEBHOOK_WAITING,
+                   p, 3, NULL, &x->changed, d);
+}
+
+static enum itx_status
+check_owner(const char *owner, unsigned lease_s, struct itx_diag *d)
+{
+    if (!owner || !owner[0] || strlen(owner) > ITX_JOBS_MAX_KEY)
+        return itx_diag_set(d, ITX_ERR_INVALID, "a webhook owner is 1..%d bytes", ITX_JOBS_MAX_KEY);
+    if (lease_s == 0 || lease_s > 86400)
+        return itx_diag_set(d, ITX_ERR_INVALID, "a webhook lease is 1..86400 s, not %u", lease_s);
+    return ITX_OK;
 }
 
 enum itx_status
-itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, bool *claimed, struct itx_diag *d)
+itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, const char *owner, unsigned lease_s,
+                       bool *claimed, struct itx_diag *d)
 {
-    struct webhook_ctx x = {.id = id};
+    struct webhook_ctx x = {.id = id, .owner = owner, .lease_ms = (int64_t)lease_s * 1000};
     enum itx_status st;
 
     if (!id || strlen(id) > 64)
         return itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id ? id : "");
+    if ((st = check_owner(owner, lease_s, d)) != ITX_OK)
+        return st;
     st = db_tx(s, true, webhook_claim_tx, &x, d);
     if (st == ITX_OK)
         *claimed = x.changed == 1;
@@ -1036,28 +1058,100 @@ itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, bool *claimed, struct
 }
 
 static enum itx_status
-webhook_done_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+webhook_renew_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
 {
     struct webhook_ctx *x = ctx;
-    struct db_param p[2] = {DBP_TEXT(x->id), DBP_TEXT(x->outcome)};
+    struct db_param p[2] = {DBP_TEXT(x->owner), DBP_INT(x->lease_ms)};
 
-    return db_exec(c, "UPDATE itx_jobs SET webhook_state = $2 WHERE id = $1", p, 2, NULL,
-                   &x->changed, d);
+    return db_exec(c,
+                   "UPDATE itx_jobs SET webhook_until_ms = {now} + $2"
+                   " WHERE webhook_owner = $1 AND webhook_state = 'claimed'",
+                   p, 2, NULL, &x->changed, d);
 }
 
 enum itx_status
-itx_jobs_webhook_done(struct itx_jobs *s, const char *id, const char *outcome, struct itx_diag *d)
+itx_jobs_webhook_renew(struct itx_jobs *s, const char *owner, unsigned lease_s, size_t *n_renewed,
+                       struct itx_diag *d)
 {
-    struct webhook_ctx x = {.id = id, .outcome = outcome};
+    struct webhook_ctx x = {.owner = owner, .lease_ms = (int64_t)lease_s * 1000};
+    enum itx_status st = check_owner(owner, lease_s, d);
+
+    if (st == ITX_OK)
+        st = db_tx(s, true, webhook_renew_tx, &x, d);
+    if (st == ITX_OK && n_renewed)
+        *n_renewed = x.changed;
+    return st;
+}
+
+static enum itx_status
+webhook_due_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+{
+    struct webhook_ctx *x = ctx;
+    struct db_param p[1] = {DBP_INT((long long)x->max)};
+    struct db_res r;
+    enum itx_status s;
+
+    x->n = 0;
+    s = db_exec(c,
+                "SELECT id FROM itx_jobs WHERE " WEBHOOK_WAITING " ORDER BY finished_ms LIMIT $1",
+                p, 1, &r, NULL, d);
+    if (s != ITX_OK)
+        return s;
+    for (size_t i = 0; i < r.n_rows && x->n < x->max; i++) {
+        const char *id = db_cell(&r, i, 0);
+        if (id && strlen(id) < sizeof(x->ids[0]))
+            snprintf(x->ids[x->n++], sizeof(x->ids[0]), "%s", id);
+    }
+    db_res_release(&r);
+    return ITX_OK;
+}
+
+enum itx_status
+itx_jobs_webhook_due(struct itx_jobs *s, char (*ids)[65], size_t max, size_t *n, struct itx_diag *d)
+{
+    struct webhook_ctx x = {.ids = ids, .max = max};
     enum itx_status st;
 
-    if (!outcome || strlen(outcome) > 32)
+    *n = 0;
+    if (max == 0)
+        return ITX_OK;
+    st = db_tx(s, false, webhook_due_tx, &x, d);
+    if (st == ITX_OK)
+        *n = x.n;
+    return st;
+}
+
+static enum itx_status
+webhook_done_tx(struct db_conn *c, void *ctx, struct itx_diag *d)
+{
+    struct webhook_ctx *x = ctx;
+    struct db_param p[3] = {DBP_TEXT(x->id), DBP_TEXT(x->outcome), DBP_TEXT(x->owner)};
+
+    return db_exec(c,
+                   "UPDATE itx_jobs SET webhook_state = $2, webhook_until_ms = NULL"
+                   " WHERE id = $1 AND webhook_owner = $3 AND webhook_state = 'claimed'",
+                   p, 3, NULL, &x->changed, d);
+}
+
+enum itx_status
+itx_jobs_webhook_done(struct itx_jobs *s, const char *id, const char *owner, const char *outcome,
+                      struct itx_diag *d)
+{
+    struct webhook_ctx x = {.id = id, .owner = owner, .outcome = outcome};
+    enum itx_status st;
+
+    if (!outcome || !outcome[0] || strlen(outcome) > 32)
         return itx_diag_set(d, ITX_ERR_INVALID, "a webhook outcome is 1..32 bytes");
     if (!id || strlen(id) > 64)
         return itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id ? id : "");
+    if ((st = check_owner(owner, 1, d)) != ITX_OK)
+        return st;
     st = db_tx(s, true, webhook_done_tx, &x, d);
     if (st == ITX_OK && x.changed == 0)
-        st = itx_diag_set(d, ITX_ERR_NOT_FOUND, "no job '%.64s'", id);
+        st = itx_diag_set(d, ITX_ERR_CONFLICT,
+                          "the webhook of job '%.64s' is not held by '%s' (taken over, or no "
+                          "such job)",
+                          id, owner);
     return st;
 }
 

@@ -246,17 +246,27 @@ enum itx_status itx_jobs_counts(struct itx_jobs *s, uint64_t *queued, uint64_t *
                                 struct itx_diag *d);
 
 /*
- * Webhooks. A finished job with a webhook URL is notified once: the first caller of
- * itx_jobs_webhook_claim after the job became final gets *claimed = true (every later call,
- * from any instance, gets false; a job not final, or without a webhook, gets false), sends
- * the notice and records the outcome with itx_jobs_webhook_done ("delivered" or "failed",
- * at most 32 bytes), which GET shows. A notice claimed by an instance that died before
- * sending it stays "claimed" and is not sent again.
+ * Webhooks. A finished job with a webhook URL is notified at least once, by whichever
+ * instance owns its notice. itx_jobs_webhook_claim gives the notice to owner (an instance's
+ * name, 1..ITX_JOBS_MAX_KEY bytes) for lease_s seconds (1..86400) when it waits for one: the
+ * job is final and the notice was never claimed, or its claim's lease ran out (the owner
+ * died before recording an outcome). *claimed says whether owner has it now; a job not
+ * final, without a webhook, or held by a live claim gives false. The owner keeps its claims
+ * with itx_jobs_webhook_renew (all of them at once, from a heartbeat) while it delivers, and
+ * records the outcome with itx_jobs_webhook_done ("delivered" or "failed", 1..32 bytes),
+ * which GET shows; a done from an owner that no longer holds the claim is ITX_ERR_CONFLICT
+ * and changes nothing. itx_jobs_webhook_due lists up to max jobs whose notice waits for an
+ * owner, oldest first (a sweeper claims them one by one; a claim can still lose a race). A
+ * notice delivered by an owner that died before recording it is sent again by the next.
  */
-enum itx_status itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, bool *claimed,
-                                       struct itx_diag *d);
-enum itx_status itx_jobs_webhook_done(struct itx_jobs *s, const char *id, const char *outcome,
-                                      struct itx_diag *d);
+enum itx_status itx_jobs_webhook_claim(struct itx_jobs *s, const char *id, const char *owner,
+                                       unsigned lease_s, bool *claimed, struct itx_diag *d);
+enum itx_status itx_jobs_webhook_renew(struct itx_jobs *s, const char *owner, unsigned lease_s,
+                                       size_t *n_renewed, struct itx_diag *d);
+enum itx_status itx_jobs_webhook_done(struct itx_jobs *s, const char *id, const char *owner,
+                                      const char *outcome, struct itx_diag *d);
+enum itx_status itx_jobs_webhook_due(struct itx_jobs *s, char (*ids)[65], size_t max, size_t *n,
+                                     struct itx_diag *d);
 /* The webhook state of a job: NULL (not claimed yet) or a string to itx_free. */
 enum itx_status itx_jobs_webhook_state(struct itx_jobs *s, const char *id, char **state,
                                        struct itx_diag *d);

@@ -946,6 +946,132 @@ test_kill9_resume(void)
            hung_idx, resumed, once);
 }
 
+/* ---- webhook claims ------------------------------------------------------------------------ */
+
+/* A one-item job with a webhook, finished (its item claimed and completed). */
+static void
+finished_webhook_job(struct itx_jobs *s, const char *tag, char id[33])
+{
+    char src[64];
+    struct itx_jobs_new_item item = {.source = src};
+    struct itx_jobs_new job = {
+        .items = &item, .n_items = 1, .settings = "{}", .webhook_url = "https://hook.example/done"};
+    struct itx_jobs_item *it;
+    struct itx_diag d;
+
+    snprintf(src, sizeof(src), "https://img.alicdn.com/%s/1.jpg", tag);
+    itx_diag_init(&d);
+    CHECK_MSG(itx_jobs_create(s, &job, id, NULL, &d) == ITX_OK, "%s", d.msg);
+    it = claim_wait(s, "w", 60, 2000);
+    CHECK(it != NULL);
+    if (it)
+        CHECK(itx_jobs_complete(s, it, "{}", NULL, &d) == ITX_OK);
+    itx_jobs_item_free(it);
+    CHECK(job_state(s, id) == ITX_JOB_SUCCEEDED);
+}
+
+static bool
+webhook_claim(struct itx_jobs *s, const char *id, const char *owner, unsigned lease_s)
+{
+    struct itx_diag d;
+    bool claimed = false;
+    itx_diag_init(&d);
+    CHECK_MSG(itx_jobs_webhook_claim(s, id, owner, lease_s, &claimed, &d) == ITX_OK, "%s", d.msg);
+    return claimed;
+}
+
+/* Whether id is among the notices waiting for an owner. */
+static bool
+webhook_due(struct itx_jobs *s, const char *id, size_t *n_due)
+{
+    char due[8][65];
+    size_t n = 0;
+    struct itx_diag d;
+    bool found = false;
+
+    itx_diag_init(&d);
+    CHECK_MSG(itx_jobs_webhook_due(s, due, 8, &n, &d) == ITX_OK, "%s", d.msg);
+    for (size_t i = 0; i < n; i++)
+        found |= strcmp(due[i], id) == 0;
+    if (n_due)
+        *n_due = n;
+    return found;
+}
+
+/*
+ * A finished job's notice has one owner at a time: a second claim fails while the lease
+ * lives, renewals keep it, only the owner's outcome counts. An owner killed -9 while it
+ * holds the notice loses it when its lease runs out: the notice is due again, another
+ * instance claims it, and the dead owner's claim no longer counts.
+ */
+static void
+test_webhook_claims(void)
+{
+    char url[512], id[33], id2[33], *ws = NULL, c = 0;
+    struct itx_jobs *s;
+    struct itx_diag d;
+    size_t n = 0;
+    int fds[2], status = 0;
+    pid_t pid;
+    bool due = false;
+
+    fresh_url(url, sizeof(url));
+    s = open_store(url, NULL);
+    itx_diag_init(&d);
+    finished_webhook_job(s, "wh1", id);
+    CHECK(webhook_due(s, id, &n) && n == 1);
+    CHECK(webhook_claim(s, id, "a", 60));
+    CHECK(!webhook_claim(s, id, "b", 60));
+    CHECK(!webhook_due(s, id, &n) && n == 0);
+    CHECK(itx_jobs_webhook_renew(s, "a", 60, &n, &d) == ITX_OK && n == 1);
+    CHECK(itx_jobs_webhook_renew(s, "b", 60, &n, &d) == ITX_OK && n == 0);
+    CHECK_INT(itx_jobs_webhook_done(s, id, "b", "delivered", &d), ITX_ERR_CONFLICT);
+    itx_diag_init(&d);
+    CHECK(itx_jobs_webhook_done(s, id, "a", "delivered", &d) == ITX_OK);
+    CHECK(itx_jobs_webhook_state(s, id, &ws, &d) == ITX_OK && ws && !strcmp(ws, "delivered"));
+    itx_free(ws);
+    CHECK(!webhook_claim(s, id, "b", 60));
+    CHECK(!webhook_due(s, id, NULL));
+
+    /* the owner dies holding the notice */
+    finished_webhook_job(s, "wh2", id2);
+    CHECK(pipe(fds) == 0);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        struct itx_jobs *cs = open_store(url, NULL);
+        bool claimed = false;
+        struct itx_diag cd;
+        close(fds[0]);
+        itx_diag_init(&cd);
+        c = itx_jobs_webhook_claim(cs, id2, "child", 3, &claimed, &cd) == ITX_OK && claimed ? 'c'
+                                                                                            : 'x';
+        if (write(fds[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause(); /* killed -9 here, holding the claim */
+    }
+    close(fds[1]);
+    CHECK(read(fds[0], &c, 1) == 1 && c == 'c');
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* due again once the 3 s lease has run out (the bound only ends a broken run) */
+    for (int i = 0; i < 300 && !due; i++) {
+        due = webhook_due(s, id2, NULL);
+        if (!due)
+            sleep_ms(100);
+    }
+    CHECK_MSG(due, "the dead owner's notice never became due again");
+    CHECK(webhook_claim(s, id2, "resumer", 60));
+    CHECK_INT(itx_jobs_webhook_done(s, id2, "child", "delivered", &d), ITX_ERR_CONFLICT);
+    itx_diag_init(&d);
+    CHECK(itx_jobs_webhook_done(s, id2, "resumer", "delivered", &d) == ITX_OK);
+    CHECK(!webhook_due(s, id2, NULL));
+    itx_jobs_close(s);
+}
+
 /* ---- server restart, retention, caches --------------------------------------------------- */
 
 static void
@@ -1157,6 +1283,7 @@ main(int argc, char **argv)
     RUN(test_threads);
     RUN(test_processes);
     RUN(test_kill9_resume);
+    RUN(test_webhook_claims);
     RUN(test_retention);
     RUN(test_caches);
     RUN(test_newer_schema);

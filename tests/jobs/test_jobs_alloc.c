@@ -29,8 +29,11 @@ run(const char *url)
 {
     struct itx_jobs_new_item items[3] = {
         {"https://a/1.jpg", "{\"x\":1}"}, {"upload:k", NULL}, {"https://a/3.jpg", NULL}};
-    struct itx_jobs_new job = {
-        .items = items, .n_items = 3, .settings = "{}", .idempotency_key = "k1"};
+    struct itx_jobs_new job = {.items = items,
+                               .n_items = 3,
+                               .settings = "{}",
+                               .idempotency_key = "k1",
+                               .webhook_url = "https://hook.example/done"};
     struct itx_jobs *s = NULL;
     struct itx_jobs_item *it = NULL;
     struct itx_job *j = NULL;
@@ -67,11 +70,14 @@ run(const char *url)
         goto out;
     {
         uint64_t q, r;
-        bool claimed;
-        char *ws = NULL;
+        bool claimed = false;
+        char *ws = NULL, due[4][65];
+        size_t n_due;
         if ((st = itx_jobs_counts(s, &q, &r, &d)) != ITX_OK ||
-            (st = itx_jobs_webhook_claim(s, id, &claimed, &d)) != ITX_OK ||
-            (st = itx_jobs_webhook_done(s, id, "delivered", &d)) != ITX_OK)
+            (st = itx_jobs_webhook_due(s, due, 4, &n_due, &d)) != ITX_OK ||
+            (st = itx_jobs_webhook_claim(s, id, "i1", 60, &claimed, &d)) != ITX_OK ||
+            (st = itx_jobs_webhook_renew(s, "i1", 60, NULL, &d)) != ITX_OK ||
+            (claimed && (st = itx_jobs_webhook_done(s, id, "i1", "delivered", &d)) != ITX_OK))
             goto out;
         st = itx_jobs_webhook_state(s, id, &ws, &d);
         itx_free(ws);

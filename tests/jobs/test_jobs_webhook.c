@@ -5,7 +5,11 @@
  * and 429 answers are retried with growing, jittered waits until a 2xx; a 400 is not
  * retried; the attempts are bounded; other loopback ports and private addresses stay
  * refused with the switch on (a canary listener gets no connection); the backoff doubles
- * within its bounds.
+ * within its bounds. Then durability, with the job store (SQLite): the instance that claimed a
+ * finished job's notice is killed -9 after a failed attempt, before its retry; a new
+ * instance doing what itx serve's keeper does (itx_jobs_webhook_due, claim, send, done)
+ * takes the notice over once the lease has run out, and the receiver gets it delivered
+ * exactly once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,8 +23,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "check.h"
+#include "core/alloc.h"
 #include "fetch/fetch.h"
+#include "jobs/jobs.h"
 #include "jobs/webhook.h"
 
 /* The server answers request k with statuses[k] (the last one repeats). */
@@ -199,6 +208,124 @@ deliver(const int *statuses, int n, unsigned max_attempts, struct hook_server *s
     server_stop(s);
 }
 
+/* A finished one-item job whose webhook is url. */
+static void
+finished_job(struct itx_jobs *s, const char *url, char id[33])
+{
+    struct itx_jobs_new_item item = {.source = "https://img.alicdn.com/a.jpg"};
+    struct itx_jobs_new job = {.items = &item, .n_items = 1, .settings = "{}", .webhook_url = url};
+    struct itx_jobs_item *it = NULL;
+    struct itx_diag d;
+
+    itx_diag_init(&d);
+    CHECK_MSG(itx_jobs_create(s, &job, id, NULL, &d) == ITX_OK, "%s", d.msg);
+    CHECK(itx_jobs_claim(s, "w", 60, &it, &d) == ITX_OK && it);
+    if (it)
+        CHECK(itx_jobs_complete(s, it, "{}", NULL, &d) == ITX_OK);
+    itx_jobs_item_free(it);
+}
+
+static void
+durable_takeover(void)
+{
+    static const int st[] = {503, 200};
+    char dir[] = "/tmp/itx-webhook-durable-XXXXXX", db[128], hook[128], id[33], cmd[160];
+    char due[4][65], *ws = NULL;
+    struct hook_server s;
+    struct itx_jobs *js = NULL;
+    struct outcome o;
+    struct itx_diag d;
+    size_t n = 0;
+    pid_t pid;
+    int status = 0;
+    bool taken = false;
+
+    itx_diag_init(&d);
+    if (!mkdtemp(dir)) {
+        CHECK_MSG(0, "mkdtemp");
+        return;
+    }
+    snprintf(db, sizeof(db), "sqlite:%s/jobs.db", dir);
+    server_start(&s, st, 2);
+    snprintf(hook, sizeof(hook), "http://127.0.0.1:%u/hook", s.port);
+    CHECK(itx_jobs_open(db, NULL, &js, &d) == ITX_OK);
+    finished_job(js, hook, id);
+    itx_jobs_close(js);
+    js = NULL;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        /* the first instance: claims, tries once (503) and waits a minute to retry */
+        struct itx_webhook_opts wo = {.max_attempts = 5,
+                                      .backoff_base_ms = 60000,
+                                      .backoff_max_ms = 60000,
+                                      .timeout_ms = 3000,
+                                      .test_loopback_port = s.port};
+        struct itx_webhooks *w = NULL;
+        struct itx_jobs *cs = NULL;
+        bool claimed = false;
+        if (itx_jobs_open(db, NULL, &cs, &d) != ITX_OK ||
+            itx_jobs_webhook_claim(cs, id, "first", 3, &claimed, &d) != ITX_OK || !claimed ||
+            itx_webhooks_new(&wo, &w, &d) != ITX_OK ||
+            itx_webhooks_send(w, id, hook, "{}", 2, &d) != ITX_OK)
+            _exit(1);
+        for (;;)
+            pause(); /* killed -9 here */
+    }
+    for (int i = 0; i < 2000 && atomic_load(&s.n_requests) < 1; i++)
+        usleep(10000);
+    CHECK_INT(atomic_load(&s.n_requests), 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    /* the new instance: sweeps until the notice waits for an owner again (its lease of 3 s
+     * has run out; the bound only ends a broken run) */
+    memset(&o, 0, sizeof(o));
+    pthread_mutex_init(&o.mu, NULL);
+    CHECK(itx_jobs_open(db, NULL, &js, &d) == ITX_OK);
+    for (int i = 0; js && i < 300 && !taken; i++) {
+        bool claimed = false;
+        CHECK(itx_jobs_webhook_due(js, due, 4, &n, &d) == ITX_OK);
+        for (size_t k = 0; k < n && !taken; k++) {
+            CHECK(itx_jobs_webhook_claim(js, due[k], "second", 30, &claimed, &d) == ITX_OK);
+            taken = claimed && strcmp(due[k], id) == 0;
+        }
+        if (!taken)
+            usleep(100000);
+    }
+    CHECK_MSG(taken, "the dead instance's notice was never taken over");
+    if (taken) {
+        struct itx_webhook_opts wo = {.max_attempts = 5,
+                                      .backoff_base_ms = 40,
+                                      .timeout_ms = 3000,
+                                      .test_loopback_port = s.port,
+                                      .done = on_done,
+                                      .done_arg = &o};
+        struct itx_webhooks *w = NULL;
+        CHECK(itx_webhooks_new(&wo, &w, &d) == ITX_OK);
+        CHECK(itx_webhooks_send(w, id, hook, "{}", 2, &d) == ITX_OK);
+        CHECK(wait_done(&o, 10000));
+        itx_webhooks_free(w);
+        CHECK(o.delivered);
+        CHECK(itx_jobs_webhook_done(js, id, "second", o.delivered ? "delivered" : "failed", &d) ==
+              ITX_OK);
+    }
+    /* one failed attempt by the dead instance, one delivery */
+    CHECK_INT(atomic_load(&s.n_requests), 2);
+    if (js) {
+        CHECK(itx_jobs_webhook_state(js, id, &ws, &d) == ITX_OK && ws &&
+              strcmp(ws, "delivered") == 0);
+        itx_free(ws);
+        CHECK(itx_jobs_webhook_due(js, due, 4, &n, &d) == ITX_OK && n == 0);
+        itx_jobs_close(js);
+    }
+    server_stop(&s);
+    pthread_mutex_destroy(&o.mu);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_INT(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -283,5 +410,6 @@ main(void)
         CHECK(itx_webhook_retryable(ITX_ERR_TIMEOUT, 0));
         CHECK(!itx_webhook_retryable(ITX_ERR_UPSTREAM, 404));
     }
+    durable_takeover();
     return check_summary();
 }
