@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define HEAD_MAX 65536
+#define MAX_SEEN 64
 
 struct conn {
     struct stall_proxy *p;
@@ -32,6 +33,9 @@ struct stall_proxy {
     int left;     /* requests still to hold under the current rule */
     int held;     /* held right now */
     unsigned gen; /* bumped by each release */
+    /* the targets held since the last release (distinct ones counted) */
+    char seen[MAX_SEEN][256];
+    int n_seen;
     bool stop;
     struct conn *conns;
 };
@@ -110,6 +114,8 @@ maybe_hold(struct stall_proxy *p, const char *method, const char *target)
         unsigned gen = p->gen;
         p->left--;
         fprintf(stderr, "proxy: holding %s %s\n", method, target);
+        if (p->n_seen < MAX_SEEN)
+            snprintf(p->seen[p->n_seen++], sizeof(p->seen[0]), "%s", target);
         p->held++;
         pthread_cond_broadcast(&p->cv);
         while (p->gen == gen && !p->stop)
@@ -291,10 +297,26 @@ stall_proxy_wait_held(struct stall_proxy *p, int n, long timeout_ms)
     return held;
 }
 
+int
+stall_proxy_held_distinct(struct stall_proxy *p)
+{
+    int n = 0;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->n_seen; i++) {
+        bool dup = false;
+        for (int k = 0; k < i && !dup; k++)
+            dup = strcmp(p->seen[i], p->seen[k]) == 0;
+        n += !dup;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 void
 stall_proxy_release(struct stall_proxy *p)
 {
     pthread_mutex_lock(&p->mu);
+    p->n_seen = 0;
     p->left = 0;
     p->gen++;
     pthread_cond_broadcast(&p->cv);

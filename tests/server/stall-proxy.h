@@ -24,6 +24,9 @@ unsigned stall_proxy_port(const struct stall_proxy *p);
 void stall_proxy_hold(struct stall_proxy *p, const char *method, const char *needle, int max_held);
 /* Requests held right now. */
 int stall_proxy_held(struct stall_proxy *p);
+/* Distinct targets among the requests held since the last release (a client that gave up
+ * and retried is counted once). */
+int stall_proxy_held_distinct(struct stall_proxy *p);
 /* Waits until at least n requests are held or timeout_ms passes (a bound on a test that
  * fails, not a timing assertion); the number held then. */
 int stall_proxy_wait_held(struct stall_proxy *p, int n, long timeout_ms);

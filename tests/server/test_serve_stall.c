@@ -206,7 +206,8 @@ part_translate(unsigned port, struct stall_proxy *px)
         call_start(&c[i], port, "/v1/translate", i);
     held = stall_proxy_wait_held(px, 3, WAIT_MS);
     fprintf(stderr, "translate: %d look-ups held at once on one worker\n", held);
-    CHECK_MSG(held == 3, "the look-ups of three requests were not waiting together");
+    CHECK_MSG(held == 3 && stall_proxy_held_distinct(px) == 3,
+              "the look-ups of three requests were not waiting together");
     CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
               "a worker was busy while every look-up waited on the store");
     /* a fourth picture (its look-up passes) is translated meanwhile */
@@ -241,7 +242,8 @@ part_submit(unsigned port, struct stall_proxy *px)
         call_start(&c[i], port, "/v1/jobs", i);
     held = stall_proxy_wait_held(px, 3, WAIT_MS);
     fprintf(stderr, "jobs: %d uploads held at once on one worker\n", held);
-    CHECK_MSG(held == 3, "the uploads of three submits were not waiting together");
+    CHECK_MSG(held == 3 && stall_proxy_held_distinct(px) == 3,
+              "the uploads of three submits were not waiting together");
     CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
               "a worker was busy while every upload waited on the store");
     CHECK_MSG(metric_now(port, "itx_jobs_submitted_total") == 0,
@@ -289,7 +291,8 @@ part_runner(unsigned port, struct stall_proxy *px)
     }
     held = stall_proxy_wait_held(px, 2, WAIT_MS);
     fprintf(stderr, "runner: %d look-ups held at once on one worker\n", held);
-    CHECK_MSG(held == 2, "the look-ups of two job items were not waiting together");
+    CHECK_MSG(held == 2 && stall_proxy_held_distinct(px) == 2,
+              "the look-ups of two job items were not waiting together");
     CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
               "a worker was busy while the runners' look-ups waited on the store");
     /* a new picture needs the context: the waiting runners do not hold it */
