@@ -1985,6 +1985,83 @@ unit_symbol(const struct cp *cps, size_t i, unsigned len)
     return NULL;
 }
 
+/* Whether cps[i..i+1] says "easy": 方便, 简单, 容易, 轻松. */
+static bool
+is_easy(const struct cp *cps, size_t i)
+{
+    static const uint32_t word[][2] = {
+        {0x65b9, 0x4fbf}, /* 方便 */
+        {0x7b80, 0x5355}, /* 简单 */
+        {0x5bb9, 0x6613}, /* 容易 */
+        {0x8f7b, 0x677e}, /* 轻松 */
+    };
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (cps[i].c == word[k][0] && cps[i + 1].c == word[k][1])
+            return true;
+    return false;
+}
+
+/*
+ * The comparative of a short English adjective ("safe" -> "safer", "big" -> "bigger",
+ * "tasty" -> "tastier", "good" -> "better") into out; false when English says "more X".
+ */
+static bool
+comparative(const char *s, size_t n, char *out, size_t size)
+{
+    static const char *const irregular[][2] = {{"good", "better"}, {"bad", "worse"}};
+    static const char *const word[] = {
+        "safe",   "light",  "large",  "big",    "small", "soft",  "warm",   "thin",  "thick",
+        "strong", "fast",   "quick",  "long",   "short", "wide",  "bright", "clean", "cool",
+        "fresh",  "high",   "low",    "smooth", "tight", "loose", "quiet",  "sweet", "deep",
+        "dry",    "firm",   "fine",   "cheap",  "dense", "hard",  "heavy",  "hot",   "mild",
+        "new",    "pure",   "rich",   "sharp",  "slim",  "tall",  "tough",  "easy",  "healthy",
+        "tasty",  "sturdy", "pretty", "cozy",   "close", "calm",  "flat",   "full",  "great"};
+    bool known = false;
+    size_t w;
+
+    for (size_t i = 0; i < sizeof(irregular) / sizeof(irregular[0]); i++)
+        if (strlen(irregular[i][0]) == n && memcmp(s, irregular[i][0], n) == 0) {
+            snprintf(out, size, "%s", irregular[i][1]);
+            return true;
+        }
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]) && !known; i++)
+        known = strlen(word[i]) == n && memcmp(s, word[i], n) == 0;
+    if (!known || n + 4 > size)
+        return false;
+    memcpy(out, s, n);
+    w = n;
+    if (s[n - 1] == 'e') {
+        out[w++] = 'r';
+    } else if (s[n - 1] == 'y' && n > 2 && !strchr("aeiou", s[n - 2])) {
+        out[w - 1] = 'i';
+        out[w++] = 'e';
+        out[w++] = 'r';
+    } else {
+        /* big, thin, hot, slim, flat: one vowel between consonants doubles the last one. */
+        if (n >= 3 && !strchr("aeiouwy", s[n - 1]) && strchr("aeiou", s[n - 2]) &&
+            !strchr("aeiou", s[n - 3]))
+            out[w++] = s[n - 1];
+        out[w++] = 'e';
+        out[w++] = 'r';
+    }
+    out[w] = '\0';
+    return true;
+}
+
+/*
+ * CEDICT's verb sense of the word at cps[i] (len code points) of the normalised text s,
+ * whatever the path translated it with (清洗 "to clean" -> "clean"); 0 when it has none.
+ */
+static size_t
+word_verb(const struct itx_dict *dict, const char *s, const struct cp *cps, size_t i, unsigned len,
+          char buf[128])
+{
+    size_t from = cps[i].at, to = cps[i + len - 1].at + cps[i + len - 1].len, sl;
+    const char *senses = itx_dict_lookup(dict, s + from, to - from, &sl);
+
+    return senses ? pick_verb_sense(senses, sl, buf) : 0;
+}
+
 /* English for a container said after 每 ("per bag"), or NULL. */
 static const char *
 per_container(uint32_t c)
@@ -2186,6 +2263,18 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 continue;
             }
         }
+        /* The same when the glossary has the container word: 每箱 "per case" + 24瓶. */
+        if (c->type == 1 && c->len == 2 && cps[i].c == 0x6bcf /* 每 */ && c->tr &&
+            starts_with(c->tr, c->tr_len, "per ") && i + 2 < n && choice[i + 2].type == 0) {
+            s = emit_template(&w, &choice[i + 2], &x, i + 2, false);
+            if (s == ITX_OK)
+                s = emit(&w, c->tr, c->tr_len, TK_WORD, false);
+            st.n_tokens += 2;
+            st.n_glossary += 2;
+            prev_tok = i + 2;
+            i += 2 + choice[i + 2].len;
+            continue;
+        }
         /*
          * 宝宝专用 "for baby", 3岁以上适用 "for ages 3+", 宿舍用 "for dorm use": a word of use
          * closing a group puts "for" before the whole group; inside a group, before the noun
@@ -2228,6 +2317,80 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             prev_tok = i;
             i += c->len;
             continue;
+        }
+        /* 让生活更美好 "make life more beautiful": 让 X 更 Y is "make", not "let". */
+        if (c->len == 1 && is_han_word(c) && cps[i].c == 0x8ba9 /* 让 */ && i + 1 < n &&
+            is_han_word(&choice[i + 1]) && i + 1 + choice[i + 1].len < n &&
+            cps[i + 1 + choice[i + 1].len].c == 0x66f4 /* 更 */) {
+            s = emit(&w, "make", 4, TK_WORD, true);
+            st.n_tokens++;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
+        /* 更安全 "safer", 更舒适 "more comfortable": 更 and a short adjective is one word. */
+        if (c->len == 1 && is_han_word(c) && cps[i].c == 0x66f4 /* 更 */ && i + 1 < n &&
+            is_han_word(&choice[i + 1])) {
+            char e[128], cmp[140];
+            size_t en = token_english(&choice[i + 1], e);
+            const struct cand *nx = &choice[i + 1];
+            if (nx->type == 1 && nx->tr && nx->tr[0] == '<' && nx->tr_len < sizeof(e)) {
+                en = nx->tr_len - 1; /* 更好: "<good" is still "good" */
+                memcpy(e, nx->tr + 1, en);
+                e[en] = '\0';
+            }
+            /* 更大容量 "larger capacity": the first word of a phrase takes the comparative. */
+            size_t fw = en && memchr(e, ' ', en) ? (size_t)((char *)memchr(e, ' ', en) - e) : en;
+            if (fw && comparative(e, fw, cmp + 1, sizeof(cmp) - 1 - (en - fw))) {
+                size_t cl = strlen(cmp + 1);
+                memcpy(cmp + 1 + cl, e + fw, en - fw + 1);
+                /* 质量更好 "better quality": after a quality noun it goes before it. */
+                char pe[128];
+                size_t pn = prev_tok < i && prev_tok >= group && is_han_word(&choice[prev_tok])
+                                ? token_english(&choice[prev_tok], pe)
+                                : 0;
+                bool before = pn && is_attribute(pe, pn) && is_bound(choice, n, i + 1 + nx->len);
+                cmp[0] = '<';
+                s = emit(&w, before ? cmp : cmp + 1, strlen(cmp) - !before, TK_WORD, true);
+                st.n_tokens += 2;
+                prev_tok = i + 1;
+                i += 1 + choice[i + 1].len;
+                continue;
+            }
+        }
+        /*
+         * 易上色 "easy to colour", 不易断裂 "does not break easily": 易/不易 and a word that
+         * CEDICT has as a verb.
+         */
+        if (is_han_word(c) && cps[i + c->len - 1].c == 0x6613 /* 易 */ &&
+            (c->len == 1 || (c->len == 2 && cps[i].c == 0x4e0d /* 不 */)) && i + c->len < n &&
+            is_han_word(&choice[i + c->len]) && choice[i + c->len].len >= 2) {
+            char v[128], phrase[160];
+            size_t j = i + c->len, vn = word_verb(dict, norm.data, cps, j, choice[j].len, v);
+            if (vn) {
+                snprintf(phrase, sizeof(phrase),
+                         c->len == 1 ? "easy to %.*s" : "does not %.*s easily", (int)vn, v);
+                s = emit(&w, phrase, strlen(phrase), TK_WORD, true);
+                st.n_tokens += 2;
+                prev_tok = j;
+                i = j + choice[j].len;
+                continue;
+            }
+        }
+        /* 清洗方便 "easy to clean": a verb and a closing 方便/简单/容易/轻松. */
+        if (is_han_word(c) && c->len >= 2 && i + c->len < n && choice[i + c->len].len == 2 &&
+            is_han_word(&choice[i + c->len]) && is_bound(choice, n, i + c->len + 2) &&
+            is_easy(cps, i + c->len)) {
+            char v[128], phrase[160];
+            size_t vn = word_verb(dict, norm.data, cps, i, c->len, v);
+            if (vn && !memchr(v, ' ', vn) && !(vn > 2 && memcmp(v + vn - 2, "ed", 2) == 0)) {
+                snprintf(phrase, sizeof(phrase), "easy to %.*s", (int)vn, v);
+                s = emit(&w, phrase, strlen(phrase), TK_WORD, true);
+                st.n_tokens += 2;
+                prev_tok = i + c->len;
+                i += c->len + 2;
+                continue;
+            }
         }
         /* 保暖又时尚 "warm and stylish": 又 or 且 between two words joins them. */
         if (c->len == 1 && is_han_word(c) &&

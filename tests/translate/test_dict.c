@@ -342,6 +342,19 @@ test_kinds(void)
     expect("支持无线充电", "Wireless charging supported");
     expect("不建议烘干", "Drying not recommended");
     expect("12核", "12-core");
+    /* 更 and a short adjective is its comparative; after a quality noun it goes first. */
+    expect("更薄", "Thinner");
+    expect("更安全", "Safer");
+    expect("更耐用", "More durable");
+    expect("做工更好", "Better workmanship");
+    expect("更大空间", "Larger space");
+    expect("让皮肤更健康", "Make skin healthier");
+    /* 易/不易 and a verb; a verb and a closing 方便. */
+    expect("不易生锈", "Does not rust easily");
+    expect("易上色", "Easy to color");
+    expect("清洗方便", "Easy to wash");
+    /* A glossary container word after 每 still puts the count first. */
+    expect("每袋50片", "50 pieces per bag");
     /* 又 between two words is "and". */
     expect("轻便又耐用", "Lightweight and durable");
     expect("仅限新用户", "New users only");
