@@ -1985,6 +1985,34 @@ unit_symbol(const struct cp *cps, size_t i, unsigned len)
     return NULL;
 }
 
+/*
+ * The -ing form of the first word of an English verb phrase into out ("use" -> "using",
+ * "drive a car" -> "driving a car", "put" -> "putting"); returns its length, 0 when it does
+ * not fit.
+ */
+static size_t
+gerund(const char *s, size_t n, char *out, size_t size)
+{
+    const char *sp = memchr(s, ' ', n);
+    size_t fw = sp ? (size_t)(sp - s) : n, w = fw;
+
+    if (fw == 0 || n + 5 > size)
+        return 0;
+    memcpy(out, s, fw);
+    if (fw > 2 && s[fw - 1] == 'e' && s[fw - 2] != 'e') {
+        w--; /* use -> using */
+    } else if (fw >= 3 && fw <= 4 && !strchr("aeiouwxy", s[fw - 1]) && strchr("aeiou", s[fw - 2]) &&
+               !strchr("aeiou", s[fw - 3])) {
+        out[w++] = s[fw - 1]; /* put -> putting, run -> running */
+    }
+    memcpy(out + w, "ing", 3);
+    w += 3;
+    memcpy(out + w, s + fw, n - fw);
+    w += n - fw;
+    out[w] = '\0';
+    return w;
+}
+
 /* Whether cps[i..i+1] says "easy": 方便, 简单, 容易, 轻松. */
 static bool
 is_easy(const struct cp *cps, size_t i)
@@ -2193,6 +2221,33 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             prev_tok = i;
             i += c->len;
             continue;
+        }
+        /*
+         * 洗涤时请翻面 "turn inside out when washing": a group opening with "X时" says "when
+         * X-ing" last (or alone, when nothing follows).
+         */
+        if (i == group && is_han_word(c) && i + c->len < n && choice[i + c->len].len == 1 &&
+            cps[i + c->len].c == 0x65f6 /* 时 */ && is_han_word(&choice[i + c->len])) {
+            char e[128], v[128];
+            size_t en = token_english(c, e), vn = 0, j = i + c->len + 1;
+            if (en && !(en > 3 && memcmp(e + en - 3, "ing", 3) == 0)) {
+                vn = word_verb(dict, norm.data, cps, i, c->len, v);
+                if (vn)
+                    en = gerund(v, vn, e, sizeof(e));
+            }
+            if (en && en + 6 < sizeof(say_last)) {
+                memcpy(say_last, "when ", 5);
+                memcpy(say_last + 5, e, en + 1);
+                if (is_bound(choice, n, j)) {
+                    s = emit(&w, say_last, en + 5, TK_WORD, true);
+                } else {
+                    say_last_len = en + 5;
+                }
+                st.n_tokens += 2;
+                prev_tok = i + c->len;
+                i = j;
+                continue;
+            }
         }
         /*
          * 使用前请阅读说明书 "read the instructions before use": the time goes last; so does a

@@ -236,7 +236,7 @@ test_translate(void)
     expect("尺寸：40×30cm", "Dimensions: 40×30cm");
     expect("三档调节", "3-speed adjustment");
     /* X专用 / X适用 closing a group: "for X". */
-    expect("宝宝专用", "For baby");
+    expect("宝宝专用", "For babies");
     expect("专用充电器", "Dedicated charger");
     /* A duration said before a noun is one hyphenated modifier. */
     expect("24小时在线客服", "24-hour online customer service");
@@ -269,7 +269,7 @@ test_numbers(void)
     expect("好评5万+", "Good reviews 50,000+");
     expect("300+", "300+");
     /* 万 inside a word is not a number. */
-    expect("万向轮", "Spinner wheels");
+    expect("万一", "Contingency");
     expect("两件8折", "20% off 2 items");
     expect("三件7折", "30% off 3 items");
     expect("120抽", "120 sheets");
@@ -283,7 +283,7 @@ test_numbers(void)
     expect("下单立减20元", "¥20 off your order");
     expect("60粒", "60 pcs");
     /* A count before a noun is one hyphenated modifier. */
-    expect("4岁女孩", "4-year-old girl");
+    expect("5岁宝宝", "5-year-old baby");
     expect("6人帐篷", "6-person tent");
     expect("4层书架", "4-layer bookshelf");
     expect("3-6岁儿童", "Children aged 3-6");
@@ -318,6 +318,9 @@ test_instructions(void)
     expect("地板蜡", "Floor wax");
     expect("请勿让儿童玩耍", "Do not let children play with it");
     expect("轻微起球属正常", "Slight pilling is normal");
+    /* "X时" opening a group is "when X-ing", said last. */
+    expect("充电时请勿使用", "Do not use when charging");
+    expect("使用时", "When using");
     /* A time opening an instruction goes last. */
     expect("使用后请洗手", "Please wash hands after use");
     /* Whom a phrase is about is a plain noun after a preposition or before a predicate. */
