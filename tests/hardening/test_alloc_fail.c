@@ -23,7 +23,8 @@
  * figures in docs/hardening.md come from that). ITX_ALLOC_SHARD=k/m runs only the N with
  * N mod m = k (0 <= k < m), so m processes started with k = 0 .. m-1 share one full sweep;
  * each ends at its own first run that completes, so their failed and absorbed counts add
- * up to one unsharded sweep's and their runs to that plus m - 1.
+ * up to one unsharded sweep's and their runs to that plus m - 1. ITX_ALLOC_MODE=once or
+ * sticky runs only that mode (default both).
  */
 #include <jansson.h>
 #include <limits.h>
@@ -56,6 +57,7 @@ __lsan_default_suppressions(void)
 
 static bool verbose;                       /* ITX_ALLOC_VERBOSE=1: one line per run */
 static unsigned long shard_k, shard_m = 1; /* ITX_ALLOC_SHARD=k/m */
+static int mode_first, mode_last = 1;      /* ITX_ALLOC_MODE: 0 once, 1 sticky */
 static uint8_t *picture;
 static size_t picture_len;
 static struct itx_pipeline *pipe_shared;
@@ -355,7 +357,7 @@ sweep(const struct op *op, unsigned long max_runs, bool full)
         stride *= shard_m;
         first = shard_k == 0 ? shard_m : shard_k;
     }
-    for (int sticky = 0; sticky < 2; sticky++) {
+    for (int sticky = mode_first; sticky <= mode_last; sticky++) {
         unsigned long n, runs = 0, absorbed = 0, errors = 0;
         double t0 = itx_now_ms();
         for (n = first; n < total * 4 + 1000; n += stride) {
@@ -512,6 +514,17 @@ main(int argc, char **argv)
     }
     if (runs_env > 0)
         max_runs = (unsigned long)runs_env;
+    {
+        const char *mode = getenv("ITX_ALLOC_MODE");
+        if (mode && !strcmp(mode, "once")) {
+            mode_last = 0;
+        } else if (mode && !strcmp(mode, "sticky")) {
+            mode_first = 1;
+        } else if (mode && *mode && strcmp(mode, "both")) {
+            fprintf(stderr, "ITX_ALLOC_MODE='%s' is not once, sticky or both\n", mode);
+            return 2;
+        }
+    }
     if (!parse_shard(getenv("ITX_ALLOC_SHARD"), &d)) {
         fprintf(stderr, "%s\n", d.msg);
         return 2;
