@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define HEAD_MAX 65536
-#define MAX_SEEN 64
+#define MAX_SEEN 16
 
 struct conn {
     struct stall_proxy *p;
@@ -34,7 +34,7 @@ struct stall_proxy {
     int held;     /* held right now */
     unsigned gen; /* bumped by each release */
     /* the targets held since the last release (distinct ones counted) */
-    char seen[MAX_SEEN][256];
+    char seen[MAX_SEEN][2048]; /* as long as a target may be */
     int n_seen;
     bool stop;
     struct conn *conns;
