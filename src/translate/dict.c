@@ -1360,6 +1360,20 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
                 format_off(m.v2, off, sizeof(off));
                 v = off;
                 k += 3;
+            } else if (strncmp(tr + k, "{MON}", 5) == 0 || strncmp(tr + k, "{MMON}", 6) == 0) {
+                /* 3月15日 "March 15": the name of the month numbered {N} (or {M}). */
+                static const char *const month[] = {
+                    "January", "February", "March",     "April",   "May",      "June",
+                    "July",    "August",   "September", "October", "November", "December"};
+                bool second = tr[k + 1] == 'M' && tr[k + 2] == 'M';
+                double mv = second ? m.v2 : m.v1;
+                const char *mn = second ? m.n2 : m.n1;
+                if (mv >= 1 && mv <= 12 && mv == (double)(long)mv && !strchr(mn, '-'))
+                    snprintf(off, sizeof(off), "%s", month[(long)mv - 1]);
+                else
+                    snprintf(off, sizeof(off), "%s", mn);
+                v = off;
+                k += second ? 3 : 2;
             } else if (strncmp(tr + k, "{NTH}", 5) == 0) {
                 format_ordinal(m.v1, m.n1, off, sizeof(off));
                 v = off;
@@ -2090,6 +2104,23 @@ word_verb(const struct itx_dict *dict, const char *s, const struct cp *cps, size
     return senses ? pick_verb_sense(senses, sl, buf) : 0;
 }
 
+/*
+ * The verb a token says, for where English wants one: its glossary translation when that is
+ * not a modifier form (取出 "take out"), else CEDICT's verb sense of its text; 0 for none.
+ */
+static size_t
+token_verb(const struct itx_dict *dict, const char *s, const struct cp *cps, const struct cand *c,
+           size_t i, char buf[128])
+{
+    if (c->type == 1 && c->tr && c->tr[0] != '<' && c->tr_len < 128 &&
+        !is_modifier_form(c->tr, c->tr_len) && word_verb(dict, s, cps, i, c->len, buf) > 0) {
+        memcpy(buf, c->tr, c->tr_len);
+        buf[c->tr_len] = '\0';
+        return c->tr_len;
+    }
+    return word_verb(dict, s, cps, i, c->len, buf);
+}
+
 /* English for a container said after 每 ("per bag"), or NULL. */
 static const char *
 per_container(uint32_t c)
@@ -2149,6 +2180,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t group = 0;               /* where the current group of words starts */
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
+    size_t skip_at = (size_t)-1;    /* a verb already said first (用温水清洗) */
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
@@ -2206,6 +2238,63 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 s = emit(&w, sense, en, TK_WORD, true);
                 if (s)
                     break;
+            }
+        }
+        if (i == skip_at) {
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
+        /*
+         * 请将电池取出 "please take out battery": 将/把 marks the object, which English says
+         * after its verb.
+         */
+        if (c->len == 1 && is_han_word(c) &&
+            (cps[i].c == 0x5c06 /* 将 */ || cps[i].c == 0x628a /* 把 */) && i + 1 < n &&
+            is_han_word(&choice[i + 1]) && i + 1 + choice[i + 1].len < n &&
+            is_han_word(&choice[i + 1 + choice[i + 1].len])) {
+            size_t j = i + 1, vk = j + choice[j].len;
+            char v[128], e[128];
+            size_t vn = choice[vk].len >= 2 ? token_verb(dict, norm.data, cps, &choice[vk], vk, v)
+                                            : 0,
+                   en = token_english(&choice[j], e);
+            if (vn && en) {
+                s = emit(&w, v, vn, TK_WORD, true);
+                if (s == ITX_OK)
+                    s = emit(&w, e, en, TK_WORD, true);
+                st.n_tokens += 3;
+                prev_tok = vk;
+                i = vk + choice[vk].len;
+                continue;
+            }
+        }
+        /*
+         * 用温水清洗 "wash with warm water": 用 opening an instruction, a verb closing it; the
+         * verb goes first and what it is done with after "with".
+         */
+        if (c->len == 1 && is_han_word(c) && cps[i].c == 0x7528 /* 用 */ &&
+            (i == group || (prev_tok < i && prev_tok >= group && is_han_word(&choice[prev_tok]) &&
+                            says_imperative(&choice[prev_tok])))) {
+            size_t j = i + 1, last = (size_t)-1;
+            unsigned nw = 0;
+            char v[128];
+            size_t vn = 0;
+            while (j < n && !is_bound(choice, n, j) && is_han_word(&choice[j])) {
+                last = j;
+                nw++;
+                j += choice[j].len;
+            }
+            if (nw >= 2 && is_bound(choice, n, j) && choice[last].len >= 2)
+                vn = token_verb(dict, norm.data, cps, &choice[last], last, v);
+            if (vn) {
+                s = emit(&w, v, vn, TK_WORD, true);
+                if (s == ITX_OK)
+                    s = emit(&w, "with", 4, TK_WORD, false);
+                skip_at = last;
+                st.n_tokens++;
+                prev_tok = i;
+                i += c->len;
+                continue;
             }
         }
         if (i == said_first) {
@@ -2337,6 +2426,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
          */
         if (is_han_word(c) && (um = use_marker(cps, i, c->len)) != 0 && prev_tok < i &&
             prev_tok >= group && (is_han_word(&choice[prev_tok]) || choice[prev_tok].type == 0) &&
+            !(is_han_word(&choice[prev_tok]) && says_imperative(&choice[prev_tok])) &&
             (is_bound(choice, n, i + c->len) || is_han_word(&choice[i + c->len]))) {
             if (is_bound(choice, n, i + c->len)) {
                 s = emit_before(&w, group_out, "for", 3, true);

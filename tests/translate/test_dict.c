@@ -190,7 +190,7 @@ test_translate(void)
     /* A plural noun modifying the next one is singular. */
     expect("鞋柜", "Shoe cabinet");
     expect("草莓蛋糕", "Strawberry cake");
-    expect("薯片袋", "Potato chip pouch");
+    expect("薯片袋", "Potato chip bag");
     /* A closing 中 ("in progress") is dropped after a word; 中号 keeps it. */
     expect("限时抢购中", "Limited-time flash sale");
     expect("中号", "Medium");
@@ -288,6 +288,10 @@ test_numbers(void)
     expect("4层书架", "4-layer bookshelf");
     expect("3-6岁儿童", "Children aged 3-6");
     expect("3合1", "3-in-1");
+    /* Months and dates. */
+    expect("5月", "May");
+    expect("10月1日", "October 1");
+    expect("2025年6月", "June 2025");
     /* Ordinals: 第N件 "Nth item". */
     expect("第3件半价", "Third item half price");
     expect("第4件7折", "30% off the fourth item");
@@ -318,6 +322,12 @@ test_instructions(void)
     expect("地板蜡", "Floor wax");
     expect("请勿让儿童玩耍", "Do not let children play with it");
     expect("轻微起球属正常", "Slight pilling is normal");
+    /* 将/把 marks an object that English says after its verb. */
+    expect("请将电池取出", "Please take out battery");
+    expect("请将包装拆开", "Please dismantle packaging");
+    /* 用 X + verb: the verb, then "with X". */
+    expect("用温水清洗", "Wash with warm water");
+    expect("请用中性洗涤剂", "Please use neutral cleaning agent");
     /* "X时" opening a group is "when X-ing", said last. */
     expect("充电时请勿使用", "Do not use when charging");
     expect("使用时", "When using");
@@ -351,7 +361,7 @@ test_kinds(void)
     expect("更耐用", "More durable");
     expect("做工更好", "Better workmanship");
     expect("更大空间", "Larger space");
-    expect("让皮肤更健康", "Make skin healthier");
+    expect("让房间更干净", "Make room cleaner");
     /* 易/不易 and a verb; a verb and a closing 方便. */
     expect("不易生锈", "Does not rust easily");
     expect("易上色", "Easy to color");
