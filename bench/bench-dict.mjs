@@ -124,7 +124,8 @@ const line = (tag, r, what) =>
 const main = score('bench/dict/phrases.tsv');
 const devs = [['DEV', 'bench/dict/dev2.tsv', 'tuning split'],
   ['DEV_H2', 'bench/dict/heldout2.tsv', 'held out in round 2, tuned on since'],
-  ['DEV_H3', 'bench/dict/heldout3.tsv', 'held out in round 3, tuned on since']]
+  ['DEV_H3', 'bench/dict/heldout3.tsv', 'held out in round 3, tuned on since'],
+  ['DEV5', 'bench/dict/dev5.tsv', 'whole titles and 7-14 character phrases in every category']]
   .map(([tag, file, what]) => ({ tag, what, r: score(file) }));
 const held = tuning ? null : score('bench/dict/heldout4.tsv');
 if (verbose) {
