@@ -1392,6 +1392,10 @@ emit_template(struct writer *w, const struct cand *c, const struct ctx *x, size_
         text[o++] = tr[k++];
     }
     text[o] = '\0';
+    /* 2024年 is the year 2024, not a count of 2024 years. */
+    if (m.v1 >= 1900 && m.v1 <= 2100 && strlen(m.n1) == 4 && strcmp(text + 4, " years") == 0 &&
+        strncmp(text, m.n1, 4) == 0)
+        text[4] = '\0';
     singularise(text);
     if (modifier)
         count_as_modifier(text);
@@ -1639,8 +1643,9 @@ static size_t
 modifier_form(const char **s, size_t n, char buf[128])
 {
     static const char *const plural[] = {
-        "shoes", "socks",   "toys", "earphones", "headphones", "snacks",  "slippers", "sneakers",
-        "boots", "sandals", "nuts", "chips",     "dumplings",  "noodles", "candles",  "pets"};
+        "shoes",    "socks", "toys",      "earphones", "headphones", "snacks",    "slippers",
+        "sneakers", "boots", "sandals",   "nuts",      "chips",      "dumplings", "noodles",
+        "candles",  "pets",  "beginners", "students",  "adults"};
     const char *p = *s, *last = p;
     size_t ln;
 
@@ -1956,6 +1961,211 @@ plain_if_not_modifier(const struct cand *choice, size_t n, size_t i, const char 
 }
 
 /*
+ * Words and phrases a product title adds after its head noun (哑铃家用 "dumbbell household",
+ * 头盔骑行 "helmet cycling"): scenes, seasons, users, materials said as modifiers.
+ */
+static bool
+is_scene(const char *s, size_t n)
+{
+    static const char *const word[] = {
+        "office",
+        "outdoor",
+        "outdoors",
+        "indoor",
+        "home",
+        "household",
+        "sports",
+        "sport",
+        "fitness",
+        "travel",
+        "student",
+        "students",
+        "beginner",
+        "beginners",
+        "adult",
+        "adults",
+        "elderly",
+        "kids",
+        "car",
+        "business",
+        "summer",
+        "winter",
+        "spring",
+        "autumn",
+        "autumn and winter",
+        "spring and autumn",
+        "spring/autumn",
+        "autumn/winter",
+        "spring and summer",
+        "school",
+        "exam",
+        "daily",
+        "large capacity",
+        "genuine leather",
+        "stainless steel",
+        "whole body",
+        "full body",
+        "premium grade",
+        "desktop",
+        "desk",
+        "kitchen",
+        "bathroom",
+        "bedroom",
+        "baby",
+        "pet",
+        "industrial",
+        "professional",
+        "mini",
+        "British style",
+        "Korean style",
+        "sun protection",
+        "primary school students",
+        "women's",
+        "men's",
+        "children's",
+        "kids'",
+        "boys'",
+        "girls'",
+        "unisex",
+        "couple",
+        "couples",
+        "maternity",
+        "pregnant women",
+        "lifetime",
+        "running",
+        "cycling",
+        "camping",
+        "fishing",
+        "hiking",
+        "swimming",
+        "climbing",
+        "riding",
+        "skiing",
+        "driving",
+        "jogging",
+        "training",
+        "yoga",
+        "gym",
+        "travelling",
+        "traveling",
+    };
+    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
+        if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* Whether a title word after a head noun only qualifies it (see is_scene). */
+static bool
+title_modifier(const struct cand *c)
+{
+    char e[128];
+    size_t en;
+    bool verb;
+
+    static const char *const plain[] = {
+        "transparent", "clear",  "portable", "wireless", "electric", "automatic", "manual",
+        "large",       "small",  "big",      "round",    "square",   "flat",      "long",
+        "short",       "wide",   "narrow",   "high",     "low",      "hard",      "new",
+        "black",       "white",  "red",      "blue",     "green",    "pink",      "grey",
+        "gray",        "brown",  "yellow",   "purple",   "beige",    "navy",      "khaki",
+        "silver",      "gold",   "thin",     "thick",    "loose",    "slim",      "cotton",
+        "leather",     "wooden", "metal",    "plastic",  "silicone", "glass",     "ceramic"};
+
+    if (!is_han_word(c))
+        return false; /* not numbers or Latin: 衣长70cm is a label and its value */
+    en = token_english_verb(c, e, &verb);
+    if (en == 0)
+        return false;
+    if (is_audience(e, en))
+        return true; /* 登山鞋男 "men's hiking shoes" */
+    if (c->len < 2)
+        return false;
+    if (is_scene(e, en) || is_adjective(e, en))
+        return true;
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        if (strlen(plain[i]) == en && strncasecmp(e, plain[i], en) == 0)
+            return true;
+    if (memchr(e, ' ', en))
+        return false;
+    /* non-slip, wear-resistant, high-top; not T-shirt */
+    if (memchr(e, '-', en)) {
+        const char *last = (const char *)memrchr(e, '-', en) + 1;
+        return e[0] >= 'a' && e[0] <= 'z' && !is_domain(last, en - (size_t)(last - e));
+    }
+    return false;
+}
+
+/*
+ * Whether the English of a title's first word can be its head noun: not a modifier by its
+ * form (an adjective's ending, a hyphenated compound, a first word that is an adjective), not
+ * a quality noun (size, fit, design), not a name, not a phrase with a preposition.
+ */
+static bool
+head_noun(const char *e, size_t en)
+{
+    static const char *const adj_end[] = {
+        "al",   "ic", "ent", "ant", "ive", "ous", "ful", "less", "able", "ible", "proof",
+        "free", "ed", "ing", "ish", "cy",  "ky",  "py",  "fy",   "sy",   "zy",   "ary"};
+    static const char *const prep[] = {" with ", " for ", " of ", " to ", " on ", " in ", " and "};
+    const char *sp = memchr(e, ' ', en), *last = e;
+    char first[64];
+    size_t ln, fl = sp ? (size_t)(sp - e) : en;
+
+    if (en == 0 || memchr(e, '-', en) || (e[0] >= 'A' && e[0] <= 'Z') ||
+        strpbrk(e, "0123456789%'/"))
+        return false;
+    for (size_t k = 0; k < sizeof(prep) / sizeof(prep[0]); k++)
+        if (strstr(e, prep[k]))
+            return false;
+    for (size_t k = 0; k + 1 < en; k++)
+        if (e[k] == ' ')
+            last = e + k + 1;
+    ln = en - (size_t)(last - e);
+    for (size_t k = 0; k < sizeof(adj_end) / sizeof(adj_end[0]); k++) {
+        size_t l = strlen(adj_end[k]);
+        if (ln > l + 2 && memcmp(last + ln - l, adj_end[k], l) == 0 && !is_domain(last, ln))
+            return false;
+    }
+    if (is_attribute(last, ln) || is_scene(e, en) || is_adjective(e, en))
+        return false;
+    if (sp && fl < sizeof(first)) {
+        struct cand fake = {.type = 1, .tr = first, .tr_len = fl, .len = 2};
+        memcpy(first, e, fl);
+        first[fl] = '\0';
+        if (is_adjective(first, fl) || title_modifier(&fake))
+            return false; /* low fat, large capacity */
+    }
+    return true;
+}
+
+/*
+ * At the start of a group: whether it is a product title that names its head noun first and
+ * then only qualifies it (头盔骑行 "helmet cycling", 订书机办公 "stapler office"), which
+ * English says the other way round ("cycling helmet", "office stapler").
+ */
+static bool
+head_first(const struct cand *choice, size_t n, size_t i)
+{
+    const struct cand *h = &choice[i];
+    char e[128];
+    size_t en, j = i + h->len;
+    unsigned k = 0;
+    bool verb;
+
+    if (!is_han_word(h) || h->len < 2 || (h->type == 1 && h->tr && h->tr[0] == '<'))
+        return false;
+    en = token_english_verb(h, e, &verb);
+    if (en == 0 || verb || title_modifier(h) || takes_object(e, en) || is_audience(e, en) ||
+        !head_noun(e, en))
+        return false;
+    for (; !is_bound(choice, n, j); j += choice[j].len, k++)
+        if (!title_modifier(&choice[j]))
+            return false;
+    return k >= 1;
+}
+
+/*
  * Whether the word at cps[i] (len code points) marks whom or what a product is for:
  * 专用/适用/可用 (1) or a single 用 (2, "use"); 0 otherwise.
  */
@@ -2181,6 +2391,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
     size_t skip_at = (size_t)-1;    /* a verb already said first (用温水清洗) */
+    bool head_pending = false;      /* a title's head noun is owed at the end of the group */
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
@@ -2222,6 +2433,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         if (say_last_len && c->type == 4) {
             s = emit(&w, say_last, say_last_len, TK_WORD, false);
             say_last_len = 0;
+            head_pending = false;
             if (s)
                 break;
         }
@@ -2232,15 +2444,39 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 joins[0] = joins[1] = (size_t)-1;
             /* 运动套装男 "men's sports set": whom it is for goes first. */
             bool repeat = false;
-            said_first = audience_last(choice, n, i, &repeat);
+            said_first = say_last_len == 0 && head_first(choice, n, i)
+                             ? (size_t)-1
+                             : audience_last(choice, n, i, &repeat);
             if (said_first != (size_t)-1 && !repeat) {
                 size_t en = token_english(&choice[said_first], sense);
                 s = emit(&w, sense, en, TK_WORD, true);
                 if (s)
                     break;
             }
+            /* 头盔骑行 "cycling helmet": a head noun said first in a title goes last. */
+            if (said_first == (size_t)-1 && say_last_len == 0 && head_first(choice, n, i)) {
+                size_t en = token_english(c, say_last);
+                if (en) {
+                    say_last_len = en;
+                    head_pending = true;
+                    skip_at = i;
+                    /* 剃须刀电动男士 "men's electric shaver": whom it is for goes first. */
+                    for (size_t j = i + c->len; !is_bound(choice, n, j); j += choice[j].len) {
+                        char ae[128];
+                        size_t an = token_english(&choice[j], ae);
+                        if (j > i + c->len && is_audience(ae, an)) {
+                            s = emit(&w, ae, an, TK_WORD, true);
+                            said_first = j;
+                            break;
+                        }
+                    }
+                    if (s)
+                        break;
+                }
+            }
         }
         if (i == skip_at) {
+            choice_prev_bound = false; /* the group goes on */
             prev_tok = i;
             i += c->len;
             continue;
@@ -2298,6 +2534,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
         }
         if (i == said_first) {
+            choice_prev_bound = false;
             prev_tok = i;
             i += c->len;
             continue;
@@ -2612,10 +2849,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     tl = sense_len;
                 }
                 /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
-                if (i + c->len < n && is_han_word(&choice[i + c->len]))
+                if ((i + c->len < n && is_han_word(&choice[i + c->len])) ||
+                    (head_pending && is_bound(choice, n, i + c->len)))
                     tl = modifier_form(&t, tl, mod);
                 said_again(out, group_out, &t, &tl);
-                plain_if_not_modifier(choice, n, i, &t, &tl);
+                if (!head_pending)
+                    plain_if_not_modifier(choice, n, i, &t, &tl);
                 s = emit(&w, t, tl, TK_WORD, true);
             } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
@@ -2645,10 +2884,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 s = emit(&w, moved, sense_len + 1, TK_WORD, true);
             } else if (sense_len) {
                 const char *t = sense;
-                if (i + c->len < n && is_han_word(&choice[i + c->len]))
+                if ((i + c->len < n && is_han_word(&choice[i + c->len])) ||
+                    (head_pending && is_bound(choice, n, i + c->len)))
                     sense_len = modifier_form(&t, sense_len, mod);
                 said_again(out, group_out, &t, &sense_len);
-                plain_if_not_modifier(choice, n, i, &t, &sense_len);
+                if (!head_pending)
+                    plain_if_not_modifier(choice, n, i, &t, &sense_len);
                 s = emit(&w, t, sense_len, TK_WORD, true);
             }
             st.n_tokens++;

@@ -23,6 +23,25 @@ expect(const char *zh, const char *en)
     itx_buf_release(&b);
 }
 
+/* As expect, with a request glossary that pins the words a rule is tested on. */
+static void
+expect_with(const char *zh, const char *en, const char *const *pairs)
+{
+    struct itx_glossary *rg = itx_glossary_new();
+    struct itx_buf b;
+    struct itx_diag d;
+
+    itx_diag_init(&d);
+    itx_buf_init(&b, 4096);
+    for (size_t i = 0; pairs[i]; i += 2)
+        CHECK_INT(itx_glossary_add(rg, pairs[i], pairs[i + 1], &d), ITX_OK);
+    CHECK_INT(itx_dict_translate(dict, gl, rg, zh, &b, NULL, &d), ITX_OK);
+    CHECK_MSG(b.data && strcmp(b.data, en) == 0, "'%s' -> '%s', expected '%s'", zh,
+              b.data ? b.data : "", en);
+    itx_buf_release(&b);
+    itx_glossary_free(rg);
+}
+
 static void
 test_glossary(void)
 {
@@ -190,7 +209,10 @@ test_translate(void)
     /* A plural noun modifying the next one is singular. */
     expect("鞋柜", "Shoe cabinet");
     expect("草莓蛋糕", "Strawberry cake");
-    expect("薯片袋", "Potato chip bag");
+    {
+        static const char *const words[] = {"薯片", "potato chips", "袋", "bag", NULL};
+        expect_with("薯片袋", "Potato chip bag", words);
+    }
     /* A closing 中 ("in progress") is dropped after a word; 中号 keeps it. */
     expect("限时抢购中", "Limited-time flash sale");
     expect("中号", "Medium");
@@ -292,6 +314,8 @@ test_numbers(void)
     expect("5月", "May");
     expect("10月1日", "October 1");
     expect("2025年6月", "June 2025");
+    expect("2026年", "2026");
+    expect("5年", "5 years");
     /* Ordinals: 第N件 "Nth item". */
     expect("第3件半价", "Third item half price");
     expect("第4件7折", "30% off the fourth item");
@@ -375,6 +399,24 @@ test_kinds(void)
     expect("建议身高170cm", "Recommended height 170cm");
 }
 
+/*
+ * Product titles that name the head noun first and qualify it after (the order of Chinese
+ * shop titles): English says the qualifiers first, whom it is for before the rest.
+ */
+static void
+test_titles(void)
+{
+    expect("头盔骑行", "Cycling helmet");
+    expect("计算器办公", "Office calculator");
+    expect("帐篷户外防水", "Outdoor waterproof tent");
+    expect("剃须刀电动男士", "Men's electric shaver");
+    /* Not a label and its value, two qualities, or a noun of quality with its judgement. */
+    expect("衣长70cm", "Length 70cm");
+    expect("设计独特", "Unique design");
+    expect("夏季透气", "Summer breathable");
+    expect("纯棉T恤", "100% cotton T-shirt");
+}
+
 /* Words of use: X专用/适用/可用 and X用 before a noun or closing a group. */
 static void
 test_use(void)
@@ -445,6 +487,7 @@ main(void)
     test_use();
     test_instructions();
     test_kinds();
+    test_titles();
     test_request_glossary();
     test_bad_input();
     itx_dict_free(dict);
