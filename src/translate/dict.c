@@ -2099,10 +2099,11 @@ title_modifier(const struct cand *c)
 /*
  * Whether the English of a title's first word can be its head noun: not a modifier by its
  * form (an adjective's ending, a hyphenated compound, a first word that is an adjective), not
- * a quality noun (size, fit, design), not a name, not a phrase with a preposition.
+ * a quality noun (size, fit, design), not a name, not a phrase with a preposition. strict: nor
+ * a phrase whose first word is a modifier (low fat, kitchen knife).
  */
 static bool
-head_noun(const char *e, size_t en)
+head_noun(const char *e, size_t en, bool strict)
 {
     static const char *const adj_end[] = {
         "al",   "ic", "ent", "ant", "ive", "ous", "ful", "less", "able", "ible", "proof",
@@ -2129,7 +2130,7 @@ head_noun(const char *e, size_t en)
     }
     if (is_attribute(last, ln) || is_scene(e, en) || is_adjective(e, en))
         return false;
-    if (sp && fl < sizeof(first)) {
+    if (strict && sp && fl < sizeof(first)) {
         struct cand fake = {.type = 1, .tr = first, .tr_len = fl, .len = 2};
         memcpy(first, e, fl);
         first[fl] = '\0';
@@ -2142,9 +2143,10 @@ head_noun(const char *e, size_t en)
 /*
  * At the start of a group: whether it is a product title that names its head noun first and
  * then only qualifies it (头盔骑行 "helmet cycling", 订书机办公 "stapler office"), which
- * English says the other way round ("cycling helmet", "office stapler").
+ * English says the other way round ("cycling helmet", "office stapler"). Returns 1 for such a
+ * title, 2 when its last word names the head again (the head is then not said), 0 otherwise.
  */
-static bool
+static int
 head_first(const struct cand *choice, size_t n, size_t i)
 {
     const struct cand *h = &choice[i];
@@ -2154,15 +2156,34 @@ head_first(const struct cand *choice, size_t n, size_t i)
     bool verb;
 
     if (!is_han_word(h) || h->len < 2 || (h->type == 1 && h->tr && h->tr[0] == '<'))
-        return false;
+        return 0;
     en = token_english_verb(h, e, &verb);
     if (en == 0 || verb || title_modifier(h) || takes_object(e, en) || is_audience(e, en) ||
-        !head_noun(e, en))
-        return false;
-    for (; !is_bound(choice, n, j); j += choice[j].len, k++)
-        if (!title_modifier(&choice[j]))
-            return false;
-    return k >= 1;
+        !head_noun(e, en, false))
+        return 0;
+    for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
+        if (title_modifier(&choice[j]))
+            continue;
+        /* 半身裙女a字裙 "skirt women's A-line skirt": the last word names the head again. */
+        if (is_bound(choice, n, j + choice[j].len)) {
+            char t[128];
+            size_t tn = token_english(&choice[j], t), hl = en, tl = tn;
+            const char *hw = e, *tw = t;
+            for (size_t q = 0; q + 1 < en; q++)
+                if (e[q] == ' ')
+                    hw = e + q + 1;
+            for (size_t q = 0; q + 1 < tn; q++)
+                if (t[q] == ' ')
+                    tw = t + q + 1;
+            hl = en - (size_t)(hw - e);
+            tl = tn - (size_t)(tw - t);
+            if (hl >= 3 && tl >= hl && tl <= hl + 1 && strncasecmp(hw, tw, hl) == 0 &&
+                (tl == hl || tw[hl] == 's'))
+                return 2;
+        }
+        return 0;
+    }
+    return k >= 1 && head_noun(e, en, true);
 }
 
 /*
@@ -2392,6 +2413,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
     size_t skip_at = (size_t)-1;    /* a verb already said first (用温水清洗) */
     bool head_pending = false;      /* a title's head noun is owed at the end of the group */
+    size_t second_out = (size_t)-1; /* where the group's second word starts in out */
 
     ITX_ASSERT(dict && text && out);
     itx_buf_init(&norm, MAX_TEXT_BYTES * 2);
@@ -2440,11 +2462,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         if (i == 0 || choice_prev_bound) {
             group = i;
             group_out = out->len;
+            second_out = (size_t)-1;
             if (adjective_run(choice, n, i, joins) == 0)
                 joins[0] = joins[1] = (size_t)-1;
             /* 运动套装男 "men's sports set": whom it is for goes first. */
             bool repeat = false;
-            said_first = say_last_len == 0 && head_first(choice, n, i)
+            said_first = say_last_len == 0 && head_first(choice, n, i) != 0
                              ? (size_t)-1
                              : audience_last(choice, n, i, &repeat);
             if (said_first != (size_t)-1 && !repeat) {
@@ -2454,11 +2477,12 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     break;
             }
             /* 头盔骑行 "cycling helmet": a head noun said first in a title goes last. */
-            if (said_first == (size_t)-1 && say_last_len == 0 && head_first(choice, n, i)) {
+            int hf = said_first == (size_t)-1 && say_last_len == 0 ? head_first(choice, n, i) : 0;
+            if (hf) {
                 size_t en = token_english(c, say_last);
                 if (en) {
-                    say_last_len = en;
-                    head_pending = true;
+                    say_last_len = hf == 1 ? en : 0;
+                    head_pending = hf == 1;
                     skip_at = i;
                     /* 剃须刀电动男士 "men's electric shaver": whom it is for goes first. */
                     for (size_t j = i + c->len; !is_bound(choice, n, j); j += choice[j].len) {
@@ -2475,6 +2499,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 }
             }
         }
+        if (i > group && prev_tok == group && second_out == (size_t)-1)
+            second_out = out->len;
         if (i == skip_at) {
             choice_prev_bound = false; /* the group goes on */
             prev_tok = i;
@@ -2666,7 +2692,17 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             !(is_han_word(&choice[prev_tok]) && says_imperative(&choice[prev_tok])) &&
             (is_bound(choice, n, i + c->len) || is_han_word(&choice[i + c->len]))) {
             if (is_bound(choice, n, i + c->len)) {
-                s = emit_before(&w, group_out, "for", 3, true);
+                /* 闹钟学生专用 "alarm clock for student": after a head noun, before the rest. */
+                char he[128];
+                size_t hn = token_english(&choice[group], he), at = group_out;
+                if (second_out != (size_t)-1 && second_out < out->len && hn &&
+                    is_han_word(&choice[group]) && head_noun(he, hn, true) &&
+                    !title_modifier(&choice[group])) {
+                    at = second_out;
+                    while (at < out->len && out->data[at] == ' ')
+                        at++;
+                }
+                s = emit_before(&w, at, "for", 3, true);
                 if (s == ITX_OK && um == 2)
                     s = emit(&w, "use", 3, TK_WORD, false);
             }

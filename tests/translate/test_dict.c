@@ -410,6 +410,10 @@ test_titles(void)
     expect("计算器办公", "Office calculator");
     expect("帐篷户外防水", "Outdoor waterproof tent");
     expect("剃须刀电动男士", "Men's electric shaver");
+    /* A last word that names the head again replaces it. */
+    expect("扳手活动扳手", "Adjustable wrench");
+    /* X专用 after a head noun: "for" goes after the head. */
+    expect("风筝大人专用", "Kite for adult");
     /* Not a label and its value, two qualities, or a noun of quality with its judgement. */
     expect("衣长70cm", "Length 70cm");
     expect("设计独特", "Unique design");
