@@ -124,7 +124,7 @@ struct batch {
     struct itx_fetch_opts fo;
     struct itx_store *store;
     const char *outdir;               /* -o DIR, or NULL with --store */
-    struct itx_store_setting set[12]; /* the result key's settings (key_settings) */
+    struct itx_store_setting set[14]; /* the result key's settings (key_settings) */
     size_t n_set;
     char quality[16], min_score[32], server_gloss[80];
     struct itx_buf gloss_key;
@@ -794,6 +794,9 @@ key_settings(struct batch *b, const struct itx_tr_config *tr, const struct itx_g
     b->set[b->n_set++] = (struct itx_store_setting){"from", "zh"};
     b->set[b->n_set++] = (struct itx_store_setting){"to", b->o.target};
     b->set[b->n_set++] = (struct itx_store_setting){"provider", itx_tr_provider_str(tr->provider)};
+    b->set[b->n_set++] = (struct itx_store_setting){"engine", itx_cli_engine()};
+    b->set[b->n_set++] =
+        (struct itx_store_setting){"model", tr->model && tr->model[0] ? tr->model : "default"};
     b->set[b->n_set++] = (struct itx_store_setting){
         "format", b->o.format ? itx_image_format_name(b->o.format) : "same"};
     b->set[b->n_set++] = (struct itx_store_setting){"quality", b->quality};

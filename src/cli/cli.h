@@ -7,6 +7,7 @@
 #define ITX_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct itx_cli_command {
     const char *name;
@@ -48,6 +49,11 @@ size_t itx_cli_model_count(void);
 enum itx_cli_model_state itx_cli_model_check(const char *dir, size_t i, char *path,
                                              size_t path_size, char hex[65], const char **name,
                                              const char **expected, struct itx_diag *d);
+
+/* engine.c: hex SHA-256 over the sources and data that decide what itx makes of a picture
+ * (cmake/engine-hash.cmake). Result keys include it, so a build whose code or data differ
+ * never answers from results an older build stored. */
+const char *itx_cli_engine(void);
 
 /* Returns true when argv has -h or --help anywhere before "--". */
 int itx_cli_wants_help(int argc, char **argv);

@@ -61,7 +61,7 @@ itx_cli_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("itx %s\n", ITX_VERSION);
+    printf("itx %s (engine %.12s)\n", ITX_VERSION, itx_cli_engine());
     return 0;
 }
 

@@ -62,6 +62,7 @@ struct glue {
     struct itx_metric_series *m_hits, *m_misses, *m_translated;
     struct serve_jobs *jobs; /* NULL when jobs are off */
     char server_gloss[80];   /* "sha256:<hex>" of ITX_GLOSSARY_FILE, "" when none */
+    const char *model;       /* the provider's model for result keys ("default": its own) */
     /* the I/O threads; io_mu guards the queue and io_stop */
     pthread_mutex_t io_mu;
     pthread_cond_t io_cv;

@@ -209,8 +209,11 @@ render(struct render_work *m, const struct itx_cancel *c)
     fmt = itx_image_format_name(f);
     snprintf(q, sizeof(q), "%ld", r->jpeg_quality);
     {
-        const struct itx_store_setting set[] = {
-            {"v", "render-1"}, {"from", r->background}, {"format", fmt}, {"quality", q}};
+        const struct itx_store_setting set[] = {{"v", "render-1"},
+                                                {"engine", itx_cli_engine()},
+                                                {"from", r->background},
+                                                {"format", fmt},
+                                                {"quality", q}};
         if (itx_store_cache_key(merged, strlen(merged), set, sizeof(set) / sizeof(set[0]), key,
                                 d) != ITX_OK)
             goto out;

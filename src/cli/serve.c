@@ -339,8 +339,9 @@ serve_image_error(struct itx_buf *out, enum itx_status st, const char *msg)
  * The cache key: the picture's bytes and every setting that changes the result. group is ""
  * for a picture translated alone, else the plain keys of every picture of its group (they
  * share one translation call, so each one's result depends on the others). The server
- * glossary (ITX_GLOSSARY_FILE) joins by the hash of its file, only when there is one, so
- * keys without it stay what they were.
+ * glossary (ITX_GLOSSARY_FILE) joins by the hash of its file, only when there is one. The
+ * engine hash changes with any change of itx's code or data, so a new build never answers
+ * from an older build's results.
  */
 static enum itx_status
 result_key(const struct batch *b, const uint8_t *data, size_t len, const char *group, char key[65],
@@ -366,6 +367,9 @@ result_key(const struct batch *b, const uint8_t *data, size_t len, const char *g
             {"from", r->source_lang ? r->source_lang : "zh"},
             {"to", r->target_lang ? r->target_lang : "en"},
             {"provider", b->g->provider},
+            /* which build made it (its code and data) and, for an LLM, which model */
+            {"engine", itx_cli_engine()},
+            {"model", b->g->model},
             {"format", r->output_format ? r->output_format : "same"},
             {"quality", q},
             {"qa", r->qa ? "1" : "0"},
@@ -1365,7 +1369,7 @@ itx_cli_serve(int argc, char **argv)
     }
     itx_diag_init(&d);
     itx_server_config_init(&cfg);
-    snprintf(cfg.version, sizeof(cfg.version), "%s", ITX_VERSION);
+    snprintf(cfg.version, sizeof(cfg.version), "%s+%.12s", ITX_VERSION, itx_cli_engine());
     if (itx_server_config_load(&cfg, argc, argv, &d) != ITX_OK) {
         fprintf(stderr, "itx serve: %s\n", d.msg);
         itx_log_error("bad setting: %s", d.msg);
@@ -1419,6 +1423,7 @@ itx_cli_serve(int argc, char **argv)
         goto out;
     }
     g.provider = itx_tr_provider_str(pc.tr.provider);
+    g.model = pc.tr.model && pc.tr.model[0] ? pc.tr.model : "default";
     g.n_ctx = (size_t)cfg.workers;
     g.ctx = itx_calloc(g.n_ctx, sizeof(*g.ctx));
     g.busy = itx_calloc(g.n_ctx, sizeof(*g.busy));
