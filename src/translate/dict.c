@@ -2055,14 +2055,10 @@ is_scene(const char *s, size_t n)
     return false;
 }
 
-/* Whether a title word after a head noun only qualifies it (see is_scene). */
+/* Whether one English word only qualifies a noun: a scene, an adjective by list or by form. */
 static bool
-title_modifier(const struct cand *c)
+modifier_word(const char *e, size_t en)
 {
-    char e[128];
-    size_t en;
-    bool verb;
-
     static const char *const plain[] = {
         "transparent", "clear",  "portable", "wireless", "electric", "automatic", "manual",
         "large",       "small",  "big",      "round",    "square",   "flat",      "long",
@@ -2071,6 +2067,37 @@ title_modifier(const struct cand *c)
         "gray",        "brown",  "yellow",   "purple",   "beige",    "navy",      "khaki",
         "silver",      "gold",   "thin",     "thick",    "loose",    "slim",      "cotton",
         "leather",     "wooden", "metal",    "plastic",  "silicone", "glass",     "ceramic"};
+    static const char *const end[] = {"ic", "al", "ly"};
+
+    if (is_scene(e, en) || is_adjective(e, en) || is_audience(e, en))
+        return true;
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        if (strlen(plain[i]) == en && strncasecmp(e, plain[i], en) == 0)
+            return true;
+    /* non-slip, wear-resistant, high-top; not T-shirt */
+    if (memchr(e, '-', en)) {
+        const char *last = (const char *)memrchr(e, '-', en) + 1;
+        return e[0] >= 'a' && e[0] <= 'z' && !is_domain(last, en - (size_t)(last - e));
+    }
+    /* electronic, digital, fully; not a product noun (metal is listed, pedal is not) */
+    for (size_t i = 0; i < sizeof(end) / sizeof(end[0]); i++) {
+        size_t l = strlen(end[i]);
+        if (en > l + 3 && memcmp(e + en - l, end[i], l) == 0 && !is_domain(e, en))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Whether a title word after a head noun only qualifies it (see is_scene): every word of its
+ * English is a modifier word ("small household", "fully automatic").
+ */
+static bool
+title_modifier(const struct cand *c)
+{
+    char e[128];
+    size_t en, at = 0;
+    bool verb;
 
     if (!is_han_word(c))
         return false; /* not numbers or Latin: 衣长70cm is a label and its value */
@@ -2081,19 +2108,16 @@ title_modifier(const struct cand *c)
         return true; /* 登山鞋男 "men's hiking shoes" */
     if (c->len < 2)
         return false;
-    if (is_scene(e, en) || is_adjective(e, en))
+    if (is_scene(e, en))
         return true;
-    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
-        if (strlen(plain[i]) == en && strncasecmp(e, plain[i], en) == 0)
-            return true;
-    if (memchr(e, ' ', en))
-        return false;
-    /* non-slip, wear-resistant, high-top; not T-shirt */
-    if (memchr(e, '-', en)) {
-        const char *last = (const char *)memrchr(e, '-', en) + 1;
-        return e[0] >= 'a' && e[0] <= 'z' && !is_domain(last, en - (size_t)(last - e));
+    while (at < en) {
+        const char *sp = memchr(e + at, ' ', en - at);
+        size_t wl = sp ? (size_t)(sp - (e + at)) : en - at;
+        if (!(wl == 3 && memcmp(e + at, "and", 3) == 0) && !modifier_word(e + at, wl))
+            return false;
+        at += wl + 1;
     }
-    return false;
+    return true;
 }
 
 /*
@@ -2178,7 +2202,7 @@ head_first(const struct cand *choice, size_t n, size_t i)
             hl = en - (size_t)(hw - e);
             tl = tn - (size_t)(tw - t);
             if (hl >= 3 && tl >= hl && tl <= hl + 1 && strncasecmp(hw, tw, hl) == 0 &&
-                (tl == hl || tw[hl] == 's'))
+                (tl == hl || tw[hl] == 's') && !takes_object(t, tn))
                 return 2;
         }
         return 0;

@@ -261,7 +261,7 @@ test_translate(void)
     expect("宝宝专用", "For babies");
     expect("专用充电器", "Dedicated charger");
     /* A duration said before a noun is one hyphenated modifier. */
-    expect("24小时在线客服", "24-hour online customer service");
+    expect("48小时在线客服", "48-hour online customer service");
     expect("七天退换", "7-day returns and exchanges");
     expect("24小时", "24 hours");
     expect("满2件减10元", "¥10 off 2 items");
@@ -410,6 +410,9 @@ test_titles(void)
     expect("计算器办公", "Office calculator");
     expect("帐篷户外防水", "Outdoor waterproof tent");
     expect("剃须刀电动男士", "Men's electric shaver");
+    /* A qualifier of several modifier words; not a restated head that is an instruction. */
+    expect("微波炉家用小型", "Small household microwave");
+    expect("手洗不可机洗", "Hand wash do not machine wash");
     /* A last word that names the head again replaces it. */
     expect("扳手活动扳手", "Adjustable wrench");
     /* X专用 after a head noun: "for" goes after the head. */
