@@ -889,13 +889,37 @@ manifest_text(struct batch *b, struct itx_buf *x, struct itx_diag *d)
     return ITX_OK;
 }
 
-/* Writes the manifest to path ("-": stdout) through a temporary file, fsync and rename. */
+/* Writes all of data to fd; false with errno set when a write fails. */
+static bool
+write_all(int fd, const char *data, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return false;
+        }
+        off += (size_t)n;
+    }
+    return true;
+}
+
+/*
+ * Writes the manifest to path ("-": stdout). A regular file (or a new one) is written through
+ * a temporary file, fsync and rename, so a reader never sees half a manifest; anything else
+ * that exists there (/dev/null, a FIFO, a terminal) is written in place, never replaced.
+ */
 static enum itx_status
 manifest_write(const char *path, const struct itx_buf *x, struct itx_diag *d)
 {
     char tmp[4200];
+    struct stat st;
     int fd;
-    size_t off = 0;
 
     if (strcmp(path, "-") == 0) {
         if (x->len && fwrite(x->data, 1, x->len, stdout) != x->len)
@@ -903,18 +927,26 @@ manifest_write(const char *path, const struct itx_buf *x, struct itx_diag *d)
         fflush(stdout);
         return ITX_OK;
     }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode))
+            return itx_diag_set(d, ITX_ERR_INVALID, "the manifest '%s' is a directory", path);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || !write_all(fd, x->data ? x->data : "", x->len)) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return itx_diag_set(d, ITX_ERR_IO, "cannot write the manifest '%s': %s", path,
+                                strerror(e));
+        }
+        close(fd);
+        return ITX_OK;
+    }
     snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return itx_diag_set(d, ITX_ERR_IO, "cannot write the manifest '%s': %s", tmp,
                             strerror(errno));
-    while (off < x->len) {
-        ssize_t n = write(fd, x->data + off, x->len - off);
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    if (off < x->len || fsync(fd) != 0) {
+    if (!write_all(fd, x->data ? x->data : "", x->len) || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -19,7 +19,8 @@
 //     a wrong secret is exit 2 before any picture;
 //  6. bad shard settings exit 2 with a message naming the variable;
 //  7. --glossary is drawn and keyed; 8. SIGTERM leaves a manifest with pending lines;
-//  9. itx serve on the same store answers itx batch's pictures from it, and the reverse
+//  9. itx serve on the same store answers itx batch's pictures from it, and the reverse;
+// 10. --manifest naming a FIFO writes through it (never replaces it); naming a directory fails
 //     (one result key for both).
 // Env: ITX_BIN, ITX_SOURCE_DIR, ITX_MODELS_DIR. Exit status 1 when a check fails.
 import { spawn, spawnSync } from 'node:child_process';
@@ -389,6 +390,28 @@ try {
   r = batch(['--input', path.join(tmp, 'list3.txt')]);
   check(r.rc === 2 && /exactly one of -o DIR and --store/.test(r.err), 'neither -o nor --store: exit 2');
   check(!fs.existsSync(path.join(tmp, 'out6')), 'no output directory made for a bad configuration');
+
+  // ---- 10. a manifest path that is not a regular file is written in place, never replaced ---
+  // (a FIFO stands for /dev/null and terminals: replacing /dev/null as root broke the machine)
+  const fifo = path.join(tmp, 'manifest.fifo');
+  fs.writeFileSync(path.join(tmp, 'list10.txt'), set1.join('\n') + '\n');
+  if (spawnSync('mkfifo', [fifo]).status === 0) {
+    const reader = spawn('cat', [fifo]);
+    let got = '';
+    reader.stdout.on('data', (c) => { got += c; });
+    const closed = new Promise((res) => reader.on('close', res));
+    r = batch(['--input', path.join(tmp, 'list10.txt'), '-o', out1, '--manifest', fifo]);
+    const still = fs.statSync(fifo).isFIFO();
+    if (!still) reader.kill(); // nothing will ever open the old FIFO for writing
+    await closed;
+    check(r.rc === 0, `--manifest FIFO: exit 0 (got ${r.rc})`, r.err.slice(-400));
+    check(still, 'the FIFO is still a FIFO after the batch');
+    check(got.split('\n').filter(Boolean).length === 6, `the manifest came through the FIFO (${got.length} bytes)`);
+  } else {
+    check(false, 'mkfifo works');
+  }
+  r = batch(['--input', path.join(tmp, 'list10.txt'), '-o', out1, '--manifest', tmp]);
+  check(r.rc !== 0 && /is a directory/.test(r.err), `--manifest DIR: an error naming it (${r.rc}: ${r.err.split('\n').slice(-2).join(' ')})`);
 } finally {
   if (!process.env.ITX_KEEP_TEST_DIR) fs.rmSync(tmp, { recursive: true, force: true });
 }
