@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/err.h"
+
 struct itx_cli_command {
     const char *name;
     const char *summary;
@@ -54,6 +56,17 @@ enum itx_cli_model_state itx_cli_model_check(const char *dir, size_t i, char *pa
  * (cmake/engine-hash.cmake). Result keys include it, so a build whose code or data differ
  * never answers from results an older build stored. */
 const char *itx_cli_engine(void);
+
+/* common.c: the job store's URL as itx serve opens it: ITX_DATABASE_URL (checked), else
+ * "sqlite:<dir>/itx-jobs.db" next to the local store's directory files_dir (never inside it,
+ * it is served at /files/), or in ITX_DATA_DIR ("data") when files_dir is NULL or "" (the
+ * store is not local); that directory is created when missing. */
+enum itx_status itx_cli_jobs_url(const char *files_dir, char *out, size_t out_size,
+                                 struct itx_diag *d);
+
+/* common.c: url for logs and messages, any password replaced by "***" ("user:pw@",
+ * "password=pw"). */
+void itx_cli_redact_url(const char *url, char *out, size_t out_size);
 
 /* Returns true when argv has -h or --help anywhere before "--". */
 int itx_cli_wants_help(int argc, char **argv);

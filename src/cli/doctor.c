@@ -214,49 +214,25 @@ check_storage(struct doctor *doc)
     itx_store_free(st);
 }
 
-/* Copies url into out with any password replaced by "***" ("user:pw@", "password=pw"). */
-static void
-redact_url(const char *url, char *out, size_t out_size)
-{
-    const char *scheme = strstr(url, "://");
-    size_t o = 0;
-
-    for (const char *p = url; *p && o + 4 < out_size;) {
-        if (scheme && p == scheme + 3) {
-            const char *at = strchr(p, '@'), *slash = strchr(p, '/');
-            const char *colon = strchr(p, ':');
-            if (at && (!slash || at < slash) && colon && colon < at) {
-                while (p < colon && o + 4 < out_size)
-                    out[o++] = *p++;
-                memcpy(out + o, ":***", 4);
-                o += 4;
-                p = at;
-                continue;
-            }
-        }
-        if (strncasecmp(p, "password=", 9) == 0 && o + 12 < out_size) {
-            memcpy(out + o, "password=***", 12);
-            o += 12;
-            p += 9;
-            while (*p && *p != '&' && !isspace((unsigned char)*p))
-                p++;
-            continue;
-        }
-        out[o++] = *p++;
-    }
-    out[o] = '\0';
-}
-
 static void
 check_jobs(struct doctor *doc)
 {
-    const char *url = itx_jobs_default_url();
+    struct itx_store_config c;
     struct itx_jobs *jobs = NULL;
     struct itx_diag d;
-    char shown[1024];
+    char url[1024], shown[1024];
 
     itx_diag_init(&d);
-    redact_url(url, shown, sizeof(shown));
+    itx_store_config_init(&c);
+    /* the database itx serve would open: ITX_DATABASE_URL, else SQLite next to the local
+     * store's directory (or in ITX_DATA_DIR) */
+    if (itx_store_config_from_env(&c, &d) != ITX_OK ||
+        itx_cli_jobs_url(c.kind == ITX_STORE_LOCAL ? (c.dir ? c.dir : "data/files") : NULL, url,
+                         sizeof(url), &d) != ITX_OK) {
+        report(doc, "wrong", "jobs", "fix the variable named (docs/jobs.md)", "%s", d.msg);
+        return;
+    }
+    itx_cli_redact_url(url, shown, sizeof(shown));
     if (itx_jobs_open(url, NULL, &jobs, &d) != ITX_OK) {
         bool sqlite = strncmp(url, "sqlite:", 7) == 0;
         report(doc, "wrong", "jobs",

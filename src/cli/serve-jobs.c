@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/serve-impl.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -95,21 +96,6 @@ serve_jobs_help(struct itx_buf *out)
              "  ITX_WEBHOOK_TIMEOUT_MS  one webhook attempt (100..120000, default 10000)\n");
 }
 
-/* The URL for logs and messages: user:password@ becomes user:***@. */
-static void
-redact_url(const char *url, char *out, size_t out_size)
-{
-    const char *scheme = strstr(url, "://"), *at, *colon;
-
-    snprintf(out, out_size, "%s", url);
-    if (!scheme)
-        return;
-    at = strchr(scheme + 3, '@');
-    colon = strchr(scheme + 3, ':');
-    if (at && colon && colon < at && (size_t)(colon - url) + 1 < out_size)
-        snprintf(out + (colon - url) + 1, out_size - (size_t)(colon - url) - 1, "***%s", at);
-}
-
 static enum itx_status
 env_long(const char *name, long def, long min, long max, long *out, struct itx_diag *d)
 {
@@ -118,39 +104,6 @@ env_long(const char *name, long def, long min, long max, long *out, struct itx_d
     if (st == ITX_OK)
         *out = (long)v;
     return st;
-}
-
-/* The default database: next to the local store's directory (never inside it, which is
- * served at /files/), else in ITX_DATA_DIR. The directory is created when missing. */
-static enum itx_status
-default_url(const char *files_dir, char *out, size_t out_size, struct itx_diag *d)
-{
-    char dir[1024];
-    const char *data = getenv("ITX_DATA_DIR");
-
-    if (files_dir && files_dir[0]) {
-        char *slash;
-        snprintf(dir, sizeof(dir), "%s", files_dir);
-        while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/')
-            dir[strlen(dir) - 1] = '\0';
-        slash = strrchr(dir, '/');
-        if (!slash)
-            snprintf(dir, sizeof(dir), ".");
-        else if (slash == dir)
-            dir[1] = '\0';
-        else
-            *slash = '\0';
-    } else {
-        snprintf(dir, sizeof(dir), "%s", data && data[0] ? data : "data");
-    }
-    if (mkdir(dir, 0750) != 0 && access(dir, W_OK) != 0)
-        return itx_diag_set(d, ITX_ERR_INVALID,
-                            "cannot use '%s' for the job store (set ITX_DATABASE_URL or "
-                            "ITX_DATA_DIR)",
-                            dir);
-    if ((size_t)snprintf(out, out_size, "sqlite:%s/itx-jobs.db", dir) >= out_size)
-        return itx_diag_set(d, ITX_ERR_INVALID, "the job store path '%s' is too long", dir);
-    return ITX_OK;
 }
 
 /* Readiness: the job store answers. */
@@ -194,7 +147,6 @@ serve_jobs_new(struct glue *g, const char *files_dir, long workers, struct serve
     struct itx_jobs_opts jo = {0};
     struct itx_webhook_opts wo = {0};
     char url[1100];
-    const char *env = getenv("ITX_DATABASE_URL");
     long lease = 0, attempts = 0, wh_attempts = 0, wh_backoff = 0, wh_timeout = 0;
     enum itx_status st;
 
@@ -220,26 +172,9 @@ serve_jobs_new(struct glue *g, const char *files_dir, long workers, struct serve
         host[sizeof(host) - 1] = '\0';
         snprintf(sj->instance, sizeof(sj->instance), "%s:%ld", host, (long)getpid());
     }
-    if (env && env[0]) {
-        if (strncmp(env, "sqlite:", 7) != 0 && strncmp(env, "postgres://", 11) != 0 &&
-            strncmp(env, "postgresql://", 13) != 0) {
-            redact_url(env, url, sizeof(url));
-            st = itx_diag_set(d, ITX_ERR_INVALID,
-                              "ITX_DATABASE_URL '%.200s' is neither sqlite:PATH nor "
-                              "postgres://user@host:port/db",
-                              url);
-            goto fail;
-        }
-        if (strlen(env) >= sizeof(url)) {
-            st = itx_diag_set(d, ITX_ERR_INVALID, "ITX_DATABASE_URL is over %zu bytes",
-                              sizeof(url) - 1);
-            goto fail;
-        }
-        snprintf(url, sizeof(url), "%s", env);
-    } else if ((st = default_url(files_dir, url, sizeof(url), d)) != ITX_OK) {
+    if ((st = itx_cli_jobs_url(files_dir, url, sizeof(url), d)) != ITX_OK)
         goto fail;
-    }
-    redact_url(url, sj->url_shown, sizeof(sj->url_shown));
+    itx_cli_redact_url(url, sj->url_shown, sizeof(sj->url_shown));
     /* connections: the runners (up to twice the workers), the heartbeat thread and the
      * short requests of as many workers, at most 64 (the store's limit) */
     jo.pool_size = (unsigned)(workers > 0 && workers < 20 ? 3 * workers + 4 : 64);

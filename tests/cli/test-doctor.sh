@@ -24,6 +24,13 @@ done
 grep -q "Noto Sans CJK SC" out || fail "CJK font not checked"
 [ -f "$tmp/files/itx-doctor/probe.txt" ] || fail "storage probe not written"
 [ -f "$tmp/itx-jobs.db" ] || fail "SQLite job store not opened at its default"
+grep -q "^ok  *jobs  *sqlite:$tmp/itx-jobs.db " out || fail "jobs check is not of serve's default database"
+# The same database as itx serve from any working directory: next to the store's directory,
+# never a new itx-jobs.db in the current one.
+mkdir "$tmp/elsewhere"
+(cd "$tmp/elsewhere" && "$ITX_BIN" doctor --only jobs >"$tmp/out2" 2>&1) || fail "doctor --only jobs from elsewhere failed: $(cat "$tmp/out2")"
+[ ! -e "$tmp/elsewhere/itx-jobs.db" ] || fail "doctor made itx-jobs.db in the working directory"
+grep -q "sqlite:$tmp/itx-jobs.db" "$tmp/out2" || fail "doctor from elsewhere checked another database: $(cat "$tmp/out2")"
 # A second run finds the probe already there and is still ok.
 run; [ "$rc" = 0 ] || fail "second run exited $rc"
 
