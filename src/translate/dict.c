@@ -2055,24 +2055,33 @@ is_scene(const char *s, size_t n)
     return false;
 }
 
-/* Whether one English word only qualifies a noun: a scene, an adjective by list or by form. */
+/*
+ * Whether one English word only qualifies a noun: a scene, an adjective by list or by form,
+ * and (unless strict) a material.
+ */
 static bool
-modifier_word(const char *e, size_t en)
+modifier_word(const char *e, size_t en, bool strict)
 {
     static const char *const plain[] = {
-        "transparent", "clear",  "portable", "wireless", "electric", "automatic", "manual",
-        "large",       "small",  "big",      "round",    "square",   "flat",      "long",
-        "short",       "wide",   "narrow",   "high",     "low",      "hard",      "new",
-        "black",       "white",  "red",      "blue",     "green",    "pink",      "grey",
-        "gray",        "brown",  "yellow",   "purple",   "beige",    "navy",      "khaki",
-        "silver",      "gold",   "thin",     "thick",    "loose",    "slim",      "cotton",
-        "leather",     "wooden", "metal",    "plastic",  "silicone", "glass",     "ceramic"};
+        "transparent", "clear", "portable", "wireless", "electric", "automatic", "manual", "large",
+        "small",       "big",   "round",    "square",   "flat",     "long",      "short",  "wide",
+        "narrow",      "high",  "low",      "hard",     "new",      "black",     "white",  "red",
+        "blue",        "green", "pink",     "grey",     "gray",     "brown",     "yellow", "purple",
+        "beige",       "navy",  "khaki",    "silver",   "gold",     "thin",      "thick",  "loose",
+        "slim",        "extra", "super",    "ultra"};
+    /* Materials qualify a noun after it in a title, but may also start a head (silk scarf). */
+    static const char *const material[] = {
+        "cotton", "leather", "wooden", "metal", "plastic", "silicone", "glass",    "ceramic",
+        "canvas", "wool",    "linen",  "silk",  "nylon",   "bamboo",   "aluminum", "stainless"};
     static const char *const end[] = {"ic", "al", "ly"};
 
     if (is_scene(e, en) || is_adjective(e, en) || is_audience(e, en))
         return true;
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
         if (strlen(plain[i]) == en && strncasecmp(e, plain[i], en) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof(material) / sizeof(material[0]) && !strict; i++)
+        if (strlen(material[i]) == en && strncasecmp(e, material[i], en) == 0)
             return true;
     /* non-slip, wear-resistant, high-top; not T-shirt */
     if (memchr(e, '-', en)) {
@@ -2113,7 +2122,7 @@ title_modifier(const struct cand *c)
     while (at < en) {
         const char *sp = memchr(e + at, ' ', en - at);
         size_t wl = sp ? (size_t)(sp - (e + at)) : en - at;
-        if (!(wl == 3 && memcmp(e + at, "and", 3) == 0) && !modifier_word(e + at, wl))
+        if (!(wl == 3 && memcmp(e + at, "and", 3) == 0) && !modifier_word(e + at, wl, false))
             return false;
         at += wl + 1;
     }
@@ -2155,10 +2164,9 @@ head_noun(const char *e, size_t en, bool strict)
     if (is_attribute(last, ln) || is_scene(e, en) || is_adjective(e, en))
         return false;
     if (strict && sp && fl < sizeof(first)) {
-        struct cand fake = {.type = 1, .tr = first, .tr_len = fl, .len = 2};
         memcpy(first, e, fl);
         first[fl] = '\0';
-        if (is_adjective(first, fl) || title_modifier(&fake))
+        if (modifier_word(first, fl, true))
             return false; /* low fat, large capacity */
     }
     return true;
@@ -2171,12 +2179,12 @@ head_noun(const char *e, size_t en, bool strict)
  * title, 2 when its last word names the head again (the head is then not said), 0 otherwise.
  */
 static int
-head_first(const struct cand *choice, size_t n, size_t i)
+head_first(const struct cand *choice, size_t n, size_t i, size_t *head_end)
 {
     const struct cand *h = &choice[i];
     char e[128];
     size_t en, j = i + h->len;
-    unsigned k = 0;
+    unsigned k = 0, nh = 1;
     bool verb;
 
     if (!is_han_word(h) || h->len < 2 || (h->type == 1 && h->tr && h->tr[0] == '<'))
@@ -2185,11 +2193,27 @@ head_first(const struct cand *choice, size_t n, size_t i)
     if (en == 0 || verb || title_modifier(h) || takes_object(e, en) || is_audience(e, en) ||
         !head_noun(e, en, false))
         return 0;
+    /* 电脑音箱桌面 "desktop computer speaker": a head of up to three nouns. */
+    while (nh < 3 && !is_bound(choice, n, j) && is_han_word(&choice[j]) && choice[j].len >= 2 &&
+           !title_modifier(&choice[j]) && !is_bound(choice, n, j + choice[j].len)) {
+        char t[128];
+        size_t tn = token_english_verb(&choice[j], t, &verb);
+        const char *lw = t;
+        for (size_t q = 0; q + 1 < tn; q++)
+            if (t[q] == ' ')
+                lw = t + q + 1;
+        /* Only a product noun joins the head (刀具套装 "knife set"), not a material. */
+        if (tn == 0 || verb || !head_noun(t, tn, false) || !is_domain(lw, tn - (size_t)(lw - t)))
+            break;
+        j += choice[j].len;
+        nh++;
+    }
+    *head_end = j;
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
         if (title_modifier(&choice[j]))
             continue;
         /* 半身裙女a字裙 "skirt women's A-line skirt": the last word names the head again. */
-        if (is_bound(choice, n, j + choice[j].len)) {
+        if (nh == 1 && is_bound(choice, n, j + choice[j].len)) {
             char t[128];
             size_t tn = token_english(&choice[j], t), hl = en, tl = tn;
             const char *hw = e, *tw = t;
@@ -2435,7 +2459,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t group = 0;               /* where the current group of words starts */
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
-    size_t skip_at = (size_t)-1;    /* a verb already said first (用温水清洗) */
+    size_t skip_at = (size_t)-1; /* tokens skip_at..skip_end were said already (用温水清洗) */
+    size_t skip_end = 0;
     bool head_pending = false;      /* a title's head noun is owed at the end of the group */
     size_t second_out = (size_t)-1; /* where the group's second word starts in out */
 
@@ -2491,7 +2516,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 joins[0] = joins[1] = (size_t)-1;
             /* 运动套装男 "men's sports set": whom it is for goes first. */
             bool repeat = false;
-            said_first = say_last_len == 0 && head_first(choice, n, i) != 0
+            size_t head_end = i;
+            said_first = say_last_len == 0 && head_first(choice, n, i, &head_end) != 0
                              ? (size_t)-1
                              : audience_last(choice, n, i, &repeat);
             if (said_first != (size_t)-1 && !repeat) {
@@ -2501,18 +2527,38 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     break;
             }
             /* 头盔骑行 "cycling helmet": a head noun said first in a title goes last. */
-            int hf = said_first == (size_t)-1 && say_last_len == 0 ? head_first(choice, n, i) : 0;
+            int hf = said_first == (size_t)-1 && say_last_len == 0
+                         ? head_first(choice, n, i, &head_end)
+                         : 0;
             if (hf) {
-                size_t en = token_english(c, say_last);
+                size_t en = 0;
+                /* The head's words, all but the last as modifiers ("computer speaker"). */
+                for (size_t j = i; j < head_end; j += choice[j].len) {
+                    char t[128], m[128];
+                    const char *tp = t;
+                    size_t tn = token_english(&choice[j], t);
+                    if (j + choice[j].len < head_end)
+                        tn = modifier_form(&tp, tn, m);
+                    if (en + tn + 2 > sizeof(say_last)) {
+                        en = 0;
+                        break;
+                    }
+                    if (en)
+                        say_last[en++] = ' ';
+                    memcpy(say_last + en, tp, tn);
+                    en += tn;
+                    say_last[en] = '\0';
+                }
                 if (en) {
                     say_last_len = hf == 1 ? en : 0;
                     head_pending = hf == 1;
                     skip_at = i;
+                    skip_end = head_end;
                     /* 剃须刀电动男士 "men's electric shaver": whom it is for goes first. */
-                    for (size_t j = i + c->len; !is_bound(choice, n, j); j += choice[j].len) {
+                    for (size_t j = head_end; !is_bound(choice, n, j); j += choice[j].len) {
                         char ae[128];
                         size_t an = token_english(&choice[j], ae);
-                        if (j > i + c->len && is_audience(ae, an)) {
+                        if (j > head_end && is_audience(ae, an)) {
                             s = emit(&w, ae, an, TK_WORD, true);
                             said_first = j;
                             break;
@@ -2525,7 +2571,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         }
         if (i > group && prev_tok == group && second_out == (size_t)-1)
             second_out = out->len;
-        if (i == skip_at) {
+        if (i >= skip_at && i < skip_end) {
             choice_prev_bound = false; /* the group goes on */
             prev_tok = i;
             i += c->len;
@@ -2577,6 +2623,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 if (s == ITX_OK)
                     s = emit(&w, "with", 4, TK_WORD, false);
                 skip_at = last;
+                skip_end = last + choice[last].len;
                 st.n_tokens++;
                 prev_tok = i;
                 i += c->len;
