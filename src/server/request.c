@@ -272,10 +272,12 @@ parse_image(const json_t *v, size_t idx, const struct itx_api_limits *lim,
             if ((st = get_string(m, path, MAX_GROUP, &img->group, d)) != ITX_OK)
                 return st;
         } else {
+            char q[72];
+            api_json_quote(q, key, strlen(key));
             return itx_diag_set(d, ITX_ERR_INVALID,
-                                "unknown member '%.40s' in images[%zu] (allowed: url, data, "
+                                "unknown member '%s' in images[%zu] (allowed: url, data, "
                                 "name, group)",
-                                key, idx);
+                                q, idx);
         }
     }
     return ITX_OK;
@@ -324,10 +326,12 @@ parse_options(const json_t *v, struct itx_api_request *r, struct itx_diag *d)
             if ((st = get_bool(m, "options.qa", &r->qa, d)) != ITX_OK)
                 return st;
         } else {
+            char q[72];
+            api_json_quote(q, key, strlen(key));
             return itx_diag_set(d, ITX_ERR_INVALID,
-                                "unknown member '%.40s' in options (allowed: output_format, "
+                                "unknown member '%s' in options (allowed: output_format, "
                                 "jpeg_quality, background, regions, qa)",
-                                key);
+                                q);
         }
     }
     return ITX_OK;
@@ -369,11 +373,14 @@ parse_glossary(const json_t *v, const struct itx_api_limits *lim, struct itx_api
             else if (strcmp(key, "target") == 0)
                 st = json_is_null(m) ? ITX_OK
                                      : get_string(m, path, MAX_TERM, &r->glossary[i].target, d);
-            else
+            else {
+                char q[72];
+                api_json_quote(q, key, strlen(key));
                 st = itx_diag_set(d, ITX_ERR_INVALID,
-                                  "unknown member '%.40s' in glossary[%zu] (allowed: source, "
+                                  "unknown member '%s' in glossary[%zu] (allowed: source, "
                                   "target)",
-                                  key, i);
+                                  q, i);
+            }
             if (st != ITX_OK)
                 return st;
         }
@@ -440,10 +447,12 @@ parse_object(const json_t *root, const struct itx_api_limits *lim, size_t extra_
             if ((st = check_url(r->webhook_url, key, d)) != ITX_OK)
                 return st;
         } else {
+            char q[72];
+            api_json_quote(q, key, strlen(key));
             return itx_diag_set(d, ITX_ERR_INVALID,
-                                "unknown member '%.40s' (allowed: images, source_lang, "
+                                "unknown member '%s' (allowed: images, source_lang, "
                                 "target_lang, provider, glossary, options%s)",
-                                key, r->kind == ITX_API_JOB ? ", webhook_url" : "");
+                                q, r->kind == ITX_API_JOB ? ", webhook_url" : "");
         }
     }
     if (!r->target_lang)
@@ -684,9 +693,10 @@ itx_api_parse_multipart(const void *body, size_t len, const char *content_type,
         } else if (strcmp(parts[i].name, "image") == 0) {
             n_files++;
         } else {
+            char q[72];
+            api_json_quote(q, parts[i].name, strlen(parts[i].name));
             st = itx_diag_set(d, ITX_ERR_INVALID,
-                              "unknown multipart part '%.32s' (allowed: request, image)",
-                              parts[i].name);
+                              "unknown multipart part '%s' (allowed: request, image)", q);
             goto out;
         }
     }

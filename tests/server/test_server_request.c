@@ -147,6 +147,12 @@ t_json_bad(void)
            ITX_ERR_INVALID, "invalid JSON");
     expect("{\"images\":[{\"url\":\"http://a\"}],\"target_lang\":\"en\",\"x\":1}", ITX_ERR_INVALID,
            "unknown member 'x'");
+    /* a member name is shown printable (control bytes and non-ASCII as '?'), at most 64 bytes */
+    expect("{\"images\":[{\"url\":\"http://a\"}],\"target_lang\":\"en\",\"a\\nb\\u001b[2J\":1}",
+           ITX_ERR_INVALID, "unknown member 'a?b?[2J'");
+    expect(
+        "{\"images\":[{\"url\":\"http://a\"}],\"target_lang\":\"en\",\"options\":{\"\u00e9\":1}}",
+        ITX_ERR_INVALID, "unknown member '?\?' in options");
     expect("{\"images\":[{\"url\":\"http://a\"}],\"target_lang\":\"e\\u0000n\"}", ITX_ERR_INVALID,
            "invalid JSON");
     expect("{\"images\":[{\"url\":\"http://a\\u0001\"}],\"target_lang\":\"en\"}", ITX_ERR_INVALID,
