@@ -2048,6 +2048,22 @@ is_scene(const char *s, size_t n)
         "gym",
         "travelling",
         "traveling",
+        "living room",
+        "bedroom",
+        "dining room",
+        "courtyard",
+        "garden",
+        "balcony",
+        "entrance",
+        "doorway",
+        "car interior",
+        "laser",
+        "karaoke",
+        "live stream",
+        "live streaming",
+        "smart",
+        "all seasons",
+        "bedside",
     };
     for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
         if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)

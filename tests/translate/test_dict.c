@@ -410,6 +410,7 @@ test_titles(void)
     expect("计算器办公", "Office calculator");
     expect("帐篷户外防水", "Outdoor waterproof tent");
     expect("剃须刀电动男士", "Men's electric shaver");
+    expect("壁灯卧室床头", "Bedroom bedside wall lamp");
     /* A head of two nouns when the second is a product noun. */
     expect("刀具套装厨房", "Kitchen knife set");
     /* A qualifier of several modifier words; not a restated head that is an instruction. */
