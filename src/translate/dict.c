@@ -2072,8 +2072,8 @@ is_scene(const char *s, size_t n)
 }
 
 /*
- * Whether one English word only qualifies a noun: a scene, an adjective by list or by form,
- * and (unless strict) a material.
+ * Whether one English word only qualifies a noun: an adjective by list or by form and, unless
+ * strict, a scene, a user or a material (which may also start a head noun: kitchen knife).
  */
 static bool
 modifier_word(const char *e, size_t en, bool strict)
@@ -2091,7 +2091,7 @@ modifier_word(const char *e, size_t en, bool strict)
         "canvas", "wool",    "linen",  "silk",  "nylon",   "bamboo",   "aluminum", "stainless"};
     static const char *const end[] = {"ic", "al", "ly"};
 
-    if (is_scene(e, en) || is_adjective(e, en) || is_audience(e, en))
+    if (is_adjective(e, en) || ((is_scene(e, en) || is_audience(e, en)) && !strict))
         return true;
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
         if (strlen(plain[i]) == en && strncasecmp(e, plain[i], en) == 0)
