@@ -2770,6 +2770,52 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             continue;
         }
         /*
+         * 自行车带辅助轮 "bicycle with training wheels": 带 and a noun says "with" it, after
+         * the noun it describes; when more words follow (带遥控器台灯), "with X" waits for
+         * the end of the group ("desk lamp with remote control").
+         */
+        if (c->len == 1 && is_han_word(c) && cps[i].c == 0x5e26 /* 带 */ && i + 1 < n &&
+            is_han_word(&choice[i + 1]) &&
+            !(prev_tok < i && prev_tok >= group && is_han_word(&choice[prev_tok]) &&
+              says_imperative(&choice[prev_tok]))) {
+            size_t j = i + 1, en;
+            char e[128];
+            bool verb;
+            en = token_english_verb(&choice[j], e, &verb);
+            if (en && !verb && !is_adjective(e, en) && !takes_object(e, en) &&
+                !(choice[j].type == 1 && choice[j].tr && choice[j].tr[0] == '<')) {
+                if (is_bound(choice, n, j + choice[j].len)) {
+                    s = emit(&w, "with", 4, TK_WORD, true);
+                    st.n_tokens++;
+                    prev_tok = i;
+                    i += c->len;
+                    continue;
+                }
+                /* Only before a product noun: the rest of the group is words of 2+ characters. */
+                bool noun_after = true;
+                size_t q = j + choice[j].len, last = q;
+                for (; !is_bound(choice, n, q); q += choice[q].len) {
+                    if (!is_han_word(&choice[q]) || choice[q].len < 2)
+                        noun_after = false;
+                    last = q;
+                }
+                if (noun_after) {
+                    char t[128];
+                    size_t tn = token_english_verb(&choice[last], t, &verb);
+                    noun_after = tn && !verb && head_noun(t, tn, false);
+                }
+                if (noun_after && say_last_len == 0 && en + 6 < sizeof(say_last)) {
+                    memcpy(say_last, "with ", 5);
+                    memcpy(say_last + 5, e, en + 1);
+                    say_last_len = en + 5;
+                    st.n_tokens += 2;
+                    prev_tok = j;
+                    i = j + choice[j].len;
+                    continue;
+                }
+            }
+        }
+        /*
          * 宝宝专用 "for baby", 3岁以上适用 "for ages 3+", 宿舍用 "for dorm use": a word of use
          * closing a group puts "for" before the whole group; inside a group, before the noun
          * it qualifies, it says nothing (狗狗专用梳子 "dog comb", 实验室用椅子 "laboratory chair").

@@ -478,6 +478,16 @@ test_bad_input(void)
     itx_buf_release(&b);
 }
 
+/* Word-order rules of product titles that no glossary entry can give (round 5). */
+static void
+test_title_order(void)
+{
+    /* 带 and a noun: "with" it, after the noun it describes. */
+    expect("行李箱带密码锁", "Suitcase with combination lock");
+    expect("带遥控器", "With remote control");
+    expect("带遥控器台灯", "Desk lamp with remote control");
+}
+
 int
 main(void)
 {
@@ -498,6 +508,7 @@ main(void)
     test_instructions();
     test_kinds();
     test_titles();
+    test_title_order();
     test_request_glossary();
     test_bad_input();
     itx_dict_free(dict);
