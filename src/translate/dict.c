@@ -1824,6 +1824,52 @@ is_plain_word(const char *s, size_t n)
     return true;
 }
 
+static bool head_noun(const char *e, size_t en, bool strict);
+static bool takes_object(const char *s, size_t n);
+
+/*
+ * 电脑椅办公椅 "computer chair office chair": a title that names its head noun in two words
+ * says the head once, after all their modifiers ("computer office chair"). When s, the word
+ * closing a group, ends with a noun already said in the group since out[from], that earlier
+ * noun is taken out, so the closing word keeps it. Positions after it (*second) move back.
+ * Returns whether it did.
+ */
+static bool
+merge_head(struct writer *w, size_t from, const char *s, size_t n, size_t *second)
+{
+    struct itx_buf *out = w->out;
+    const char *last = s;
+    size_t ln;
+
+    for (size_t i = 0; i + 1 < n; i++)
+        if (s[i] == ' ')
+            last = s + i + 1;
+    ln = n - (size_t)(last - s);
+    if (ln < 3 || from >= out->len || !is_plain_word(last, ln) || !head_noun(last, ln, false) ||
+        takes_object(s, n))
+        return false; /* not an instruction: 手洗不可机洗 "hand wash, do not machine wash" */
+    for (size_t i = out->len; i-- > from;) {
+        char *p = out->data + i;
+        size_t cut, at;
+        if (!((i == from || p[-1] == ' ') && i + ln <= out->len &&
+              (i + ln == out->len || p[ln] == ' ') && strncasecmp(p, last, ln) == 0))
+            continue;
+        /* Only a head that some word of the group qualifies, not the group's first word. */
+        if (i == from || i == w->start)
+            return false;
+        at = i - 1; /* the space before it goes too */
+        cut = ln + 1;
+        memmove(out->data + at, out->data + at + cut, out->len - at - cut + 1);
+        out->len -= cut;
+        if (w->word_at > at)
+            w->word_at = w->word_at >= at + cut ? w->word_at - cut : at;
+        if (*second != (size_t)-1 && *second > at)
+            *second = *second >= at + cut ? *second - cut : at;
+        return true;
+    }
+    return false;
+}
+
 /*
  * The English of the Han word at i when it can take an affix ("fog" in 防雾 "anti-fog",
  * "sugar" in 无糖 "sugar-free"): one plain word, a noun rather than a verb or an adjective.
@@ -3021,7 +3067,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 if ((i + c->len < n && is_han_word(&choice[i + c->len])) ||
                     (head_pending && is_bound(choice, n, i + c->len)))
                     tl = modifier_form(&t, tl, mod);
-                said_again(out, group_out, &t, &tl);
+                if (!(i > group && is_bound(choice, n, i + c->len) &&
+                      merge_head(&w, group_out, t, tl, &second_out)))
+                    said_again(out, group_out, &t, &tl);
                 if (!head_pending)
                     plain_if_not_modifier(choice, n, i, &t, &tl);
                 s = emit(&w, t, tl, TK_WORD, true);
@@ -3056,7 +3104,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 if ((i + c->len < n && is_han_word(&choice[i + c->len])) ||
                     (head_pending && is_bound(choice, n, i + c->len)))
                     sense_len = modifier_form(&t, sense_len, mod);
-                said_again(out, group_out, &t, &sense_len);
+                if (!(i > group && is_bound(choice, n, i + c->len) &&
+                      merge_head(&w, group_out, t, sense_len, &second_out)))
+                    said_again(out, group_out, &t, &sense_len);
                 if (!head_pending)
                     plain_if_not_modifier(choice, n, i, &t, &sense_len);
                 s = emit(&w, t, sense_len, TK_WORD, true);

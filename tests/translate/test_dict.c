@@ -486,6 +486,9 @@ test_title_order(void)
     expect("行李箱带密码锁", "Suitcase with combination lock");
     expect("带遥控器", "With remote control");
     expect("带遥控器台灯", "Desk lamp with remote control");
+    /* Two words of a title with one head noun: their modifiers, then the head once. */
+    expect("电脑椅办公椅", "Computer office chair");
+    expect("电动牙刷软毛牙刷", "Electric soft-bristle toothbrush");
 }
 
 int
