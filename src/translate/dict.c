@@ -2881,7 +2881,47 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     while (at < out->len && out->data[at] == ' ')
                         at++;
                 }
-                s = emit_before(&w, at, "for", 3, true);
+                /*
+                 * 婴儿洗衣液专用 "laundry detergent for babies": whom a product noun is for,
+                 * said before it, goes after "for" when the group closes with a word of use.
+                 */
+                char ae[128], pe[128], moved[160];
+                size_t an = is_han_word(&choice[group]) ? token_english(&choice[group], ae) : 0,
+                       pn = is_han_word(&choice[prev_tok]) ? token_english(&choice[prev_tok], pe)
+                                                           : 0,
+                       hs = second_out;
+                while (hs < out->len && out->data[hs] == ' ')
+                    hs++;
+                if (an && is_audience(ae, an) && strcmp(ae, "household") != 0 &&
+                    group + choice[group].len == prev_tok && second_out != (size_t)-1 &&
+                    hs < out->len && out->len - hs + 5 < sizeof(moved) && pn &&
+                    !is_adjective(pe, pn) && !takes_object(pe, pn) &&
+                    !title_modifier(&choice[prev_tok])) {
+                    const char *pl = audience_plain(ae, an);
+                    size_t ml = out->len - hs, al;
+                    memcpy(moved, out->data + hs, ml);
+                    memcpy(moved + ml, " for", 4);
+                    out->len = second_out;
+                    while (out->len > w.start && out->data[out->len - 1] == ' ')
+                        out->len--;
+                    out->data[out->len] = '\0';
+                    w.prev = TK_WORD;
+                    w.have_word = false;
+                    at = group_out;
+                    while (at < out->len && out->data[at] == ' ')
+                        at++;
+                    s = emit_before(&w, at, moved, ml + 4, true);
+                    if (!pl && strcmp(ae, "baby") == 0)
+                        pl = "babies";
+                    al = strlen(ae);
+                    if (s == ITX_OK && pl && out->len >= al &&
+                        strncasecmp(out->data + out->len - al, ae, al) == 0) {
+                        out->len -= al;
+                        s = itx_buf_append(out, pl, strlen(pl));
+                    }
+                } else {
+                    s = emit_before(&w, at, "for", 3, true);
+                }
                 if (s == ITX_OK && um == 2)
                     s = emit(&w, "use", 3, TK_WORD, false);
             }

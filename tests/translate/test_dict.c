@@ -489,6 +489,9 @@ test_title_order(void)
     /* Two words of a title with one head noun: their modifiers, then the head once. */
     expect("电脑椅办公椅", "Computer office chair");
     expect("电动牙刷软毛牙刷", "Electric soft-bristle toothbrush");
+    /* Whom a product noun is for goes after "for" when a word of use closes the group. */
+    expect("男士洗面奶专用", "Facial cleanser for men");
+    expect("儿童牙膏专用", "Toothpaste for children");
 }
 
 int
