@@ -1225,23 +1225,31 @@ static void
 singularise(char *s)
 {
     static const char *const pl[][2] = {
-        {"pcs", "pc"},         {"pairs", "pair"},   {"sets", "set"},      {"days", "day"},
-        {"years", "year"},     {"hours", "hour"},   {"packs", "pack"},    {"boxes", "box"},
-        {"bottles", "bottle"}, {"bags", "bag"},     {"pieces", "piece"},  {"months", "month"},
-        {"colours", "colour"}, {"cases", "case"},   {"sizes", "size"},    {"items", "item"},
-        {"rolls", "roll"},     {"sheets", "sheet"}, {"metres", "metre"},  {"minutes", "minute"},
-        {"seconds", "second"}, {"weeks", "week"},   {"people", "person"}, {"servings", "serving"},
-        {"layers", "layer"},
+        {"pcs", "pc"},         {"pairs", "pair"},        {"sets", "set"},
+        {"days", "day"},       {"years", "year"},        {"hours", "hour"},
+        {"packs", "pack"},     {"boxes", "box"},         {"bottles", "bottle"},
+        {"bags", "bag"},       {"pieces", "piece"},      {"months", "month"},
+        {"colours", "colour"}, {"cases", "case"},        {"sizes", "size"},
+        {"items", "item"},     {"rolls", "roll"},        {"sheets", "sheet"},
+        {"metres", "metre"},   {"minutes", "minute"},    {"seconds", "second"},
+        {"weeks", "week"},     {"people", "person"},     {"servings", "serving"},
+        {"layers", "layer"},   {"batteries", "battery"},
     };
     char *p = strstr(s, "1 ");
     while (p) {
         if (p == s || !(p[-1] >= '0' && p[-1] <= '9')) {
             if (p == s || p[-1] != '.') {
+                char *q = p + 2, *u = q;
+                /* "1 AA batteries": a size in capitals may stand between. */
+                while (*u >= 'A' && *u <= 'Z')
+                    u++;
+                if (u > q && *u == ' ')
+                    q = u + 1;
                 for (size_t i = 0; i < sizeof(pl) / sizeof(pl[0]); i++) {
                     size_t k = strlen(pl[i][0]);
-                    if (strncmp(p + 2, pl[i][0], k) == 0 && !(p[2 + k] >= 'a' && p[2 + k] <= 'z')) {
-                        memcpy(p + 2, pl[i][1], strlen(pl[i][1]));
-                        memmove(p + 2 + strlen(pl[i][1]), p + 2 + k, strlen(p + 2 + k) + 1);
+                    if (strncmp(q, pl[i][0], k) == 0 && !(q[k] >= 'a' && q[k] <= 'z')) {
+                        memcpy(q, pl[i][1], strlen(pl[i][1]));
+                        memmove(q + strlen(pl[i][1]), q + k, strlen(q + k) + 1);
                         break;
                     }
                 }

@@ -492,6 +492,11 @@ test_title_order(void)
     /* Whom a product noun is for goes after "for" when a word of use closes the group. */
     expect("男士洗面奶专用", "Facial cleanser for men");
     expect("儿童牙膏专用", "Toothpaste for children");
+    /* Battery sizes, 节 counting them; one of them is singular. */
+    expect("使用2节五号电池", "Use 2 AA batteries");
+    expect("1节5号电池", "1 AA battery");
+    expect("7号电池4节", "4 AAA batteries");
+    expect("2号电池", "C batteries");
 }
 
 int
