@@ -3058,6 +3058,57 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             continue;
         }
 
+        /*
+         * 折叠伞三折 "tri-fold umbrella": N折 in a group about an umbrella or folding is how
+         * many folds, not a discount; it goes first and stands for "folding".
+         */
+        if (c->type == 0 && c->len >= 2 && cps[i + c->len - 1].c == 0x6298 /* 折 */) {
+            bool folds = false, umbrella = false;
+            size_t ge = i;
+            double v = 0;
+            char num[48], fold[64];
+            while (!is_bound(choice, n, ge))
+                ge += choice[ge].len;
+            for (size_t q = group; q < ge; q++) {
+                umbrella |= cps[q].c == 0x4f1e /* 伞 */;
+                folds |= q + 1 < ge && cps[q].c == 0x6298 && cps[q + 1].c == 0x53e0 /* 折叠 */;
+            }
+            /*
+             * A folding chair at 20% off (折叠椅8折) is a discount: two or three folds, or an
+             * umbrella's five in words (五折伞), not 5折 in figures ("50% off").
+             */
+            if ((umbrella || folds) && parse_number(&x, i, num, sizeof(num), &v) == c->len - 1 &&
+                v >= 2 && v <= (umbrella && han_digit(cps[i].c) >= 0 ? 5 : 3) &&
+                v == (double)(int)v) {
+                static const char *const fold_name[] = {"bi-fold", "tri-fold"};
+                size_t at = group_out, fl;
+                if (v <= 3)
+                    snprintf(fold, sizeof(fold), "%s", fold_name[(int)v - 2]);
+                else
+                    snprintf(fold, sizeof(fold), "%d-fold", (int)v);
+                /* "folding" says the same again. */
+                for (size_t q = group_out; q + 7 <= out->len; q++)
+                    if (strncasecmp(out->data + q, "folding", 7) == 0 &&
+                        (q == group_out || out->data[q - 1] == ' ') &&
+                        (q + 7 == out->len || out->data[q + 7] == ' ')) {
+                        size_t cut = q + 7 < out->len ? 8 : 7;
+                        memmove(out->data + q, out->data + q + cut, out->len - q - cut + 1);
+                        out->len -= cut;
+                        while (out->len > w.start && out->data[out->len - 1] == ' ')
+                            out->data[--out->len] = '\0';
+                        w.have_word = false;
+                        break;
+                    }
+                while (at < out->len && out->data[at] == ' ')
+                    at++;
+                fl = strlen(fold);
+                s = emit_before(&w, at, fold, fl, true);
+                st.n_tokens++;
+                prev_tok = i;
+                i += c->len;
+                continue;
+            }
+        }
         switch (c->type) {
         case 0: {
             char unit[64];

@@ -497,6 +497,11 @@ test_title_order(void)
     expect("1节5号电池", "1 AA battery");
     expect("7号电池4节", "4 AAA batteries");
     expect("2号电池", "C batteries");
+    /* N折 of an umbrella or a folding thing counts folds; otherwise it is a discount. */
+    expect("晴雨伞二折", "Bi-fold sun and rain umbrella");
+    expect("折叠床三折", "Tri-fold bed");
+    expect("五折伞", "5-fold umbrella");
+    expect("折叠椅8折", "Folding chair 20% off");
 }
 
 int
