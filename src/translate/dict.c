@@ -1832,6 +1832,45 @@ is_plain_word(const char *s, size_t n)
     return true;
 }
 
+/*
+ * 免打孔毛巾架 "no-drill towel rack": "no X needed" (免X) before a noun is a modifier, "no-V"
+ * for a few verbs said so on product listings, "X-free" for another one-word X
+ * ("installation-free"). Returns the length written to buf, 0 when s is no such phrase.
+ */
+static size_t
+free_modifier(const char *s, size_t n, char buf[128])
+{
+    static const char *const verb[][2] = {
+        {"drilling", "drill"}, {"ironing", "iron"}, {"washing", "wash"}, {"rinsing", "rinse"},
+        {"punching", "punch"}, {"cooking", "cook"}, {"nailing", "nail"}, {"baking", "bake"}};
+    const char *x = s + 3;
+    size_t xn;
+    int k;
+
+    if (n < 6 || !starts_with(s, n, "no "))
+        return 0;
+    if (n > 10 && memcmp(s + n - 7, " needed", 7) == 0)
+        xn = n - 10;
+    else if (n > 12 && memcmp(s + n - 9, " required", 9) == 0)
+        xn = n - 12;
+    else
+        xn = n - 3; /* 免熨 "no ironing" */
+    if (!is_plain_word(x, xn) || xn + 6 >= 128)
+        return 0;
+    for (size_t i = 0; i < sizeof(verb) / sizeof(verb[0]); i++)
+        if (strlen(verb[i][0]) == xn && memcmp(x, verb[i][0], xn) == 0) {
+            k = snprintf(buf, 128, "no-%s", verb[i][1]);
+            return k > 0 ? (size_t)k : 0;
+        }
+    /* Another verb, or a bare "no X", keeps its words ("no charging needed"). */
+    if (xn == n - 3 || (xn > 3 && memcmp(x + xn - 3, "ing", 3) == 0))
+        return 0;
+    if (xn > 3 && x[xn - 1] == 's' && x[xn - 2] != 's')
+        xn--; /* nails-free is nail-free */
+    k = snprintf(buf, 128, "%.*s-free", (int)xn, x);
+    return k > 0 ? (size_t)k : 0;
+}
+
 static bool head_noun(const char *e, size_t en, bool strict);
 static bool takes_object(const char *s, size_t n);
 
@@ -3159,6 +3198,11 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     says_imperative(&choice[prev_tok]) && is_modifier_form(t, tl) &&
                     (senses = itx_dict_lookup(dict, norm.data + from, to - from, &senses_len)) &&
                     (sense_len = pick_verb_sense(senses, senses_len, sense)) > 0) {
+                    t = sense;
+                    tl = sense_len;
+                }
+                if (i + c->len < n && is_han_word(&choice[i + c->len]) &&
+                    (sense_len = free_modifier(t, tl, sense)) > 0) {
                     t = sense;
                     tl = sense_len;
                 }

@@ -502,6 +502,11 @@ test_title_order(void)
     expect("折叠床三折", "Tri-fold bed");
     expect("五折伞", "5-fold umbrella");
     expect("折叠椅8折", "Folding chair 20% off");
+    /* 免X before a noun is a modifier; alone it says what is not needed. */
+    expect("免安装设计", "Installation-free design");
+    expect("免熨衬衫", "No-iron shirt");
+    expect("免钉挂钩", "Nail-free hook");
+    expect("免安装", "No installation needed");
 }
 
 int
