@@ -3201,8 +3201,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     t = sense;
                     tl = sense_len;
                 }
-                if (i + c->len < n && is_han_word(&choice[i + c->len]) &&
-                    (sense_len = free_modifier(t, tl, sense)) > 0) {
+                /* 圣诞树装饰 "Christmas tree decoration": closing a phrase it is the noun. */
+                if (tl == 10 && memcmp(t, "decorative", 10) == 0 &&
+                    is_bound(choice, n, i + c->len) && prev_tok < i && prev_tok >= group &&
+                    is_han_word(&choice[prev_tok])) {
+                    t = "decoration";
+                } else if (i + c->len < n && is_han_word(&choice[i + c->len]) &&
+                           (sense_len = free_modifier(t, tl, sense)) > 0) {
                     t = sense;
                     tl = sense_len;
                 }
@@ -3302,6 +3307,39 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         }
         default:
             break;
+        }
+        /*
+         * 纯棉四件套 "100% cotton 4-piece bedding set", 餐具四件套 "4-piece tableware set": an
+         * N-piece set is bedding when its group names a bed or a bedding fabric.
+         */
+        if (s == ITX_OK && (c->type == 0 || c->type == 1) && out->len >= w.start + 10 &&
+            strcmp(out->data + out->len - 10, "-piece set") == 0) {
+            bool bed = false, mat = false;
+            for (size_t q = group; q < n && !is_bound(choice, n, q); q++) {
+                uint32_t ch = cps[q].c;
+                bed |= ch == 0x5e8a /* 床 */ || ch == 0x68c9 /* 棉 */ || ch == 0x88ab /* 被 */ ||
+                       ch == 0x7ed2 /* 绒 */ || ch == 0x4e1d /* 丝 */ || ch == 0x9ebb /* 麻 */;
+                mat |= ch == 0x5e2d /* 席 */ || ch == 0x57ab /* 垫 */;
+            }
+            /* 四件套 with nothing but qualifiers (磨毛四件套秋冬) is bedding too. */
+            if (!bed && cps[i].c == 0x56db /* 四 */) {
+                bed = true;
+                for (size_t q = group; !is_bound(choice, n, q); q += choice[q].len) {
+                    char qe[128];
+                    size_t qn = token_english(&choice[q], qe);
+                    if (q != i && !title_modifier(&choice[q]) &&
+                        !(qn > 4 && memcmp(qe + qn - 2, "ed", 2) == 0)) /* brushed, washed */
+                        bed = false;
+                }
+            }
+            for (size_t q = group_out; bed && q + 7 <= out->len; q++)
+                if (strncasecmp(out->data + q, "bedding", 7) == 0)
+                    bed = false; /* 床品三件套: said already */
+            if (bed && !mat) {
+                out->len -= 3;
+                out->data[out->len] = '\0';
+                s = itx_buf_append(out, "bedding set", 11);
+            }
         }
         prev_tok = i;
         i += c->len;

@@ -507,6 +507,13 @@ test_title_order(void)
     expect("免熨衬衫", "No-iron shirt");
     expect("免钉挂钩", "Nail-free hook");
     expect("免安装", "No installation needed");
+    /* An N-piece set is bedding only by a bedding word, or 四件套 with mere qualifiers. */
+    expect("餐具四件套", "Tableware 4-piece set");
+    expect("加厚四件套", "Thickened 4-piece bedding set");
+    expect("全棉三件套", "100% cotton 3-piece bedding set");
+    /* 装饰 closing a phrase after a noun is the noun "decoration". */
+    expect("门口装饰", "Doorway decoration");
+    expect("装饰灯", "Decorative light");
 }
 
 int
