@@ -2281,6 +2281,18 @@ head_noun(const char *e, size_t en, bool strict)
     return true;
 }
 
+/* Whether a title word names whom a product is for (2) or a scene or season (1); 0 if not. */
+static int
+is_scene_or_audience(const struct cand *c)
+{
+    char e[128];
+    size_t en = is_han_word(c) ? token_english(c, e) : 0;
+
+    if (en && is_audience(e, en))
+        return 2;
+    return en && is_scene(e, en) ? 1 : 0;
+}
+
 /*
  * At the start of a group: whether it is a product title that names its head noun first and
  * then only qualifies it (头盔骑行 "helmet cycling", 订书机办公 "stapler office"), which
@@ -2292,10 +2304,22 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_end)
 {
     const struct cand *h = &choice[i];
     char e[128];
-    size_t en, j = i + h->len;
+    size_t en, j, lead = i;
     unsigned k = 0, nh = 1;
-    bool verb;
+    bool verb, audience = false;
 
+    /*
+     * 轻薄羽绒服女短款 "women's short lightweight down jacket": the head may open with
+     * modifier words when whom it is for follows it.
+     */
+    while (!is_bound(choice, n, lead) && is_han_word(&choice[lead]) && choice[lead].len >= 2 &&
+           title_modifier(&choice[lead]) && !is_scene_or_audience(&choice[lead]))
+        lead += choice[lead].len;
+    if (lead > i && !is_bound(choice, n, lead))
+        h = &choice[lead];
+    else
+        lead = i;
+    j = lead + h->len;
     if (!is_han_word(h) || h->len < 2 || (h->type == 1 && h->tr && h->tr[0] == '<'))
         return 0;
     en = token_english_verb(h, e, &verb);
@@ -2319,8 +2343,12 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_end)
     }
     *head_end = j;
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
-        if (title_modifier(&choice[j]))
+        if (title_modifier(&choice[j])) {
+            audience |= is_scene_or_audience(&choice[j]) == 2;
             continue;
+        }
+        if (lead > i)
+            return 0;
         /* 半身裙女a字裙 "skirt women's A-line skirt": the last word names the head again. */
         if (nh == 1 && is_bound(choice, n, j + choice[j].len)) {
             char t[128];
@@ -2340,6 +2368,8 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_end)
         }
         return 0;
     }
+    if (lead > i && !audience)
+        return 0;
     return k >= 1 && head_noun(e, en, true);
 }
 

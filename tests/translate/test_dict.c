@@ -514,6 +514,9 @@ test_title_order(void)
     /* 装饰 closing a phrase after a noun is the noun "decoration". */
     expect("门口装饰", "Doorway decoration");
     expect("装饰灯", "Decorative light");
+    /* A head opening with modifiers, then whom it is for and qualifiers: audience first. */
+    expect("保暖羽绒服男冬季", "Men's winter warm down jacket");
+    expect("透气运动鞋女夏季", "Women's summer breathable sneakers");
 }
 
 int
