@@ -2707,6 +2707,41 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                         break;
                 }
             }
+            /*
+             * 真皮腰带男自动扣 "men's genuine leather belt automatic buckle": whom a title is
+             * for, said after its head noun and before more words, goes first too.
+             */
+            if (!hf && said_first == (size_t)-1 && say_last_len == 0) {
+                size_t j = i, mid = (size_t)-1, prev = (size_t)-1;
+                bool ok = true, verb;
+                char ae[128];
+                size_t an = token_english_verb(&choice[i], ae, &verb);
+                if (!is_han_word(&choice[i]) || verb || takes_object(ae, an))
+                    ok = false;
+                for (; ok && !is_bound(choice, n, j); prev = j, j += choice[j].len) {
+                    if (!is_han_word(&choice[j])) {
+                        ok = false;
+                    } else if (mid == (size_t)-1 && j > i && prev != (size_t)-1 &&
+                               !is_bound(choice, n, j + choice[j].len)) {
+                        size_t pn;
+                        char pe[128];
+                        an = token_english(&choice[j], ae);
+                        pn = token_english(&choice[prev], pe);
+                        /* not 新生儿婴儿帽, whose audience starts the noun 婴儿帽 */
+                        if (is_audience(ae, an) && choice[prev].len >= 2 && pn &&
+                            choice[j + choice[j].len].len >= 2 && !title_modifier(&choice[prev]) &&
+                            head_noun(pe, pn, false))
+                            mid = j;
+                    }
+                }
+                if (ok && mid != (size_t)-1) {
+                    an = token_english(&choice[mid], ae);
+                    s = emit(&w, ae, an, TK_WORD, true);
+                    said_first = mid;
+                    if (s)
+                        break;
+                }
+            }
         }
         if (i > group && prev_tok == group && second_out == (size_t)-1)
             second_out = out->len;

@@ -517,6 +517,10 @@ test_title_order(void)
     /* A head opening with modifiers, then whom it is for and qualifiers: audience first. */
     expect("保暖羽绒服男冬季", "Men's winter warm down jacket");
     expect("透气运动鞋女夏季", "Women's summer breathable sneakers");
+    /* Whom a title is for, after its head noun and before other words, goes first too. */
+    expect("皮带男士针扣", "Men's belt pin buckle");
+    expect("手套男士触屏", "Men's gloves touchscreen");
+    expect("新生儿婴儿帽", "Newborn baby hat");
 }
 
 int
