@@ -2294,6 +2294,22 @@ is_scene_or_audience(const struct cand *c)
 }
 
 /*
+ * Whether the words from i to the end of the group only qualify what comes before them (棉拖鞋
+ * 女冬季室内 "women's cotton slippers, winter, indoor"): a noun before them is no modifier and
+ * keeps its plural.
+ */
+static bool
+qualifies_after(const struct cand *choice, size_t n, size_t i)
+{
+    if (is_bound(choice, n, i))
+        return false;
+    for (; !is_bound(choice, n, i); i += choice[i].len)
+        if (!title_modifier(&choice[i]))
+            return false;
+    return true;
+}
+
+/*
  * At the start of a group: whether it is a product title that names its head noun first and
  * then only qualifies it (头盔骑行 "helmet cycling", 订书机办公 "stapler office"), which
  * English says the other way round ("cycling helmet", "office stapler"). Returns 1 for such a
@@ -3277,7 +3293,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     tl = sense_len;
                 }
                 /* A noun modifying the next one is singular: 鞋柜 "shoe cabinet". */
-                if ((i + c->len < n && is_han_word(&choice[i + c->len])) ||
+                if ((i + c->len < n && is_han_word(&choice[i + c->len]) &&
+                     !qualifies_after(choice, n, i + c->len)) ||
                     (head_pending && is_bound(choice, n, i + c->len)))
                     tl = modifier_form(&t, tl, mod);
                 if (!(i > group && is_bound(choice, n, i + c->len) &&
@@ -3314,7 +3331,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 s = emit(&w, moved, sense_len + 1, TK_WORD, true);
             } else if (sense_len) {
                 const char *t = sense;
-                if ((i + c->len < n && is_han_word(&choice[i + c->len])) ||
+                if ((i + c->len < n && is_han_word(&choice[i + c->len]) &&
+                     !qualifies_after(choice, n, i + c->len)) ||
                     (head_pending && is_bound(choice, n, i + c->len)))
                     sense_len = modifier_form(&t, sense_len, mod);
                 if (!(i > group && is_bound(choice, n, i + c->len) &&

@@ -521,6 +521,9 @@ test_title_order(void)
     expect("皮带男士针扣", "Men's belt pin buckle");
     expect("手套男士触屏", "Men's gloves touchscreen");
     expect("新生儿婴儿帽", "Newborn baby hat");
+    /* A noun before words that only qualify it is no modifier: it keeps its plural. */
+    expect("宠物玩具耐咬", "Pet toys bite-resistant");
+    expect("鞋柜", "Shoe cabinet");
 }
 
 int
