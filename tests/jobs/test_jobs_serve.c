@@ -116,7 +116,6 @@ start(struct srv *s, const char *db_url)
                          "ITX_WEBHOOK_ATTEMPTS=3",
                          lsan_env,
                          NULL};
-    struct resp r;
 
     snprintf(db_env, sizeof(db_env), "ITX_DATABASE_URL=%s", db_url);
     snprintf(store_env, sizeof(store_env), "ITX_STORE_DIR=%s", store_dir);
@@ -126,16 +125,8 @@ start(struct srv *s, const char *db_url)
         free(log);
         return -1;
     }
-    for (int i = 0; i < 12000; i++) { /* 120 s: sanitizer builds warm up slowly */
-        if (http(s->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0) {
-            long st = r.status;
-            resp_free(&r);
-            if (st == 200)
-                return 0;
-        }
-        ms_sleep(10);
-    }
-    return -1;
+    /* 120 s: sanitizer builds warm up slowly */
+    return srv_wait_ready(s->port, 120000) ? 0 : -1;
 }
 
 static json_t *

@@ -319,6 +319,24 @@ metric_wait(unsigned port, const char *series, double want, long timeout_ms)
     return false;
 }
 
+bool
+srv_wait_ready(unsigned port, long timeout_ms)
+{
+    double until = now_ms() + (double)timeout_ms;
+    while (now_ms() < until) {
+        struct resp r;
+        long st = -1;
+        if (http(port, "GET", "/readyz", NULL, NULL, 0, &r) == 0) {
+            st = r.status;
+            resp_free(&r);
+        }
+        if (st == 200)
+            return true;
+        ms_sleep(10);
+    }
+    return false;
+}
+
 char *
 read_all(const char *path, size_t *len)
 {

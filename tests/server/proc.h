@@ -54,6 +54,8 @@ double metric(const char *text, const char *series);
 double metric_now(unsigned port, const char *series);
 /* Polls until metric_now(series) == want or timeout_ms passes; true when reached. */
 bool metric_wait(unsigned port, const char *series, double want, long timeout_ms);
+/* Polls GET /readyz every 10 ms until it answers 200 or timeout_ms passes; true when ready. */
+bool srv_wait_ready(unsigned port, long timeout_ms);
 
 void ms_sleep(long ms);
 /* Writes a file (for gates); returns 0. */

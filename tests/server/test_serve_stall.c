@@ -179,17 +179,7 @@ start_server(struct srv *s, const char *itx, const char *dir, unsigned proxy_por
     snprintf(lsan, sizeof(lsan), "%s/lsan.supp", dir);
     write_file(lsan, supp, sizeof(supp) - 1);
     snprintf(lsan, sizeof(lsan), "LSAN_OPTIONS=suppressions=%s/lsan.supp", dir);
-    if (srv_start(s, args, env) != 0)
-        return false;
-    for (int i = 0; i < 3000; i++) {
-        struct resp r;
-        long st = http(s->port, "GET", "/readyz", NULL, NULL, 0, &r) == 0 ? r.status : -1;
-        resp_free(&r);
-        if (st == 200)
-            return true;
-        ms_sleep(10);
-    }
-    return false;
+    return srv_start(s, args, env) == 0 && srv_wait_ready(s->port, 30000);
 }
 
 /* 1: result look-ups of /v1/translate. */
