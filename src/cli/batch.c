@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,12 +88,20 @@ usage(FILE *f)
  * taking sources and running pictures are cancelled between stages. A signal flag is the
  * one global a handler may write.
  */
-static volatile sig_atomic_t stop_signal;
+static atomic_int stop_signal; /* read by the loader and worker threads: an atomic, not just
+                                * a sig_atomic_t, which is safe only within one thread */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler may only store to a lock-free atomic");
 
 static void
 on_signal(int sig)
 {
-    stop_signal = sig;
+    atomic_store_explicit(&stop_signal, sig, memory_order_relaxed);
+}
+
+static bool
+stopping(void)
+{
+    return atomic_load_explicit(&stop_signal, memory_order_relaxed) != 0;
 }
 
 enum item_status { ITEM_PENDING, ITEM_DONE, ITEM_FAILED };
@@ -165,7 +174,7 @@ static bool
 cancelled(void *arg)
 {
     (void)arg;
-    return stop_signal != 0;
+    return stopping();
 }
 
 /* ---- progress ------------------------------------------------------------------------- */
@@ -399,7 +408,7 @@ loader_main(void *arg)
     for (;;) {
         size_t i;
         pthread_mutex_lock(&b->mu);
-        if (stop_signal || b->next_load == b->n_items) {
+        if (stopping() || b->next_load == b->n_items) {
             pthread_mutex_unlock(&b->mu);
             break;
         }
@@ -408,9 +417,9 @@ loader_main(void *arg)
         if (!load(b, &b->items[i]))
             continue;
         pthread_mutex_lock(&b->mu);
-        while (b->ready_n == b->ready_cap && !stop_signal)
+        while (b->ready_n == b->ready_cap && !stopping())
             wait_briefly(&b->cv_space, &b->mu);
-        if (stop_signal) {
+        if (stopping()) {
             pthread_mutex_unlock(&b->mu);
             itx_free(b->items[i].data);
             b->items[i].data = NULL;
@@ -485,7 +494,7 @@ run_item(struct batch *b, struct itx_pipeline_ctx *ctx, struct item *it)
         return;
     }
     itx_pipeline_result_release(&res);
-    if (st == ITX_ERR_CANCELLED && stop_signal) {
+    if (st == ITX_ERR_CANCELLED && stopping()) {
         /* not a failure of the picture: left pending for the next run */
         itx_free(it->data);
         it->data = NULL;
@@ -509,9 +518,9 @@ worker_main(void *arg)
     for (;;) {
         size_t i;
         pthread_mutex_lock(&b->mu);
-        while (b->ready_n == 0 && b->loaders_left > 0 && !stop_signal)
+        while (b->ready_n == 0 && b->loaders_left > 0 && !stopping())
             wait_briefly(&b->cv_ready, &b->mu);
-        if (b->ready_n == 0 || stop_signal) {
+        if (b->ready_n == 0 || stopping()) {
             pthread_mutex_unlock(&b->mu);
             break;
         }
