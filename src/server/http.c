@@ -268,21 +268,35 @@ problem(struct conn *cn, struct MHD_Connection *c, unsigned status, const char *
 {
     struct itx_buf b;
     enum MHD_Result ret;
+    char fallback[512];
+    bool ok;
 
     itx_buf_init(&b, 8192);
-    itx_buf_printf(&b,
-                   "{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
-                   "\"status\":%u,\"code\":",
-                   code, status_title(status), status);
-    itx_buf_json_str(&b, code);
-    itx_buf_puts(&b, ",\"detail\":");
-    itx_buf_json_str(&b, detail);
-    itx_buf_puts(&b, ",\"request_id\":");
-    itx_buf_json_str(&b, cn->request_id);
-    itx_buf_puts(&b, "}");
+    ok = itx_buf_printf(&b,
+                        "{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
+                        "\"status\":%u,\"code\":",
+                        code, status_title(status), status) == ITX_OK;
+    ok = ok && itx_buf_json_str(&b, code) == ITX_OK;
+    ok = ok && itx_buf_puts(&b, ",\"detail\":") == ITX_OK;
+    ok = ok && itx_buf_json_str(&b, detail) == ITX_OK;
+    ok = ok && itx_buf_puts(&b, ",\"request_id\":") == ITX_OK;
+    ok = ok && itx_buf_json_str(&b, cn->request_id) == ITX_OK;
+    ok = ok && itx_buf_puts(&b, "}") == ITX_OK;
     copy_str(cn->code, sizeof(cn->code), code);
-    ret = respond(cn, c, status, "application/problem+json", b.data ? b.data : "{}",
-                  b.data ? b.len : 2, NULL);
+    if (!ok) {
+        /* Out of memory: the same document without the detail, in a stack buffer. code is a
+         * constant of the server's and the request id passed is_id(), so neither needs
+         * escaping. */
+        int n = snprintf(fallback, sizeof(fallback),
+                         "{\"type\":\"https://itx.invalid/problems/%s\",\"title\":\"%s\","
+                         "\"status\":%u,\"code\":\"%s\",\"detail\":\"the server ran out of "
+                         "memory writing this error\",\"request_id\":\"%s\"}",
+                         code, status_title(status), status, code, cn->request_id);
+        ret = respond(cn, c, status, "application/problem+json", fallback,
+                      n > 0 && (size_t)n < sizeof(fallback) ? (size_t)n : 0, NULL);
+    } else {
+        ret = respond(cn, c, status, "application/problem+json", b.data, b.len, NULL);
+    }
     itx_buf_release(&b);
     return ret;
 }
