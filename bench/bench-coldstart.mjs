@@ -59,7 +59,7 @@ function cpuMs(pid) {
 async function once(dir) {
   const port = await freePort();
   const env = { ...process.env, PORT: String(port), ITX_BIND: '127.0.0.1', ITX_LOG_FORMAT: 'json',
-                ITX_STORE_DIR: dir };
+                ITX_STORE_DIR: join(dir, 'files') }; // the job store goes next to it, in dir
   const t0 = process.hrtime.bigint();
   const child = spawn(itx, ['serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
