@@ -282,7 +282,8 @@ stage_read(struct itx_pipeline_ctx *c, struct pl_pic *p, const struct itx_pipeli
         memcpy(rl->quad, l->box, sizeof(rl->quad));
         rl->text = l->text;
         rl->vertical = (l->flags & ITX_OCR_VERTICAL) != 0;
-        itx_render_line_style(p->img, rl->quad, rl->vertical, &p->styles[p->n_keep]);
+        if (itx_render_line_style(p->img, rl->quad, rl->vertical, &p->styles[p->n_keep]) != ITX_OK)
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory estimating the style of a line");
         p->keep[p->n_keep++] = i;
     }
     st = itx_render_blocks_group(p->lines, p->styles, p->n_keep, p->img->w, p->img->h, NULL,

@@ -97,7 +97,7 @@ cmp_u8(const void *a, const void *b)
     return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b;
 }
 
-void
+enum itx_status
 itx_render_line_style(const struct itx_image *img, const float quad[8], bool vertical,
                       struct itx_render_style *out)
 {
@@ -107,6 +107,7 @@ itx_render_line_style(const struct itx_image *img, const float quad[8], bool ver
     size_t n_ring = 0, cap;
     uint8_t *ring[3] = {NULL, NULL, NULL};
     struct itx_render_style s;
+    enum itx_status st = ITX_OK;
 
     quad_frame(quad, vertical, &f);
     memset(&s, 0, sizeof(s));
@@ -117,7 +118,7 @@ itx_render_line_style(const struct itx_image *img, const float quad[8], bool ver
     }
     if (!(minx < img->w && miny < img->h && maxx >= 0 && maxy >= 0) || img->channels < 3) {
         *out = s;
-        return;
+        return ITX_OK;
     }
     x0 = (int)floorf(minx) - 2, y0 = (int)floorf(miny) - 2;
     x1 = (int)ceilf(maxx) + 2, y1 = (int)ceilf(maxy) + 2;
@@ -125,13 +126,15 @@ itx_render_line_style(const struct itx_image *img, const float quad[8], bool ver
     x1 = x1 >= img->w ? img->w - 1 : x1, y1 = y1 >= img->h ? img->h - 1 : y1;
     if (x1 <= x0 || y1 <= y0) {
         *out = s;
-        return;
+        return ITX_OK;
     }
     cap = 2 * (size_t)(x1 - x0 + 1) + 2 * (size_t)(y1 - y0 + 1);
     for (int c = 0; c < 3; c++)
         ring[c] = itx_malloc(cap);
-    if (!ring[0] || !ring[1] || !ring[2])
+    if (!ring[0] || !ring[1] || !ring[2]) {
+        st = ITX_ERR_NOMEM; /* *out is the default style */
         goto out;
+    }
     for (int x = x0; x <= x1; x++)
         for (int k = 0; k < 2; k++) {
             const uint8_t *p = itx_image_at(img, x, k ? y1 : y0);
@@ -209,6 +212,7 @@ out:
     for (int c = 0; c < 3; c++)
         itx_free(ring[c]);
     *out = s;
+    return st;
 }
 
 /* ---- grouping --------------------------------------------------------------------------- */
@@ -253,9 +257,10 @@ ratio(float a, float b)
 
 /* Whether lines i and j belong in one block. */
 static bool
-joinable(const struct itx_render_line *li, const struct frame *fi, const struct itx_render_style *si,
-         const struct itx_render_line *lj, const struct frame *fj,
-         const struct itx_render_style *sj, const struct itx_render_group_opts *o)
+joinable(const struct itx_render_line *li, const struct frame *fi,
+         const struct itx_render_style *si, const struct itx_render_line *lj,
+         const struct frame *fj, const struct itx_render_style *sj,
+         const struct itx_render_group_opts *o)
 {
     float size = (si->size + sj->size) / 2;
     float ui, vi, uj, vj;
@@ -371,8 +376,7 @@ block_box(struct itx_render_block *b, const size_t *idx, const struct itx_render
     if (b->vertical) {
         b->align = ITX_RENDER_ALIGN_CENTRE;
     } else if (b->n_lines >= 2) {
-        float lmin = 1e30f, lmax = -1e30f, rmin = 1e30f, rmax = -1e30f, cmin = 1e30f,
-              cmax = -1e30f;
+        float lmin = 1e30f, lmax = -1e30f, rmin = 1e30f, rmax = -1e30f, cmin = 1e30f, cmax = -1e30f;
         for (size_t k = 0; k < b->n_lines; k++) {
             const struct frame *f = &fr[idx[b->first + k]];
             float u, v;
@@ -475,7 +479,8 @@ itx_render_blocks_group(const struct itx_render_line *lines, const struct itx_re
         block_box(&b->blocks[k], b->line_idx, lines, fr, styles, img_w);
     {
         /* reading order of blocks: by top edge, then left */
-        struct itx_render_block *tmp = itx_malloc_array(b->n_blocks ? b->n_blocks : 1, sizeof(*tmp));
+        struct itx_render_block *tmp =
+            itx_malloc_array(b->n_blocks ? b->n_blocks : 1, sizeof(*tmp));
         if (!tmp) {
             st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory grouping %zu lines", n);
             goto out;

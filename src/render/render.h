@@ -50,10 +50,11 @@ struct itx_render_style {
  * the mean of the most distant ink, the size comes from the ink's extent across the text
  * direction (so it does not depend on how much the detector padded the quad). A quad that
  * lies outside the picture or holds no ink gets size = the quad's height and colour = the
- * ring's complement. Pure; never fails.
+ * ring's complement. Pure. Fails only with ITX_ERR_NOMEM when the ring cannot be allocated;
+ * *out is then that default style, which a caller should not draw with.
  */
-void itx_render_line_style(const struct itx_image *img, const float quad[8], bool vertical,
-                           struct itx_render_style *out);
+enum itx_status itx_render_line_style(const struct itx_image *img, const float quad[8],
+                                      bool vertical, struct itx_render_style *out);
 
 /* ---- blocks -------------------------------------------------------------------------- */
 
@@ -88,11 +89,11 @@ struct itx_render_blocks {
  * Grouping thresholds. Defaults (itx_render_group_opts_default) suit product pictures.
  */
 struct itx_render_group_opts {
-    float max_angle_diff; /* degrees between lines of one block (3) */
-    float min_size_ratio; /* smaller / larger size within a block (0.8) */
-    float max_color_dist; /* RGB distance between text colours of a block (60) */
-    float max_line_gap;   /* gap between rows (or columns), in sizes (1.0) */
-    float align_tol;      /* edge or centre alignment tolerance, in sizes (0.75) */
+    float max_angle_diff;   /* degrees between lines of one block (3) */
+    float min_size_ratio;   /* smaller / larger size within a block (0.8) */
+    float max_color_dist;   /* RGB distance between text colours of a block (60) */
+    float max_line_gap;     /* gap between rows (or columns), in sizes (1.0) */
+    float align_tol;        /* edge or centre alignment tolerance, in sizes (0.75) */
     float group_size_ratio; /* blocks whose sizes are within this ratio ... (0.88) */
     float group_color_dist; /* ... and colours within this distance share a size (40) */
 };
@@ -112,9 +113,8 @@ void itx_render_group_opts_default(struct itx_render_group_opts *o);
  * ITX_ERR_NOMEM.
  */
 enum itx_status itx_render_blocks_group(const struct itx_render_line *lines,
-                                        const struct itx_render_style *styles, size_t n,
-                                        int img_w, int img_h,
-                                        const struct itx_render_group_opts *o,
+                                        const struct itx_render_style *styles, size_t n, int img_w,
+                                        int img_h, const struct itx_render_group_opts *o,
                                         struct itx_render_blocks **out, struct itx_diag *d);
 void itx_render_blocks_free(struct itx_render_blocks *b);
 
@@ -164,11 +164,11 @@ struct itx_render_layout {
     float size;
     int n_lines;
     float width, height;
-    float line_height; /* px from one line to the next */
+    float line_height;         /* px from one line to the next */
     float natural_line_height; /* the font's own line height at size, px */
-    bool overflow;     /* does not fit even at min_size; drawn at min_size anyway */
-    bool broke_word;   /* a word alone wider than the box was broken between characters */
-    char *text;        /* NUL-terminated UTF-8 with '\n' at the breaks (itx_free) */
+    bool overflow;             /* does not fit even at min_size; drawn at min_size anyway */
+    bool broke_word;           /* a word alone wider than the box was broken between characters */
+    char *text;                /* NUL-terminated UTF-8 with '\n' at the breaks (itx_free) */
 };
 
 void itx_render_layout_release(struct itx_render_layout *l);
@@ -203,23 +203,23 @@ enum itx_status itx_render_layout_at(struct itx_render_ctx *c, const char *text,
 
 /* One translation to draw into a block. */
 struct itx_render_item {
-    size_t block;         /* index into blocks->blocks */
-    const char *text;     /* translation, UTF-8, borrowed */
-    const char *lang;     /* target language tag for the font (NULL: Latin) */
-    uint8_t color[3];     /* text colour (from the erase report, or the block's style) */
-    bool has_outline;     /* the source text had an outline of outline[] */
+    size_t block;     /* index into blocks->blocks */
+    const char *text; /* translation, UTF-8, borrowed */
+    const char *lang; /* target language tag for the font (NULL: Latin) */
+    uint8_t color[3]; /* text colour (from the erase report, or the block's style) */
+    bool has_outline; /* the source text had an outline of outline[] */
     uint8_t outline[3];
 };
 
 struct itx_render_opts {
-    float min_size;      /* smallest size drawn, px (9) */
-    float readable_size; /* under this the region is flagged too_small, px (12) */
-    float max_scale;     /* largest size as a multiple of the block's source size (1.0) */
-    float grow;          /* growth into free background: the box may become up to 1 + grow
-                            times as long (and, failing that, as tall) (1.0); tried at
-                            grow, grow/2, grow/4; only where no other block's box is, the
-                            background is like the box's, and 2% off the picture's edges */
-    float min_contrast;  /* WCAG contrast under which an outline is added (4.5) */
+    float min_size;           /* smallest size drawn, px (9) */
+    float readable_size;      /* under this the region is flagged too_small, px (12) */
+    float max_scale;          /* largest size as a multiple of the block's source size (1.0) */
+    float grow;               /* growth into free background: the box may become up to 1 + grow
+                                 times as long (and, failing that, as tall) (1.0); tried at
+                                 grow, grow/2, grow/4; only where no other block's box is, the
+                                 background is like the box's, and 2% off the picture's edges */
+    float min_contrast;       /* WCAG contrast under which an outline is added (4.5) */
     bool same_size_per_group; /* one size per block group (true) */
 };
 
@@ -238,16 +238,16 @@ enum itx_render_flag {
 /* What was drawn for one item. */
 struct itx_render_region {
     size_t block;
-    float size;            /* font size, px */
+    float size; /* font size, px */
     int n_lines;
-    float quad[8];         /* the area the text was fitted into (after growth) */
-    float ink[4];          /* x, y, w, h: the drawn ink's bounding box in the picture */
-    uint8_t color[3];      /* drawn text colour */
-    uint8_t outline[3];    /* drawn outline colour (when OUTLINED) */
-    float outline_width;   /* px, 0 when none */
-    float contrast;        /* WCAG ratio of text colour against the background under it */
-    unsigned flags;        /* enum itx_render_flag bits */
-    const char *font;      /* family used (static string) */
+    float quad[8];       /* the area the text was fitted into (after growth) */
+    float ink[4];        /* x, y, w, h: the drawn ink's bounding box in the picture */
+    uint8_t color[3];    /* drawn text colour */
+    uint8_t outline[3];  /* drawn outline colour (when OUTLINED) */
+    float outline_width; /* px, 0 when none */
+    float contrast;      /* WCAG ratio of text colour against the background under it */
+    unsigned flags;      /* enum itx_render_flag bits */
+    const char *font;    /* family used (static string) */
 };
 
 struct itx_render_report {
