@@ -182,29 +182,55 @@ start_server(struct srv *s, const char *itx, const char *dir, unsigned proxy_por
     return srv_start(s, args, env) == 0 && srv_wait_ready(s->port, 30000);
 }
 
+/* Waits until n requests are held at the proxy, each for an object of its own, and checks
+ * that no worker is busy meanwhile; what names the requests in messages. */
+static void
+expect_held(struct stall_proxy *px, unsigned port, int n, const char *what)
+{
+    int held = stall_proxy_wait_held(px, n, WAIT_MS);
+    fprintf(stderr, "%s: %d held at once on one worker\n", what, held);
+    CHECK_MSG(held == n && stall_proxy_held_distinct(px) == n, "%s were not waiting together",
+              what);
+    CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
+              "a worker was busy while %s waited on the store", what);
+}
+
+/* A picture that needs the worker is translated now (picture index i). */
+static void
+expect_translated_now(unsigned port, int i)
+{
+    long status;
+    json_t *j = call_now(port, "POST", "/v1/translate", i, &status);
+    CHECK_INT(status, 200);
+    CHECK_MSG(translated(j), "picture %d has no stored result", i);
+    json_decref(j);
+}
+
+/* The job a 202 answer names ends succeeded. */
+static void
+expect_job_succeeded(unsigned port, json_t *answer)
+{
+    const char *id = json_string_value(json_object_get(answer, "id"));
+    CHECK(id != NULL);
+    if (id) {
+        char *state = job_final_state(port, id);
+        CHECK_STR(state, "succeeded");
+        free(state);
+    }
+}
+
 /* 1: result look-ups of /v1/translate. */
 static void
 part_translate(unsigned port, struct stall_proxy *px)
 {
     struct call c[3];
-    json_t *j;
-    long status;
-    int held;
 
     stall_proxy_hold(px, "HEAD", "regions.json", 3);
     for (int i = 0; i < 3; i++)
         call_start(&c[i], port, "/v1/translate", i);
-    held = stall_proxy_wait_held(px, 3, WAIT_MS);
-    fprintf(stderr, "translate: %d look-ups held at once on one worker\n", held);
-    CHECK_MSG(held == 3 && stall_proxy_held_distinct(px) == 3,
-              "the look-ups of three requests were not waiting together");
-    CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
-              "a worker was busy while every look-up waited on the store");
+    expect_held(px, port, 3, "the look-ups of three translate requests");
     /* a fourth picture (its look-up passes) is translated meanwhile */
-    j = call_now(port, "POST", "/v1/translate", 3, &status);
-    CHECK_INT(status, 200);
-    CHECK_MSG(translated(j), "the fourth request has no stored result");
-    json_decref(j);
+    expect_translated_now(port, 3);
     CHECK_INT(stall_proxy_held(px), 3);
     for (int i = 0; i < 3; i++)
         CHECK_MSG(!atomic_load(&c[i].done), "a held request was answered before its look-up");
@@ -223,42 +249,25 @@ static void
 part_submit(unsigned port, struct stall_proxy *px)
 {
     struct call c[3];
-    json_t *j;
     long status;
-    int held;
 
     stall_proxy_hold(px, "PUT", "uploads/", 3);
     for (int i = 0; i < 3; i++)
         call_start(&c[i], port, "/v1/jobs", i);
-    held = stall_proxy_wait_held(px, 3, WAIT_MS);
-    fprintf(stderr, "jobs: %d uploads held at once on one worker\n", held);
-    CHECK_MSG(held == 3 && stall_proxy_held_distinct(px) == 3,
-              "the uploads of three submits were not waiting together");
-    CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
-              "a worker was busy while every upload waited on the store");
+    expect_held(px, port, 3, "the uploads of three submits");
     CHECK_MSG(metric_now(port, "itx_jobs_submitted_total") == 0,
               "a job was created before its pictures were stored");
     /* requests that need the worker are answered meanwhile */
-    j = call_now(port, "POST", "/v1/translate", 3, &status);
-    CHECK_INT(status, 200);
-    CHECK(translated(j));
-    json_decref(j);
+    expect_translated_now(port, 3);
     json_decref(call_now(port, "GET", "/v1/jobs/0123456789abcdef0123456789abcdef", -1, &status));
     CHECK_INT(status, 404);
     for (int i = 0; i < 3; i++)
         CHECK_MSG(!atomic_load(&c[i].done), "a submit was answered before its upload was stored");
     stall_proxy_release(px);
     for (int i = 0; i < 3; i++) {
-        const char *id;
         pthread_join(c[i].th, NULL);
         CHECK_INT(c[i].status, 202);
-        id = json_string_value(json_object_get(c[i].answer, "id"));
-        CHECK(id != NULL);
-        if (id) {
-            char *state = job_final_state(port, id);
-            CHECK_STR(state, "succeeded");
-            free(state);
-        }
+        expect_job_succeeded(port, c[i].answer);
         json_decref(c[i].answer);
     }
     CHECK(metric_now(port, "itx_jobs_submitted_total") == 3);
@@ -269,9 +278,6 @@ static void
 part_runner(unsigned port, struct stall_proxy *px)
 {
     struct call c[2];
-    json_t *j;
-    long status;
-    int held;
 
     stall_proxy_hold(px, "HEAD", "regions.json", 2);
     for (int i = 0; i < 2; i++) {
@@ -279,27 +285,13 @@ part_runner(unsigned port, struct stall_proxy *px)
         pthread_join(c[i].th, NULL);
         CHECK_INT(c[i].status, 202);
     }
-    held = stall_proxy_wait_held(px, 2, WAIT_MS);
-    fprintf(stderr, "runner: %d look-ups held at once on one worker\n", held);
-    CHECK_MSG(held == 2 && stall_proxy_held_distinct(px) == 2,
-              "the look-ups of two job items were not waiting together");
-    CHECK_MSG(metric_now(port, "itx_workers_busy") == 0,
-              "a worker was busy while the runners' look-ups waited on the store");
+    expect_held(px, port, 2, "the runners' look-ups of two job items");
     /* a new picture needs the context: the waiting runners do not hold it */
-    j = call_now(port, "POST", "/v1/translate", 6, &status);
-    CHECK_INT(status, 200);
-    CHECK(translated(j));
-    json_decref(j);
+    expect_translated_now(port, 6);
     CHECK_INT(stall_proxy_held(px), 2);
     stall_proxy_release(px);
     for (int i = 0; i < 2; i++) {
-        const char *id = json_string_value(json_object_get(c[i].answer, "id"));
-        CHECK(id != NULL);
-        if (id) {
-            char *state = job_final_state(port, id);
-            CHECK_STR(state, "succeeded");
-            free(state);
-        }
+        expect_job_succeeded(port, c[i].answer);
         json_decref(c[i].answer);
     }
 }
