@@ -14,6 +14,30 @@
 
 extern char **environ;
 
+long
+test_time_scale(void)
+{
+    const char *v = getenv("ITX_TEST_TIME_SCALE");
+    char *end;
+    long n;
+
+    if (!v)
+        return 1;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 100) {
+        fprintf(stderr, "ITX_TEST_TIME_SCALE='%s': not an integer from 1 to 100\n", v);
+        exit(2);
+    }
+    return n;
+}
+
+long
+test_ms(long ms)
+{
+    return ms * test_time_scale();
+}
+
 void
 ms_sleep(long ms)
 {
@@ -56,6 +80,9 @@ reader_main(void *arg)
         if (getenv("TEST_SERVER_ECHO"))
             fwrite(buf, 1, (size_t)n, stderr);
     }
+    pthread_mutex_lock(&s->mu);
+    s->log_eof = true;
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -73,7 +100,7 @@ int
 srv_start(struct srv *s, const char *const *argv, const char *const *env)
 {
     int fds[2];
-    double until = now_ms() + 20000.0;
+    double until = now_ms() + (double)test_ms(20000);
 
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->mu, NULL);
@@ -120,7 +147,7 @@ srv_start(struct srv *s, const char *const *argv, const char *const *env)
 int
 srv_signal_wait(struct srv *s, int sig)
 {
-    double until = now_ms() + 20000.0;
+    double until = now_ms() + (double)test_ms(20000);
     int status;
 
     if (s->pid <= 0)
@@ -129,6 +156,17 @@ srv_signal_wait(struct srv *s, int sig)
     while (now_ms() < until) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
+            /* The exit does not mean the reader has the last lines yet: wait for the end of
+             * the pipe (bounded, in case something the server started still holds it). */
+            while (now_ms() < until) {
+                bool eof;
+                pthread_mutex_lock(&s->mu);
+                eof = s->log_eof;
+                pthread_mutex_unlock(&s->mu);
+                if (eof)
+                    break;
+                ms_sleep(2);
+            }
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         ms_sleep(5);
@@ -209,7 +247,7 @@ http_ex(unsigned port, const char *method, const char *path, const char *const *
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L * test_time_scale());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (path_as_is)
         curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
@@ -310,7 +348,7 @@ metric_now(unsigned port, const char *series)
 bool
 metric_wait(unsigned port, const char *series, double want, long timeout_ms)
 {
-    double until = now_ms() + (double)timeout_ms;
+    double until = now_ms() + (double)test_ms(timeout_ms);
     while (now_ms() < until) {
         if (metric_now(port, series) == want)
             return true;
@@ -322,7 +360,7 @@ metric_wait(unsigned port, const char *series, double want, long timeout_ms)
 bool
 srv_wait_ready(unsigned port, long timeout_ms)
 {
-    double until = now_ms() + (double)timeout_ms;
+    double until = now_ms() + (double)test_ms(timeout_ms);
     while (now_ms() < until) {
         struct resp r;
         long st = -1;
