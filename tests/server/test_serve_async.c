@@ -24,10 +24,14 @@
 
 #define N_REQ 3
 /* Long enough for the OCR of the three pictures on one worker of a loaded machine to end
- * while the first call is still held; the deadline part holds past its deadline. */
+ * while the first call is still held; the deadline part holds past its deadline. All three,
+ * and every other wait here, are multiplied by the run's time scale (test_ms, proc.h), so a
+ * sanitizer build keeps the same order of events; none is a timing assertion. */
 #define HOLD_MS 8000
-#define DEADLINE_MS "8000"
+#define DEADLINE_MS 8000
 #define HOLD_PAST_MS 11000
+/* The server's per-request deadline and provider timeout where the test does not test them. */
+#define LONG_MS 60000
 
 /* The request body for the first testset picture made with seed; NULL on failure. */
 static char *
@@ -140,11 +144,12 @@ fake_in_flight(struct fake_llm *f)
 
 static bool
 start_server(struct srv *s, const char *itx, const char *dir, const char *name, int llm_port,
-             const char *deadline)
+             long deadline_ms)
 {
     static const char supp[] = "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\n"
                                "leak:libcairo\nleak:libglib\nleak:libgobject\n";
     char store[200], env_store[300], env_data[300], env_base[128], lsan[300], cmd[500];
+    char deadline[64], provider_timeout[64];
     const char *args[] = {itx, "serve", "--workers", "1", NULL};
     const char *env[] = {env_store,
                          env_data,
@@ -156,8 +161,12 @@ start_server(struct srv *s, const char *itx, const char *dir, const char *name, 
                          env_base,
                          lsan,
                          deadline,
+                         provider_timeout,
                          NULL};
 
+    snprintf(deadline, sizeof(deadline), "ITX_DEADLINE_MS=%ld", test_ms(deadline_ms));
+    snprintf(provider_timeout, sizeof(provider_timeout), "ITX_TRANSLATE_TIMEOUT_MS=%ld",
+             test_ms(LONG_MS));
     snprintf(store, sizeof(store), "%s/%s", dir, name);
     snprintf(cmd, sizeof(cmd), "mkdir -p %s/files %s/data", store, store);
     if (system(cmd) != 0)
@@ -194,9 +203,9 @@ main(int argc, char **argv)
     char dir[64] = "/tmp/itx-serve-async-XXXXXX", cmd[128];
     char *bodies[N_REQ + 1] = {0};
     static struct fake_llm fake = {.vendor = FAKE_OPENAI, .model = "gpt-test", .key = "sk-test"};
-    struct fake_reply hold = {.kind = FAKE_AUTO, .delay_ms = HOLD_MS};
+    struct fake_reply hold = {.kind = FAKE_AUTO, .delay_ms = (int)test_ms(HOLD_MS)};
     struct fake_reply prompt = {.kind = FAKE_AUTO};
-    struct fake_reply past = {.kind = FAKE_AUTO, .delay_ms = HOLD_PAST_MS};
+    struct fake_reply past = {.kind = FAKE_AUTO, .delay_ms = (int)test_ms(HOLD_PAST_MS)};
     struct call calls[N_REQ];
     struct srv s;
     int port;
@@ -218,7 +227,7 @@ main(int argc, char **argv)
     fake_llm_script(&fake, &hold, 1);
 
     /* one worker, three requests at once: the calls wait on the fake together */
-    if (!start_server(&s, argv[1], dir, "a", port, "ITX_DEADLINE_MS=60000")) {
+    if (!start_server(&s, argv[1], dir, "a", port, LONG_MS)) {
         CHECK_MSG(0, "itx serve did not become ready");
         srv_free(&s);
         return check_summary();
@@ -228,7 +237,7 @@ main(int argc, char **argv)
         pthread_create(&calls[i].th, NULL, call_main, &calls[i]);
     }
     /* while all three calls are pending, no worker is busy */
-    for (int i = 0; i < 6000 && !seen_all; i++) {
+    for (long i = 0; i < test_ms(30000) / 5 && !seen_all; i++) {
         if (fake_in_flight(&fake) == N_REQ) {
             seen_all = true;
             busy_all = metric_now(s.port, "itx_workers_busy");
@@ -258,7 +267,7 @@ main(int argc, char **argv)
 
     /* a deadline that passes while the provider call waits: 504, and the server goes on */
     fake_llm_script(&fake, &past, 1);
-    if (!start_server(&s, argv[1], dir, "b", port, "ITX_DEADLINE_MS=" DEADLINE_MS)) {
+    if (!start_server(&s, argv[1], dir, "b", port, DEADLINE_MS)) {
         CHECK_MSG(0, "itx serve did not become ready");
         srv_free(&s);
         fake_llm_stop(&fake);
@@ -272,7 +281,7 @@ main(int argc, char **argv)
     CHECK_MSG(fake.n_requests == 1, "the deadline did not pass during the provider call");
     pthread_mutex_unlock(&fake.mu);
     /* the held call ends; then a prompt provider gets the same picture through */
-    for (int i = 0; i < 4000 && fake_in_flight(&fake) > 0; i++)
+    for (long i = 0; i < test_ms(20000) / 5 && fake_in_flight(&fake) > 0; i++)
         ms_sleep(5);
     fake_llm_script(&fake, &prompt, 1);
     {
@@ -302,7 +311,7 @@ main(int argc, char **argv)
     /* a job of three pictures on one worker: the runners give the context back during the
      * provider calls, so two calls (two runners per context) wait together */
     fake_llm_script(&fake, &hold, 1);
-    if (!start_server(&s, argv[1], dir, "c", port, "ITX_DEADLINE_MS=60000")) {
+    if (!start_server(&s, argv[1], dir, "c", port, LONG_MS)) {
         CHECK_MSG(0, "itx serve did not become ready");
     } else {
         char *jb = job_body(bodies, N_REQ), path[200], *id = NULL;
@@ -314,7 +323,7 @@ main(int argc, char **argv)
             id = strdup(json_string_value(json_object_get(j, "id")));
         json_decref(j);
         j = NULL;
-        for (int i = 0; id && i < 1200; i++) {
+        for (long i = 0; id && i < test_ms(120000) / 100; i++) {
             json_decref(j);
             snprintf(path, sizeof(path), "/v1/jobs/%s", id);
             j = job_call(s.port, "GET", path, NULL, &status);

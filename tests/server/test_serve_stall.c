@@ -31,7 +31,8 @@
 #include "stall-proxy.h"
 
 #define N_PICS 7
-/* A bound on waits that only a broken server reaches (not a timing assertion). */
+/* A bound on waits that only a broken server reaches (not a timing assertion), and the
+ * server's per-request deadline; both times the run's time scale (test_ms, proc.h). */
 #define WAIT_MS 60000
 
 static char *pic_b64[N_PICS];
@@ -140,7 +141,7 @@ job_final_state(unsigned port, const char *id)
     char path[200], *state = NULL;
 
     snprintf(path, sizeof(path), "/v1/jobs/%s", id);
-    for (int i = 0; i < WAIT_MS / 100 && !state; i++) {
+    for (long i = 0; i < test_ms(WAIT_MS) / 100 && !state; i++) {
         long status;
         json_t *j = call_now(port, "GET", path, -1, &status);
         const char *s = json_string_value(json_object_get(j, "state"));
@@ -158,7 +159,7 @@ start_server(struct srv *s, const char *itx, const char *dir, unsigned proxy_por
 {
     static const char supp[] = "leak:libfontconfig\nleak:libpango\nleak:libharfbuzz\n"
                                "leak:libcairo\nleak:libglib\nleak:libgobject\n";
-    char env_data[300], endpoint[128], lsan[300];
+    char env_data[300], endpoint[128], lsan[300], deadline[64];
     const char *args[] = {itx, "serve", "--workers", "1", NULL};
     const char *env[] = {"ITX_STORE=s3",
                          "ITX_S3_BUCKET=itx-test",
@@ -172,9 +173,11 @@ start_server(struct srv *s, const char *itx, const char *dir, unsigned proxy_por
                          "ITX_MAX_JSON_BYTES=8388608", /* the pictures are PNGs of ~1 MB */
                          env_data,
                          lsan,
+                         deadline,
                          NULL};
 
     snprintf(env_data, sizeof(env_data), "ITX_DATA_DIR=%s/data", dir);
+    snprintf(deadline, sizeof(deadline), "ITX_DEADLINE_MS=%ld", test_ms(WAIT_MS));
     snprintf(endpoint, sizeof(endpoint), "ITX_S3_ENDPOINT=http://127.0.0.1:%u", proxy_port);
     snprintf(lsan, sizeof(lsan), "%s/lsan.supp", dir);
     write_file(lsan, supp, sizeof(supp) - 1);
@@ -187,7 +190,7 @@ start_server(struct srv *s, const char *itx, const char *dir, unsigned proxy_por
 static void
 expect_held(struct stall_proxy *px, unsigned port, int n, const char *what)
 {
-    int held = stall_proxy_wait_held(px, n, WAIT_MS);
+    int held = stall_proxy_wait_held(px, n, test_ms(WAIT_MS));
     fprintf(stderr, "%s: %d held at once on one worker\n", what, held);
     CHECK_MSG(held == n && stall_proxy_held_distinct(px) == n, "%s were not waiting together",
               what);
