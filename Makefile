@@ -32,7 +32,7 @@ test: build-dev
 test-asan: setup-dev
 	cmake --preset asan >/dev/null
 	cmake --build build/asan -j $(JOBS)
-	cd build/asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 ITX_TEST_TIME_SCALE=2 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
 # ThreadSanitizer over the whole suite (docs/hardening.md). Under TSan tests run many times
@@ -45,13 +45,15 @@ test-asan: setup-dev
 # G_SLICE=always-malloc: GLib's slice allocator (GLib < 2.76) recycles memory without malloc
 # and free, so TSan took a region libvips handed to itx-testset's main thread, in memory a
 # finished vips worker had used for something else, for a race in src/image/vips-bridge.c.
+# ITX_TEST_TIME_SCALE (here and in test-asan): the server tests' hang bounds, deadlines and
+# provider holds are multiplied by it (tests/server/proc.h), as the sanitizer builds run slower.
 TSAN_TIMEOUT ?= 1800
 test-tsan: setup-dev
 	cmake --preset tsan >/dev/null
 	cmake --build build/tsan -j $(JOBS)
 	find build/tsan -name CTestTestfile.cmake -exec \
 	  sed -i -E 's/ TIMEOUT "[0-9]+"/ TIMEOUT "$(TSAN_TIMEOUT)"/' {} +
-	cd build/tsan && G_SLICE=always-malloc \
+	cd build/tsan && G_SLICE=always-malloc ITX_TEST_TIME_SCALE=5 \
 	  TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1:suppress_equal_addresses=0 \
 	  ctest -j $(JOBS) --output-on-failure $(CTEST_ARGS)
 
