@@ -12,6 +12,7 @@ itx_buf_init(struct itx_buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->err = ITX_OK;
 }
 
 void
@@ -21,14 +22,25 @@ itx_buf_release(struct itx_buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = ITX_OK;
 }
 
 void
 itx_buf_reset(struct itx_buf *b)
 {
     b->len = 0;
+    b->err = ITX_OK;
     if (b->data)
         b->data[0] = '\0';
+}
+
+/* Remembers the first failure; returns s. */
+static enum itx_status
+fail(struct itx_buf *b, enum itx_status s)
+{
+    if (!b->err)
+        b->err = s;
+    return s;
 }
 
 static enum itx_status
@@ -38,7 +50,7 @@ reserve(struct itx_buf *b, size_t extra)
     char *p;
 
     if (extra > b->max || b->len > b->max - extra)
-        return ITX_ERR_TOO_LARGE;
+        return fail(b, ITX_ERR_TOO_LARGE);
     need = b->len + extra + 1;
     if (need <= b->cap)
         return ITX_OK;
@@ -49,7 +61,7 @@ reserve(struct itx_buf *b, size_t extra)
         cap = b->max + 1;
     p = itx_realloc(b->data, cap);
     if (!p)
-        return ITX_ERR_NOMEM;
+        return fail(b, ITX_ERR_NOMEM);
     b->data = p;
     b->cap = cap;
     return ITX_OK;
@@ -91,7 +103,7 @@ itx_buf_vprintf(struct itx_buf *b, const char *fmt, va_list ap)
     n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
     if (n < 0)
-        return ITX_ERR_INVALID;
+        return fail(b, ITX_ERR_INVALID);
     s = reserve(b, (size_t)n);
     if (s)
         return s;
@@ -144,6 +156,12 @@ itx_buf_json_str(struct itx_buf *b, const char *s)
     return st ? st : itx_buf_putc(b, '"');
 }
 
+enum itx_status
+itx_buf_error(const struct itx_buf *b)
+{
+    return b->err;
+}
+
 char *
 itx_buf_take(struct itx_buf *b, size_t *len)
 {
@@ -153,5 +171,6 @@ itx_buf_take(struct itx_buf *b, size_t *len)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = ITX_OK;
     return p;
 }

@@ -1,5 +1,6 @@
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "core/alloc.h"
@@ -38,7 +39,7 @@ test_buf(void)
     CHECK(itx_buf_printf(&b, "%d", 1234) == ITX_OK);
     CHECK_STR(b.data, "hello1234");
     CHECK(itx_buf_puts(&b, "ab") == ITX_ERR_TOO_LARGE); /* 11 > 10 */
-    CHECK_STR(b.data, "hello1234");                    /* unchanged on failure */
+    CHECK_STR(b.data, "hello1234");                     /* unchanged on failure */
     CHECK(itx_buf_putc(&b, '!') == ITX_OK);
     CHECK_INT(b.len, 10);
     itx_buf_release(&b);
@@ -46,6 +47,52 @@ test_buf(void)
     itx_buf_init(&b, 100);
     itx_buf_json_str(&b, "a\"b\\c\n\x01");
     CHECK_STR(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
+    itx_buf_release(&b);
+}
+
+/* A failed append is remembered until reset, even when later appends succeed. */
+static void
+test_buf_error(void)
+{
+    struct itx_buf b;
+    char *p;
+    size_t len;
+
+    itx_buf_init(&b, 100);
+    CHECK(itx_buf_error(&b) == ITX_OK);
+    CHECK(itx_buf_puts(&b, "a") == ITX_OK);
+    /* the buffer has 64 bytes: the first append past them must grow it, and that fails */
+    itx_alloc_fail_at(1, false);
+    CHECK(itx_buf_printf(&b, "%070d", 7) == ITX_ERR_NOMEM);
+    itx_alloc_fail_at(0, false);
+    CHECK(itx_buf_puts(&b, "b") == ITX_OK); /* succeeds, leaving a gap */
+    CHECK_STR(b.data, "ab");
+    CHECK(itx_buf_error(&b) == ITX_ERR_NOMEM);
+    /* a later failure of another kind does not replace the first */
+    CHECK(itx_buf_append(&b, "x", 200) == ITX_ERR_TOO_LARGE);
+    CHECK(itx_buf_error(&b) == ITX_ERR_NOMEM);
+    itx_buf_reset(&b);
+    CHECK(itx_buf_error(&b) == ITX_OK);
+
+    /* a JSON string cut short by a failed growth */
+    CHECK(itx_buf_puts(&b, "0123456789012345678901234567890123456789012345678901234567") == ITX_OK);
+    itx_alloc_fail_at(1, false);
+    CHECK(itx_buf_json_str(&b, "\"\\\"\\\"\\") == ITX_ERR_NOMEM);
+    itx_alloc_fail_at(0, false);
+    CHECK(itx_buf_putc(&b, '}') == ITX_OK);
+    CHECK(itx_buf_error(&b) == ITX_ERR_NOMEM);
+    p = itx_buf_take(&b, &len);
+    /* the opening quote and two escapes fit in the 64 bytes; the third escape needed more */
+    CHECK(p != NULL && len == 58 + 1 + 4 + 1 && strcmp(p + 58, "\"\\\"\\\\}") == 0);
+    itx_free(p);
+    CHECK(itx_buf_error(&b) == ITX_OK); /* take leaves an empty buffer with nothing failed */
+
+    /* past the ceiling */
+    CHECK(itx_buf_printf(&b, "%0101d", 1) == ITX_ERR_TOO_LARGE);
+    CHECK(itx_buf_error(&b) == ITX_ERR_TOO_LARGE);
+    itx_buf_release(&b);
+    itx_buf_init(&b, 100);
+    CHECK(itx_buf_error(&b) == ITX_OK);
     itx_buf_release(&b);
 }
 
@@ -112,6 +159,7 @@ main(void)
 {
     test_diag();
     test_buf();
+    test_buf_error();
     test_alloc();
     test_util();
     return check_summary();
