@@ -1311,7 +1311,8 @@ count_as_modifier(char *s)
         {"hours", "hour"},    {"days", "day"},       {"years", "year"},     {"months", "month"},
         {"weeks", "week"},    {"minutes", "minute"}, {"seconds", "second"}, {"inches", "inch"},
         {"hour", "hour"},     {"day", "day"},        {"year", "year"},      {"month", "month"},
-        {"people", "person"}, {"layers", "layer"},   {"doors", "door"},
+        {"people", "person"}, {"layers", "layer"},   {"doors", "door"},     {"colours", "colour"},
+        {"colors", "color"},
     };
     char *sp = strchr(s, ' ');
 
@@ -2239,6 +2240,26 @@ title_modifier(const struct cand *c)
 }
 
 /*
+ * Whether English with a hyphen still ends in a product noun: "T-shirt" (one letter and a
+ * noun), "no-show socks" (a last word without one). Not "non-slip", "ultra-light".
+ */
+static bool
+hyphen_noun(const char *e, size_t en)
+{
+    const char *last = e, *h;
+
+    for (size_t k = 0; k + 1 < en; k++)
+        if (e[k] == ' ')
+            last = e + k + 1;
+    h = memrchr(last, '-', en - (size_t)(last - e));
+    if (h && h != last + 1)
+        return false; /* ultra-light, high-top */
+    if (h)
+        last = h + 1;
+    return is_domain(last, en - (size_t)(last - e));
+}
+
+/*
  * Whether the English of a title's first word can be its head noun: not a modifier by its
  * form (an adjective's ending, a hyphenated compound, a first word that is an adjective), not
  * a quality noun (size, fit, design), not a name, not a phrase with a preposition. strict: nor
@@ -2255,7 +2276,8 @@ head_noun(const char *e, size_t en, bool strict)
     char first[64];
     size_t ln, fl = sp ? (size_t)(sp - e) : en;
 
-    if (en == 0 || memchr(e, '-', en) || (e[0] >= 'A' && e[0] <= 'Z') ||
+    if (en == 0 || (memchr(e, '-', en) && !hyphen_noun(e, en)) ||
+        (e[0] >= 'A' && e[0] <= 'Z' && !(e[1] == '-' && hyphen_noun(e, en))) ||
         strpbrk(e, "0123456789%'/"))
         return false;
     for (size_t k = 0; k < sizeof(prep) / sizeof(prep[0]); k++)
@@ -2275,8 +2297,8 @@ head_noun(const char *e, size_t en, bool strict)
     if (strict && sp && fl < sizeof(first)) {
         memcpy(first, e, fl);
         first[fl] = '\0';
-        if (modifier_word(first, fl, true))
-            return false; /* low fat, large capacity */
+        if (modifier_word(first, fl, true) && !(memchr(first, '-', fl) && hyphen_noun(e, en)))
+            return false; /* low fat, large capacity; not no-show socks */
     }
     return true;
 }
@@ -2316,7 +2338,7 @@ qualifies_after(const struct cand *choice, size_t n, size_t i)
  * title, 2 when its last word names the head again (the head is then not said), 0 otherwise.
  */
 static int
-head_first(const struct cand *choice, size_t n, size_t i, size_t *head_end)
+head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_t *head_end)
 {
     const struct cand *h = &choice[i];
     char e[128];
@@ -2357,6 +2379,7 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_end)
         j += choice[j].len;
         nh++;
     }
+    *head_at = lead;
     *head_end = j;
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
         if (title_modifier(&choice[j])) {
@@ -2671,8 +2694,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 joins[0] = joins[1] = (size_t)-1;
             /* 运动套装男 "men's sports set": whom it is for goes first. */
             bool repeat = false;
-            size_t head_end = i;
-            said_first = say_last_len == 0 && head_first(choice, n, i, &head_end) != 0
+            size_t head_at = i, head_end = i;
+            said_first = say_last_len == 0 && head_first(choice, n, i, &head_at, &head_end) != 0
                              ? (size_t)-1
                              : audience_last(choice, n, i, &repeat);
             if (said_first != (size_t)-1 && !repeat) {
@@ -2683,12 +2706,16 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
             /* 头盔骑行 "cycling helmet": a head noun said first in a title goes last. */
             int hf = said_first == (size_t)-1 && say_last_len == 0
-                         ? head_first(choice, n, i, &head_end)
+                         ? head_first(choice, n, i, &head_at, &head_end)
                          : 0;
             if (hf) {
                 size_t en = 0;
-                /* The head's words, all but the last as modifiers ("computer speaker"). */
-                for (size_t j = i; j < head_end; j += choice[j].len) {
+                /*
+                 * The head's words, all but the last as modifiers ("computer speaker"); the
+                 * modifiers it opens with are said first (轻薄羽绒服女短款 "women's
+                 * lightweight short down jacket").
+                 */
+                for (size_t j = head_at; j < head_end; j += choice[j].len) {
                     char t[128], m[128];
                     const char *tp = t;
                     size_t tn = token_english(&choice[j], t);
@@ -2707,13 +2734,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 if (en) {
                     say_last_len = hf == 1 ? en : 0;
                     head_pending = hf == 1;
-                    skip_at = i;
+                    skip_at = head_at;
                     skip_end = head_end;
                     /* 剃须刀电动男士 "men's electric shaver": whom it is for goes first. */
                     for (size_t j = head_end; !is_bound(choice, n, j); j += choice[j].len) {
                         char ae[128];
                         size_t an = token_english(&choice[j], ae);
-                        if (j > head_end && is_audience(ae, an)) {
+                        if ((j > head_end || head_at > i) && is_audience(ae, an)) {
                             s = emit(&w, ae, an, TK_WORD, true);
                             said_first = j;
                             break;

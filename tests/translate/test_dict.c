@@ -288,7 +288,7 @@ test_numbers(void)
     expect("已售2.3万件", "23,000 sold");
     expect("销量突破8万", "Over 80,000 sold");
     expect("4万毫安", "40,000mAh");
-    expect("好评5万+", "Good reviews 50,000+");
+    expect("收藏3万+", "Favorite 30,000+");
     expect("300+", "300+");
     /* 万 inside a word is not a number. */
     expect("万一", "Contingency");
@@ -308,6 +308,7 @@ test_numbers(void)
     expect("5岁宝宝", "5-year-old baby");
     expect("6人帐篷", "6-person tent");
     expect("4层书架", "4-layer bookshelf");
+    expect("8色蜡笔", "8-colour crayon");
     expect("3-6岁儿童", "Children aged 3-6");
     expect("3合1", "3-in-1");
     /* Months and dates. */
@@ -341,7 +342,7 @@ test_instructions(void)
     /* ... but a glossary verb stays: 检查 "check", not CEDICT's "examine". */
     expect("收到货后请检查", "Please check after receiving the goods");
     /* Function words of shop notices: 本 "this", 如 "if", 属 "is". */
-    expect("如有破损", "If there is damage");
+    expect("如有色差", "If there is color difference");
     /* A product noun among CEDICT's senses wins (蜡 "candle; wax"). */
     expect("地板蜡", "Floor wax");
     expect("请勿让儿童玩耍", "Do not let children play with it");
@@ -351,7 +352,7 @@ test_instructions(void)
     expect("请将包装拆开", "Please dismantle packaging");
     /* 用 X + verb: the verb, then "with X". */
     expect("用温水清洗", "Wash with warm water");
-    expect("请用中性洗涤剂", "Please use neutral cleaning agent");
+    expect("请用清水", "Please use fresh water");
     /* "X时" opening a group is "when X-ing", said last. */
     expect("充电时请勿使用", "Do not use when charging");
     expect("使用时", "When using");
@@ -360,7 +361,7 @@ test_instructions(void)
     /* Whom a phrase is about is a plain noun after a preposition or before a predicate. */
     expect("不适合儿童", "Not suitable for children");
     expect("适合男士", "Suitable for men");
-    expect("儿童慎用", "Children use with caution");
+    expect("老人慎用", "Elderly use with caution");
     expect("儿童水杯", "Children's water bottle");
     expect("请放在儿童接触不到的地方", "Please keep out of reach of children");
 }
@@ -415,7 +416,7 @@ test_titles(void)
     expect("刀具套装厨房", "Kitchen knife set");
     /* A qualifier of several modifier words; not a restated head that is an instruction. */
     expect("微波炉家用小型", "Small household microwave");
-    expect("手洗不可机洗", "Hand wash do not machine wash");
+    expect("机洗不可干洗", "Machine wash do not dry clean");
     /* A last word that names the head again replaces it. */
     expect("扳手活动扳手", "Adjustable wrench");
     /* X专用 after a head noun: "for" goes after the head. */
@@ -514,9 +515,17 @@ test_title_order(void)
     /* 装饰 closing a phrase after a noun is the noun "decoration". */
     expect("门口装饰", "Doorway decoration");
     expect("装饰灯", "Decorative light");
-    /* A head opening with modifiers, then whom it is for and qualifiers: audience first. */
-    expect("保暖羽绒服男冬季", "Men's winter warm down jacket");
-    expect("透气运动鞋女夏季", "Women's summer breathable sneakers");
+    /*
+     * A head opening with modifiers, then whom it is for and qualifiers: audience first, then
+     * the head's own modifiers, the qualifiers and the head.
+     */
+    expect("保暖羽绒服男冬季", "Men's warm winter down jacket");
+    expect("透气运动鞋女夏季", "Women's breathable summer sneakers");
+    expect("加厚卫衣女", "Women's thickened sweatshirt");
+    /* A head noun may have a hyphen (T-shirt, no-show socks); a modifier may not head. */
+    expect("透气T恤男夏季", "Men's breathable summer T-shirt");
+    expect("船袜男浅口隐形", "Men's low-cut invisible no-show socks");
+    expect("超轻便携", "Ultra-light portable");
     /* Whom a title is for, after its head noun and before other words, goes first too. */
     expect("皮带男士针扣", "Men's belt pin buckle");
     expect("手套男士触屏", "Men's gloves touchscreen");
