@@ -416,6 +416,13 @@ stage_translate(struct itx_pipeline *pl, struct pl_pic *pics, size_t n,
             }
             if (!all_skipped)
                 p->block_skip[b] = ITX_TR_SKIP_NONE;
+            /* a segment left out for memory fails the picture; past the 1 MiB ceiling the
+               text is cut below anyway */
+            if (itx_buf_error(&s) == ITX_ERR_NOMEM) {
+                itx_buf_release(&s);
+                st = itx_diag_set(d, ITX_ERR_NOMEM, "out of memory joining a translation");
+                goto out;
+            }
             /* the renderer draws at most ITX_RENDER_MAX_TEXT bytes: cut longer
                translations at a character boundary rather than fail the picture */
             if (s.len > ITX_RENDER_MAX_TEXT) {
@@ -627,6 +634,13 @@ qa_check(struct itx_pipeline_ctx *c, struct pl_pic *p, bool *han, bool *overflow
             if (s.len)
                 itx_buf_putc(&s, '\n');
             itx_buf_puts(&s, l->text);
+        }
+        /* a line left out for memory would let a check pass on less than was drawn; past
+           the ITX_RENDER_MAX_TEXT ceiling the read-back is cut, as before */
+        if (itx_buf_error(&s) == ITX_ERR_NOMEM) {
+            itx_buf_release(&s);
+            itx_ocr_result_free(r);
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory reading back the drawn text");
         }
         itx_free(p->readback[b]);
         p->readback[b] = itx_buf_take(&s, NULL);

@@ -70,6 +70,7 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o, c
     bool first = true;
     enum itx_status st;
     json_t *check;
+    json_error_t jerr;
 
     itx_buf_printf(b, "{\n  \"version\": 1,\n  \"width\": %d,\n  \"height\": %d,\n", p->img->w,
                    p->img->h);
@@ -191,16 +192,26 @@ itx_pl_regions_json(const struct pl_pic *p, const struct itx_pipeline_opts *o, c
         put_quad(b, ol->box);
         itx_buf_printf(b, ", \"score\": %.3f, \"flags\": []}", (double)ol->score);
     }
-    st = itx_buf_puts(b, "\n  ]\n}\n");
+    itx_buf_puts(b, "\n  ]\n}\n");
+    /* The appends above are not checked one by one: the buffer remembers the first that
+     * failed, which left a piece out even when the later ones succeeded. */
+    st = itx_buf_error(b);
     if (st == ITX_ERR_TOO_LARGE)
         return itx_diag_set(d, st, "regions JSON over %zu bytes", b->max);
-    /* The appends above are not checked one by one, and one that failed for memory leaves a
-     * hole while the later ones succeed: a document that does not parse is that failure. */
-    if (st == ITX_OK && (check = json_loadb(b->data, b->len, 0, NULL)) != NULL) {
-        json_decref(check);
-        return ITX_OK;
+    if (st == ITX_ERR_NOMEM)
+        return itx_diag_set(d, st, "out of memory writing the regions JSON");
+    if (st != ITX_OK)
+        return itx_diag_set(d, ITX_ERR_INTERNAL, "cannot write the regions JSON: %s",
+                            itx_err_str(st));
+    /* What is read back must parse: a writer bug (or text that is not UTF-8) stops here. */
+    if ((check = json_loadb(b->data, b->len, 0, &jerr)) == NULL) {
+        if (json_error_code(&jerr) == json_error_out_of_memory)
+            return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory checking the regions JSON");
+        return itx_diag_set(d, ITX_ERR_INTERNAL, "the regions JSON does not parse: %s (byte %d)",
+                            jerr.text, jerr.position);
     }
-    return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory writing the regions JSON");
+    json_decref(check);
+    return ITX_OK;
 }
 
 /* ---- redraw ------------------------------------------------------------------------------ */
