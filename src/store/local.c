@@ -4,22 +4,32 @@
  * store's directory descriptor, so neither a crafted name nor a symlink planted inside the
  * directory can lead outside it.
  *
- * A put writes "<dir>/.tmp-<pid>-<n>" next to the target, fsyncs it, renames it into place
- * with RENAME_NOREPLACE (create-only), then fsyncs the directory. On any failure the
- * temporary file is removed, so a full disk leaves no partial object behind.
+ * A put writes "<dir>/.tmp/.tmp-<pid>-<n>", fsyncs it, renames it into place with
+ * RENAME_NOREPLACE (create-only), then fsyncs the target's directory. On any failure the
+ * temporary file is removed, so a full disk leaves no partial object behind. A process killed
+ * mid-put (kill -9, OOM) cannot remove its file; keeping them all in one directory lets the
+ * next open of the store remove those older than ITX_STORE_TMP_STALE_S (no put takes that
+ * long, and younger ones may belong to another process sharing the directory). Names never
+ * start with '.', so ".tmp" can never be an object.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "store/store-impl.h"
 
 static atomic_ulong tmp_counter;
+
+/* A temporary file older than this is a leftover of a killed process. */
+#define ITX_STORE_TMP_STALE_S (15 * 60)
 
 static enum itx_status
 io_error(struct itx_diag *d, int err, const char *what, const char *key)
@@ -87,7 +97,7 @@ local_put(struct itx_store *s, const char *key, const void *data, size_t len,
         return io_error(d, errno, "create the directory of", key);
     snprintf(tmp, sizeof tmp, ".tmp-%ld-%lu", (long)getpid(),
              atomic_fetch_add(&tmp_counter, 1) + 1);
-    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    fd = openat(s->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = io_error(d, errno, "create a temporary file for", key);
         close(dfd);
@@ -116,19 +126,19 @@ local_put(struct itx_store *s, const char *key, const void *data, size_t len,
     }
     fd = -1;
     stage = "rename into place";
-    if (renameat2(dfd, tmp, dfd, base, RENAME_NOREPLACE) != 0) {
+    if (renameat2(s->tmp_fd, tmp, dfd, base, RENAME_NOREPLACE) != 0) {
         err = errno;
         if (err == EINVAL || err == ENOSYS) {
             /* File systems without RENAME_NOREPLACE: link(2) is create-only too. */
-            if (linkat(dfd, tmp, dfd, base, 0) == 0) {
-                unlinkat(dfd, tmp, 0);
+            if (linkat(s->tmp_fd, tmp, dfd, base, 0) == 0) {
+                unlinkat(s->tmp_fd, tmp, 0);
                 err = 0;
             } else {
                 err = errno;
             }
         }
         if (err == EEXIST) {
-            unlinkat(dfd, tmp, 0);
+            unlinkat(s->tmp_fd, tmp, 0);
             close(dfd);
             return itx_diag_set(d, ITX_ERR_CONFLICT, "object '%s' already exists", key);
         }
@@ -146,7 +156,7 @@ local_put(struct itx_store *s, const char *key, const void *data, size_t len,
 fail:
     if (fd >= 0)
         close(fd);
-    unlinkat(dfd, tmp, 0);
+    unlinkat(s->tmp_fd, tmp, 0);
     close(dfd);
     st = io_error(d, err, stage, key);
     itx_diag_prefix(d, "local store (%zu bytes)", len);
@@ -268,11 +278,43 @@ local_release(struct itx_store *s)
     if (s->dir_fd >= 0)
         close(s->dir_fd);
     s->dir_fd = -1;
+    if (s->tmp_fd >= 0)
+        close(s->tmp_fd);
+    s->tmp_fd = -1;
 }
 
 static const struct store_ops local_ops = {
     local_put, local_head, local_get, local_url, local_release,
 };
+
+/* Removes the temporary files older than ITX_STORE_TMP_STALE_S from <dir>/.tmp; returns how
+ * many. Only regular files named ".tmp-*" are touched. */
+static unsigned
+sweep_stale(int tmp_fd)
+{
+    int fd = dup(tmp_fd);
+    DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    time_t now = time(NULL);
+    unsigned n = 0;
+
+    if (!dh) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while ((e = readdir(dh)) != NULL) {
+        struct stat st;
+        if (strncmp(e->d_name, ".tmp-", 5) != 0)
+            continue;
+        if (fstatat(tmp_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (now - st.st_mtime > ITX_STORE_TMP_STALE_S && unlinkat(tmp_fd, e->d_name, 0) == 0)
+            n++;
+    }
+    closedir(dh);
+    return n;
+}
 
 /* mkdir -p for the store directory itself (an operator setting, not user input). */
 static int
@@ -311,5 +353,18 @@ store_local_open(struct itx_store *s, struct itx_diag *d)
     if (s->dir_fd < 0)
         return itx_diag_set(d, ITX_ERR_IO, "cannot open store directory '%s': %s", s->dir,
                             strerror(errno));
+    if (mkdirat(s->dir_fd, ".tmp", 0755) != 0 && errno != EEXIST)
+        return itx_diag_set(d, ITX_ERR_IO, "cannot create '%s/.tmp': %s", s->dir, strerror(errno));
+    s->tmp_fd = openat(s->dir_fd, ".tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (s->tmp_fd < 0)
+        return itx_diag_set(d, ITX_ERR_IO,
+                            "cannot open '%s/.tmp' (a directory for unfinished writes): %s", s->dir,
+                            strerror(errno));
+    {
+        unsigned n = sweep_stale(s->tmp_fd);
+        if (n)
+            itx_log(ITX_LOG_NOTICE, NULL, NULL,
+                    "local store: removed %u temporary files left by interrupted writes", n);
+    }
     return ITX_OK;
 }

@@ -40,6 +40,7 @@ struct itx_store {
         *session_token, *credentials_file, *gcs_endpoint, *metadata_url, *gcs_public_base;
     char **resolve;
     int dir_fd; /* local */
+    int tmp_fd; /* local: <dir>/.tmp, where puts are written before the rename */
     /* gcs */
     struct gcs_key key;
     bool have_key;

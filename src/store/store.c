@@ -179,6 +179,7 @@ itx_store_open(const struct itx_store_config *c, struct itx_store **out, struct 
     if (!s)
         return itx_diag_set(d, ITX_ERR_NOMEM, "out of memory");
     s->dir_fd = -1;
+    s->tmp_fd = -1;
     s->cfg = *c;
     if (c->prefix && *c->prefix) {
         size_t pl = strlen(c->prefix);

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -104,6 +105,25 @@ count_entries(const char *dir, const char *prefix)
     return n;
 }
 
+static int
+put_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    fwrite(data, 1, len, f);
+    return fclose(f);
+}
+
+/* Temporary files in the store's <dir>/.tmp (-1 when that directory is missing). */
+static int
+tmp_left(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/.tmp", dir);
+    return count_entries(path, ".tmp-");
+}
+
 static struct itx_store *
 open_local(const char *dir)
 {
@@ -154,7 +174,7 @@ test_local_basics(const char *root)
     CHECK(len == 5 && memcmp(data, "hello", 5) == 0);
     itx_free(data);
     snprintf(path, sizeof path, "%s/ab/cd", dir);
-    CHECK_INT(count_entries(path, ".tmp-"), 0);
+    CHECK_INT(tmp_left(dir), 0);
     /* empty object */
     CHECK(itx_store_put(s, "empty", "", 0, NULL, &d) == ITX_OK);
     CHECK(itx_store_get(s, "empty", &data, &len, &d) == ITX_OK);
@@ -220,7 +240,7 @@ fill_until_full(struct itx_store *s, const char *dir, size_t chunk, const char *
     snprintf(path, sizeof path, "%s/%s", dir, name);
     CHECK_MSG(access(path, F_OK) != 0, "%s: half-written '%s' left", what, path);
     snprintf(path, sizeof path, "%s/full", dir);
-    CHECK_INT(count_entries(path, ".tmp-"), 0);
+    CHECK_INT(tmp_left(dir), 0);
     n_files = count_entries(path, "obj-");
     CHECK_INT(n_files, i - 1);
     /* Earlier objects are intact. */
@@ -287,7 +307,7 @@ test_full_disk_rlimit(const char *root)
         snprintf(path, sizeof path, "%s/full/big.bin", dir);
         CHECK(access(path, F_OK) != 0);
         snprintf(path, sizeof path, "%s/full", dir);
-        CHECK_INT(count_entries(path, ".tmp-"), 0);
+        CHECK_INT(tmp_left(dir), 0);
         CHECK(itx_store_put(s, "full/small.bin", buf, 20000, NULL, &d) == ITX_OK);
         free(buf);
     }
@@ -352,7 +372,58 @@ test_local_race(const char *root)
     }
     itx_free(data);
     snprintf(path, sizeof path, "%s/race", dir);
-    CHECK_INT(count_entries(path, ".tmp-"), 0);
+    CHECK_INT(tmp_left(dir), 0);
+    itx_store_free(s);
+}
+
+/* A process killed mid-put leaves its temporary file; the next open removes those older
+ * than 15 minutes and keeps younger ones (another process may be writing them). */
+static void
+test_local_stale_tmp(const char *root)
+{
+    char dir[512], path[700];
+    struct itx_store *s;
+    struct itx_store_config c;
+    struct itx_diag d;
+    struct timespec old[2];
+
+    snprintf(dir, sizeof dir, "%s/stale", root);
+    s = open_local(dir);
+    CHECK(s != NULL);
+    itx_store_free(s);
+    snprintf(path, sizeof path, "%s/.tmp/.tmp-999999-1", dir);
+    CHECK(put_file(path, "half", 4) == 0);
+    clock_gettime(CLOCK_REALTIME, &old[0]);
+    old[0].tv_sec -= 3600;
+    old[1] = old[0];
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+    snprintf(path, sizeof path, "%s/.tmp/.tmp-999999-2", dir);
+    CHECK(put_file(path, "busy", 4) == 0);
+    snprintf(path, sizeof path, "%s/.tmp/not-a-temp", dir);
+    CHECK(put_file(path, "other", 5) == 0);
+    CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
+    CHECK_INT(tmp_left(dir), 2);
+    s = open_local(dir);
+    CHECK(s != NULL);
+    CHECK_INT(tmp_left(dir), 1); /* the hour-old one is gone, the young one stays */
+    snprintf(path, sizeof path, "%s/.tmp/.tmp-999999-2", dir);
+    CHECK(access(path, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/.tmp/not-a-temp", dir);
+    CHECK(access(path, F_OK) == 0);
+    itx_diag_init(&d);
+    CHECK(s && itx_store_put(s, "a/b.png", "x", 1, NULL, &d) == ITX_OK);
+    CHECK_INT(tmp_left(dir), 1);
+    itx_store_free(s);
+    /* A symlink planted as .tmp is not followed: the store does not open. */
+    snprintf(dir, sizeof dir, "%s/planted", root);
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(path, sizeof path, "%s/.tmp", dir);
+    CHECK(symlink("/tmp", path) == 0);
+    itx_store_config_init(&c);
+    c.dir = dir;
+    s = NULL;
+    CHECK(itx_store_open(&c, &s, &d) == ITX_ERR_IO);
+    CHECK_MSG(strstr(d.msg, "/.tmp") != NULL, "%s", d.msg);
     itx_store_free(s);
 }
 
@@ -395,6 +466,7 @@ main(void)
     }
     test_local_basics(root);
     test_local_race(root);
+    test_local_stale_tmp(root);
     test_full_disk_tmpfs(root);
     test_full_disk_rlimit(root);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
