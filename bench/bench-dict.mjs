@@ -13,15 +13,15 @@
 //   heldout4.tsv  DEV_H4    held out in round 4 (0.597 accepted then), a tuning set since
 //   dev6.tsv      DEV6      written blind in round 5 as more tuning data
 //   heldout5.tsv  HELDOUT5  written blind (without the dictionary or its output) before
-//                           round 5's changes and never tuned on
+//   heldout6.tsv  HELDOUT6  round 5's changes, by two engineers, and never tuned on
 // The last line is the held-out figure, on phrasing the dictionary was not tuned on:
-//   RESULT accepted=<share> chrf=<score>   (heldout5.tsv)
+//   RESULT accepted=<share> chrf=<score>   (heldout5.tsv and heldout6.tsv together)
 //
 // Usage: node bench/bench-dict.mjs path/to/itx [--verbose] [--tuning] [--heldout-misses]
 //   --verbose         print the misses of the tuning sets (MISS main, DEVMISS the dev sets)
-//   --tuning          skip the held-out set altogether (no HELDOUT5 or RESULT line); what
+//   --tuning          skip the held-out sets altogether (no HELDOUT or RESULT line); what
 //                     anyone changing the dictionary runs
-//   --heldout-misses  print heldout5's misses (HELDMISS), for error analysis after a round;
+//   --heldout-misses  print the held-out sets' misses (HELDMISS), for error analysis after a round;
 //                     once read, the set is spent and a new one must be written for the next
 // Comparison ignores case, punctuation, hyphens versus spaces, a space between a number and
 // its unit ("2 m", "2m"), and British versus American spelling (colour/color, grey/gray): the
@@ -134,14 +134,15 @@ const devs = [['DEV', 'bench/dict/dev2.tsv', 'tuning split'],
   ['DEV6', 'bench/dict/dev6.tsv', 'written blind in round 5 as tuning data']]
   .filter(([, file]) => existsSync(join(root, file)))
   .map(([tag, file, what]) => ({ tag, what, r: score(file) }));
-const heldFile = 'bench/dict/heldout5.tsv';
-const held = tuning || !existsSync(join(root, heldFile)) ? null : score(heldFile);
+const helds = tuning ? [] : [['HELDOUT5', 'bench/dict/heldout5.tsv'], ['HELDOUT6', 'bench/dict/heldout6.tsv']]
+  .filter(([, file]) => existsSync(join(root, file)))
+  .map(([tag, file]) => ({ tag, r: score(file) }));
 if (verbose) {
   for (const m of main.misses) console.log('MISS ' + m);
   for (const d of devs) for (const m of d.r.misses) console.log('DEVMISS ' + m);
 }
-if (heldMisses && held)
-  for (const m of held.misses) console.log('HELDMISS ' + m);
+if (heldMisses)
+  for (const h of helds) for (const m of h.r.misses) console.log('HELDMISS ' + m);
 
 // Speed: a process translating one phrase (start-up, glossary, index open and check), best
 // of 5; and the time per phrase in a batch, from one process translating 400 phrases, less
@@ -170,14 +171,19 @@ console.log(`speed: one phrase in a fresh process ${one.wall.toFixed(1)} ms wall
 
 console.log(line('MAIN', main, 'tuning set'));
 for (const d of devs) console.log(line(d.tag, d.r, d.what));
-if (held) {
-  // The blind writer could not see the other sets, so a few common phrases (包邮, 现货速发)
+if (helds.length) {
+  // The blind writers could not see the other sets, so a few common phrases (包邮, 现货速发)
   // are also in a tuning set; the share on the rest is printed beside the whole-set figure.
   const tuned = new Set(['bench/dict/phrases.tsv', ...devs.map(d => d.r.file)]
     .flatMap(f => readSet(f).map(r => r.zh)));
-  const fresh = held.rows.map((r, i) => ({ r, ok: held.ok[i] })).filter(x => !tuned.has(x.r.zh));
-  console.log(line('HELDOUT5', held, 'written blind, never tuned on') +
-    ` fresh=${(fresh.filter(x => x.ok).length / Math.max(1, fresh.length)).toFixed(3)}` +
-    ` (${fresh.length} phrases in no tuning set)`);
-  console.log(`RESULT accepted=${(held.accepted / held.n).toFixed(3)} chrf=${held.chrf.toFixed(1)}`);
+  let n = 0, acc = 0, chrfSum = 0;
+  for (const { tag, r } of helds) {
+    const fresh = r.rows.map((row, i) => ({ row, ok: r.ok[i] })).filter(x => !tuned.has(x.row.zh));
+    console.log(line(tag, r, 'written blind, never tuned on') +
+      ` fresh=${(fresh.filter(x => x.ok).length / Math.max(1, fresh.length)).toFixed(3)}` +
+      ` (${fresh.length} phrases in no tuning set)`);
+    n += r.n; acc += r.accepted; chrfSum += r.chrf * r.n;
+  }
+  // RESULT: every held-out phrase (heldout5 and heldout6 together).
+  console.log(`RESULT accepted=${(acc / n).toFixed(3)} chrf=${(chrfSum / n).toFixed(1)}`);
 }
