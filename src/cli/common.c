@@ -1,14 +1,15 @@
 /*
- * What the picture sub-commands (itx translate, itx batch) share: their picture options and
- * loading the --glossary file.
+ * What several sub-commands share: the picture options and loading the --glossary file
+ * (itx translate, itx batch), redacting a URL's password for output, and the job database's
+ * URL with its default beside the files directory (itx serve, itx batch, itx doctor).
  */
 #include <ctype.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/util.h"
