@@ -1,7 +1,7 @@
 /*
  * What several sub-commands share: the picture options and loading the --glossary file
  * (itx translate, itx batch), redacting a URL's password for output, and the job database's
- * URL with its default beside the files directory (itx serve, itx batch, itx doctor).
+ * URL with its default beside the files directory (itx serve, itx doctor).
  */
 #include <ctype.h>
 #include <stdio.h>
