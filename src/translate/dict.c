@@ -351,27 +351,27 @@ better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
  * Sorted, for bsearch.
  */
 static const char *const domain_word[] = {
-    "apron",   "backpack", "bag",      "ball",     "band",     "basin",    "basket",  "bead",
-    "bed",     "bell",     "belt",     "bench",    "bib",      "bin",      "blade",   "blanket",
-    "blender", "board",    "boots",    "bottle",   "bowl",     "box",      "bra",     "bracelet",
-    "brush",   "bucket",   "buckle",   "button",   "cabinet",  "cable",    "cap",     "case",
-    "chain",   "chair",    "charger",  "clip",     "cloth",    "clothes",  "coat",    "collar",
-    "comb",    "cord",     "cover",    "cream",    "cup",      "curtain",  "cushion", "desk",
-    "dress",   "drill",    "earrings", "fabric",   "fan",      "film",     "filter",  "foam",
-    "fork",    "frame",    "gel",      "glass",    "gloves",   "glue",     "hammer",  "handle",
-    "hanger",  "hat",      "heel",     "holder",   "hood",     "hook",     "hose",    "jacket",
-    "jar",     "kettle",   "knife",    "lamp",     "lens",     "lid",      "light",   "liner",
-    "lining",  "lock",     "lotion",   "mask",     "mat",      "mattress", "mesh",    "mirror",
-    "mop",     "mug",      "nail",     "necklace", "nozzle",   "oil",      "pad",     "pan",
-    "pants",   "paper",    "paste",    "patch",    "pen",      "pendant",  "pillow",  "plate",
-    "plug",    "pocket",   "pot",      "pouch",    "powder",   "pump",     "quilt",   "rack",
-    "ring",    "rope",     "rug",      "scarf",    "scissors", "screen",   "seat",    "serum",
-    "set",     "shelf",    "shirt",    "shoes",    "shorts",   "skirt",    "sleeve",  "slippers",
-    "soap",    "socket",   "socks",    "sofa",     "sole",     "sponge",   "spoon",   "spray",
-    "stand",   "stick",    "sticker",  "stool",    "strap",    "straw",    "stud",    "suit",
-    "table",   "tape",     "tent",     "thread",   "tie",      "tile",     "towel",   "toy",
-    "tray",    "tube",     "umbrella", "vest",     "wallet",   "watch",    "wax",     "wheel",
-    "wipes",   "wire",     "zipper",
+    "apron",    "backpack", "bag",     "ball",     "band",     "basin",    "basket",   "bead",
+    "bed",      "bell",     "belt",    "bench",    "bib",      "bin",      "blade",    "blanket",
+    "blender",  "board",    "boots",   "bottle",   "bowl",     "box",      "bra",      "bracelet",
+    "brush",    "bucket",   "buckle",  "button",   "cabinet",  "cable",    "cap",      "case",
+    "chain",    "chair",    "charger", "clip",     "cloth",    "clothes",  "clothing", "coat",
+    "collar",   "comb",     "cord",    "cover",    "cream",    "cup",      "curtain",  "cushion",
+    "desk",     "dress",    "drill",   "earrings", "fabric",   "fan",      "film",     "filter",
+    "foam",     "fork",     "frame",   "gel",      "glass",    "gloves",   "glue",     "hammer",
+    "handle",   "hanger",   "hat",     "heel",     "holder",   "hood",     "hook",     "hose",
+    "jacket",   "jar",      "kettle",  "knife",    "lamp",     "lens",     "lid",      "light",
+    "liner",    "lining",   "lock",    "lotion",   "mask",     "mat",      "mattress", "mesh",
+    "mirror",   "mop",      "mug",     "nail",     "necklace", "nozzle",   "oil",      "pad",
+    "pan",      "pants",    "paper",   "paste",    "patch",    "pen",      "pendant",  "pillow",
+    "plate",    "plug",     "pocket",  "pot",      "pouch",    "powder",   "pump",     "quilt",
+    "rack",     "ring",     "rope",    "rug",      "scarf",    "scissors", "screen",   "seat",
+    "serum",    "set",      "shelf",   "shirt",    "shoes",    "shorts",   "skirt",    "sleeve",
+    "slippers", "soap",     "socket",  "socks",    "sofa",     "sole",     "sponge",   "spoon",
+    "spray",    "stand",    "stick",   "sticker",  "stool",    "strap",    "straw",    "stud",
+    "suit",     "table",    "tape",    "tent",     "thread",   "tie",      "tile",     "towel",
+    "toy",      "tray",     "tube",    "umbrella", "vest",     "wallet",   "watch",    "wax",
+    "wheel",    "wipes",    "wire",    "zipper",
 };
 
 static int
@@ -2208,9 +2208,45 @@ modifier_word(const char *e, size_t en, bool strict)
 }
 
 /*
- * Whether a title word after a head noun only qualifies it (see is_scene): every word of its
- * English is a modifier word ("small household", "fully automatic").
+ * Whether English is an adjective and the part of a product it describes, which English
+ * joins into one modifier before a noun: "soft sole" (软底), "pointed toe", "high waist",
+ * "low noise" ("soft-sole sandals"). Returns the length of the adjective, 0 if not.
  */
+static size_t
+compound_modifier(const char *e, size_t en)
+{
+    static const char *const adj[] = {
+        "soft",  "hard", "high",  "low",   "wide", "round",    "flat",    "square", "pointed",
+        "thick", "thin", "long",  "short", "half", "full",     "double",  "single", "deep",
+        "large", "big",  "small", "open",  "slim", "straight", "stiletto"};
+    static const char *const part[] = {
+        "sole",   "toe",    "heel",  "waist",   "leg",      "sleeve", "sleeves",  "neck",
+        "collar", "top",    "head",  "tip",     "mouth",    "brim",   "edge",     "handle",
+        "finger", "power",  "noise", "suction", "pressure", "speed",  "capacity", "rise",
+        "layer",  "bottom", "cuff",  "back",    "frame"};
+    const char *sp = memchr(e, ' ', en);
+    size_t al, pl;
+    bool ok = false;
+
+    if (!sp || memchr(sp + 1, ' ', en - (size_t)(sp + 1 - e)))
+        return 0;
+    al = (size_t)(sp - e);
+    pl = en - al - 1;
+    for (size_t k = 0; k < sizeof(adj) / sizeof(adj[0]) && !ok; k++)
+        ok = strlen(adj[k]) == al && strncasecmp(e, adj[k], al) == 0;
+    for (size_t k = 0; k < sizeof(part) / sizeof(part[0]) && ok; k++)
+        if (strlen(part[k]) == pl && strncmp(sp + 1, part[k], pl) == 0)
+            return al;
+    return 0;
+}
+
+/*
+ * Whether a title word after a head noun only qualifies it (see is_scene): every word of its
+ * English is a modifier word ("small household", "fully automatic"), or it is an adjective
+ * and a part ("soft sole").
+ */
+static bool is_material(const char *e, size_t en);
+
 static bool
 title_modifier(const struct cand *c)
 {
@@ -2227,7 +2263,7 @@ title_modifier(const struct cand *c)
         return true; /* 登山鞋男 "men's hiking shoes" */
     if (c->len < 2)
         return false;
-    if (is_scene(e, en))
+    if (is_scene(e, en) || compound_modifier(e, en) || is_material(e, en))
         return true;
     while (at < en) {
         const char *sp = memchr(e + at, ' ', en - at);
@@ -2257,6 +2293,121 @@ hyphen_noun(const char *e, size_t en)
     if (h)
         last = h + 1;
     return is_domain(last, en - (size_t)(last - e));
+}
+
+/*
+ * An adjective and a part said before a noun are one modifier: "soft sole" becomes
+ * "soft-sole" when a head noun is owed at the end of the group or the next word of the group
+ * is Han text (软底凉鞋 "soft-sole sandals"). *t may then point into buf.
+ */
+static void
+joined_modifier(const struct cand *choice, size_t n, size_t i, bool head_pending, const char **t,
+                size_t tl, char buf[128])
+{
+    size_t al = compound_modifier(*t, tl);
+
+    if (al == 0 || tl >= 128 ||
+        !(head_pending ||
+          (!is_bound(choice, n, i + choice[i].len) && is_han_word(&choice[i + choice[i].len]))))
+        return;
+    memmove(buf, *t, tl);
+    buf[al] = '-';
+    buf[tl] = '\0';
+    *t = buf;
+}
+
+static int is_scene_or_audience(const struct cand *c);
+
+/* Whether English names a season or seasons ("summer", "autumn and winter"). */
+static bool
+is_season(const char *e, size_t en)
+{
+    static const char *const word[] = {"summer",
+                                       "winter",
+                                       "spring",
+                                       "autumn",
+                                       "autumn and winter",
+                                       "spring and autumn",
+                                       "spring/autumn",
+                                       "autumn/winter",
+                                       "spring and summer",
+                                       "spring/summer"};
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
+            return true;
+    return false;
+}
+
+/* Whether English names a material ("stainless steel", "cotton", "genuine leather"). */
+static bool
+is_material(const char *e, size_t en)
+{
+    static const char *const word[] = {
+        "cotton", "leather", "wooden",     "metal",       "plastic",         "silicone",
+        "glass",  "ceramic", "canvas",     "wool",        "linen",           "silk",
+        "nylon",  "bamboo",  "aluminum",   "aluminium",   "stainless steel", "genuine leather",
+        "alloy",  "wood",    "solid wood", "100% cotton", "pure cotton",     "titanium",
+        "copper", "brass",   "iron",       "cast iron",   "carbon steel",    "porcelain"};
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Scene words that English says before a material, like a quality ("large capacity canvas
+ * tote bag", "winter cotton slippers"); not a use, which stays next to the noun ("cotton
+ * running socks").
+ */
+static bool
+said_before_material(const char *e, size_t en)
+{
+    static const char *const word[] = {"large capacity",
+                                       "outdoor",
+                                       "indoor",
+                                       "household",
+                                       "home",
+                                       "mini",
+                                       "premium grade",
+                                       "summer",
+                                       "winter",
+                                       "spring",
+                                       "autumn",
+                                       "daily",
+                                       "all seasons",
+                                       "smart",
+                                       "professional",
+                                       "autumn and winter",
+                                       "spring and autumn",
+                                       "spring/autumn",
+                                       "autumn/winter",
+                                       "spring and summer"};
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Whether the title word at i is a material followed, to the end of its group, only by
+ * qualities and shapes (not scenes, users or other materials), which English says before
+ * the material: "long-handle stainless steel spoon".
+ */
+static bool
+material_last(const struct cand *choice, size_t n, size_t i)
+{
+    char e[128];
+    size_t en = is_han_word(&choice[i]) ? token_english(&choice[i], e) : 0;
+
+    if (!en || !is_material(e, en) || is_bound(choice, n, i + choice[i].len))
+        return false;
+    for (size_t j = i + choice[i].len; !is_bound(choice, n, j); j += choice[j].len) {
+        en = is_han_word(&choice[j]) ? token_english(&choice[j], e) : 0;
+        if (!en || !title_modifier(&choice[j]) || is_material(e, en) ||
+            (is_scene_or_audience(&choice[j]) && !said_before_material(e, en)))
+            return false;
+    }
+    return true;
 }
 
 /*
@@ -2340,23 +2491,43 @@ qualifies_after(const struct cand *choice, size_t n, size_t i)
 static int
 head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_t *head_end)
 {
-    const struct cand *h = &choice[i];
+    const struct cand *h;
     char e[128];
-    size_t en, j, lead = i;
+    size_t en, j, start = i, lead, noun_at = (size_t)-1;
     unsigned k = 0, nh = 1;
     bool verb, audience = false;
 
     /*
+     * 儿童凉鞋防滑 "children's non-slip sandals": whom it is for may open the title, then the
+     * head and its qualifiers; it stays first.
+     */
+    while (!is_bound(choice, n, start) && is_scene_or_audience(&choice[start]) == 2) {
+        en = token_english(&choice[start], e);
+        if (e[en - 1] != '\'' && !(en > 2 && e[en - 2] == '\'' && e[en - 1] == 's')) {
+            /* 婴儿浴盆可折叠 "foldable baby bathtub": "baby" starts the head noun. */
+            if (en == 4 && memcmp(e, "baby", 4) == 0 && noun_at == (size_t)-1)
+                noun_at = start;
+            else
+                break;
+        }
+        start += choice[start].len;
+    }
+    if (start > i && is_bound(choice, n, start))
+        return 0;
+    audience = start > i;
+    h = &choice[start];
+    lead = start;
+    /*
      * 轻薄羽绒服女短款 "women's short lightweight down jacket": the head may open with
-     * modifier words when whom it is for follows it.
+     * modifier words when whom it is for follows or opens it.
      */
     while (!is_bound(choice, n, lead) && is_han_word(&choice[lead]) && choice[lead].len >= 2 &&
            title_modifier(&choice[lead]) && !is_scene_or_audience(&choice[lead]))
         lead += choice[lead].len;
-    if (lead > i && !is_bound(choice, n, lead))
+    if (lead > start && !is_bound(choice, n, lead))
         h = &choice[lead];
     else
-        lead = i;
+        lead = start;
     j = lead + h->len;
     if (!is_han_word(h) || h->len < 2 || (h->type == 1 && h->tr && h->tr[0] == '<'))
         return 0;
@@ -2379,14 +2550,14 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
         j += choice[j].len;
         nh++;
     }
-    *head_at = lead;
+    *head_at = noun_at != (size_t)-1 && lead == start ? noun_at : lead;
     *head_end = j;
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
         if (title_modifier(&choice[j])) {
             audience |= is_scene_or_audience(&choice[j]) == 2;
             continue;
         }
-        if (lead > i)
+        if (lead > start)
             return 0;
         /* 半身裙女a字裙 "skirt women's A-line skirt": the last word names the head again. */
         if (nh == 1 && is_bound(choice, n, j + choice[j].len)) {
@@ -2402,12 +2573,14 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
             hl = en - (size_t)(hw - e);
             tl = tn - (size_t)(tw - t);
             if (hl >= 3 && tl >= hl && tl <= hl + 1 && strncasecmp(hw, tw, hl) == 0 &&
-                (tl == hl || tw[hl] == 's') && !takes_object(t, tn))
+                (tl == hl || tw[hl] == 's') && !takes_object(t, tn)) {
+                *head_at = lead; /* "baby" is said, the head is not */
                 return 2;
+            }
         }
         return 0;
     }
-    if (lead > i && !audience)
+    if (lead > start && !audience)
         return 0;
     return k >= 1 && head_noun(e, en, true);
 }
@@ -2637,6 +2810,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t group = 0;               /* where the current group of words starts */
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
+    size_t season = (size_t)-1;     /* a closing season word, said at season_at */
+    size_t season_at = (size_t)-1;
     size_t skip_at = (size_t)-1; /* tokens skip_at..skip_end were said already (用温水清洗) */
     size_t skip_end = 0;
     bool head_pending = false;      /* a title's head noun is owed at the end of the group */
@@ -2719,8 +2894,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     char t[128], m[128];
                     const char *tp = t;
                     size_t tn = token_english(&choice[j], t);
-                    if (j + choice[j].len < head_end)
+                    if (j + choice[j].len < head_end) {
+                        /* 宝宝奶瓶 "baby" + "baby bottle": a word the next one starts with */
+                        size_t nn = token_english(&choice[j + choice[j].len], m);
+                        if (nn > tn && m[tn] == ' ' && strncasecmp(m, t, tn) == 0)
+                            continue;
                         tn = modifier_form(&tp, tn, m);
+                    }
                     if (en + tn + 2 > sizeof(say_last)) {
                         en = 0;
                         break;
@@ -2748,6 +2928,28 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     }
                     if (s)
                         break;
+                    /*
+                     * 卫衣男加厚冬季 "men's winter thickened sweatshirt": a season closing a
+                     * title for someone is said right after whom it is for.
+                     */
+                    bool someone = false;
+                    season_at = season = (size_t)-1;
+                    for (size_t j = i; !is_bound(choice, n, j); j += choice[j].len) {
+                        char ae[128];
+                        size_t an = is_han_word(&choice[j]) ? token_english(&choice[j], ae) : 0;
+                        someone |= an && is_audience(ae, an);
+                        if (j >= head_end && an && is_season(ae, an) && season == (size_t)-1)
+                            season = j;
+                    }
+                    season_at = i;
+                    while (season_at < head_at && is_scene_or_audience(&choice[season_at]) == 2)
+                        season_at += choice[season_at].len;
+                    /* the audience said right after the head goes first too */
+                    if (said_first == (size_t)-1 && head_at == i &&
+                        is_scene_or_audience(&choice[head_end]) == 2)
+                        season_at = head_end + choice[head_end].len;
+                    if (!someone || season == (size_t)-1 || season_at == season)
+                        season_at = season = (size_t)-1; /* for no one in particular */
                 }
             }
             /*
@@ -2788,11 +2990,43 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         }
         if (i > group && prev_tok == group && second_out == (size_t)-1)
             second_out = out->len;
+        if (i == season_at) {
+            size_t en = token_english(&choice[season], sense);
+            s = emit(&w, sense, en, TK_WORD, true);
+            season_at = (size_t)-1;
+            if (s)
+                break;
+        }
+        if (i == season) {
+            season = (size_t)-1;
+            choice_prev_bound = false;
+            prev_tok = i;
+            i += c->len;
+            continue;
+        }
         if (i >= skip_at && i < skip_end) {
             choice_prev_bound = false; /* the group goes on */
             prev_tok = i;
             i += c->len;
             continue;
+        }
+        /*
+         * 勺子不锈钢长柄 "long-handle stainless steel spoon": a material qualifying a head
+         * owed at the end goes right before it when only shapes and qualities follow it.
+         */
+        if (head_pending && i >= skip_end && material_last(choice, n, i)) {
+            char t[128];
+            size_t tn = token_english(&choice[i], t);
+            if (tn + 1 + say_last_len < sizeof(say_last)) {
+                memmove(say_last + tn + 1, say_last, say_last_len + 1);
+                memcpy(say_last, t, tn);
+                say_last[tn] = ' ';
+                say_last_len += tn + 1;
+                choice_prev_bound = false;
+                prev_tok = i;
+                i += c->len;
+                continue;
+            }
         }
         /*
          * 请将电池取出 "please take out battery": 将/把 marks the object, which English says
@@ -3329,6 +3563,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     said_again(out, group_out, &t, &tl);
                 if (!head_pending)
                     plain_if_not_modifier(choice, n, i, &t, &tl);
+                joined_modifier(choice, n, i, head_pending, &t, tl, mod);
                 s = emit(&w, t, tl, TK_WORD, true);
             } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
@@ -3367,6 +3602,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     said_again(out, group_out, &t, &sense_len);
                 if (!head_pending)
                     plain_if_not_modifier(choice, n, i, &t, &sense_len);
+                joined_modifier(choice, n, i, head_pending, &t, sense_len, mod);
                 s = emit(&w, t, sense_len, TK_WORD, true);
             }
             st.n_tokens++;

@@ -516,14 +516,14 @@ test_title_order(void)
     expect("门口装饰", "Doorway decoration");
     expect("装饰灯", "Decorative light");
     /*
-     * A head opening with modifiers, then whom it is for and qualifiers: audience first, then
-     * the head's own modifiers, the qualifiers and the head.
+     * A head opening with modifiers, then whom it is for and qualifiers: audience first (and
+     * a season), then the head's own modifiers, the qualifiers and the head.
      */
-    expect("保暖羽绒服男冬季", "Men's warm winter down jacket");
-    expect("透气运动鞋女夏季", "Women's breathable summer sneakers");
+    expect("保暖羽绒服男冬季", "Men's winter warm down jacket");
+    expect("透气运动鞋女夏季", "Women's summer breathable sneakers");
     expect("加厚卫衣女", "Women's thickened sweatshirt");
     /* A head noun may have a hyphen (T-shirt, no-show socks); a modifier may not head. */
-    expect("透气T恤男夏季", "Men's breathable summer T-shirt");
+    expect("透气T恤男夏季", "Men's summer breathable T-shirt");
     expect("船袜男浅口隐形", "Men's low-cut invisible no-show socks");
     expect("超轻便携", "Ultra-light portable");
     /* Whom a title is for, after its head noun and before other words, goes first too. */
@@ -533,6 +533,22 @@ test_title_order(void)
     /* A noun before words that only qualify it is no modifier: it keeps its plural. */
     expect("宠物玩具耐咬", "Pet toys bite-resistant");
     expect("鞋柜", "Shoe cabinet");
+    /* Whom a title is for may open it; its qualifiers then go between it and the head. */
+    expect("儿童雨靴防滑", "Children's non-slip rain boots");
+    /* "baby" opening a title starts the head noun (once, when the head says it too). */
+    expect("婴儿推车可折叠", "Foldable baby stroller");
+    expect("宝宝奶瓶防胀气", "Anti-colic baby bottle");
+    /* An adjective and a part are one modifier before the head ("soft-sole"). */
+    expect("凉鞋女软底", "Women's soft-sole sandals");
+    expect("儿童拖鞋软底防滑", "Children's soft-sole non-slip slippers");
+    /* A material qualifier is said last before the head, after shapes and qualities. */
+    expect("汤勺不锈钢长柄", "Long-handle stainless steel soup ladle");
+    expect("水杯玻璃大容量", "Large-capacity glass water bottle");
+    expect("女士睡衣纯棉", "Women's 100% cotton pajamas");
+    /* A season closing a title for someone is said right after whom it is for. */
+    expect("儿童凉鞋夏季防滑", "Children's summer non-slip sandals");
+    expect("卫衣女加厚秋冬", "Women's autumn and winter thickened sweatshirt");
+    expect("羽绒服冬季加厚", "Winter thickened down jacket");
 }
 
 int
