@@ -2201,7 +2201,8 @@ modifier_word(const char *e, size_t en, bool strict)
     /* electronic, digital, fully; not a product noun (metal is listed, pedal is not) */
     for (size_t i = 0; i < sizeof(end) / sizeof(end[0]); i++) {
         size_t l = strlen(end[i]);
-        if (en > l + 3 && memcmp(e + en - l, end[i], l) == 0 && !is_domain(e, en))
+        if (en > l + 3 && memcmp(e + en - l, end[i], l) == 0 && !is_domain(e, en) &&
+            !is_attribute(e, en)) /* not material */
             return true;
     }
     return false;
@@ -2318,6 +2319,36 @@ joined_modifier(const struct cand *choice, size_t n, size_t i, bool head_pending
 
 static int is_scene_or_audience(const struct cand *c);
 
+/* Whether English or its last word names a material: "pure copper" is no product. */
+static bool
+material_word(const char *e, size_t en)
+{
+    static const char *const word[] = {"copper", "cotton",   "steel",    "leather",  "silk",
+                                       "wool",   "linen",    "nylon",    "alloy",    "titanium",
+                                       "brass",  "silicone", "aluminum", "aluminium"};
+    const char *last = e;
+    size_t ln;
+
+    for (size_t k = 0; k + 1 < en; k++)
+        if (e[k] == ' ')
+            last = e + k + 1;
+    ln = en - (size_t)(last - e);
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == ln && strncasecmp(last, word[k], ln) == 0)
+            return true; /* not glass or iron, which are products too */
+    return is_material(e, en);
+}
+
+/* Whether a Han word's English names a material (冰丝 "ice silk"). */
+static bool
+material_token(const struct cand *c)
+{
+    char e[128];
+    size_t en = is_han_word(c) ? token_english(c, e) : 0;
+
+    return en && material_word(e, en);
+}
+
 /* Whether English names a season or seasons ("summer", "autumn and winter"). */
 static bool
 is_season(const char *e, size_t en)
@@ -2411,6 +2442,23 @@ material_last(const struct cand *choice, size_t n, size_t i)
 }
 
 /*
+ * Nouns of a quantity or quality that an adjective before them makes a modifier phrase
+ * rather than a product (low fat, high quality, big suction), besides is_attribute's.
+ */
+static bool
+quality_noun(const char *s, size_t n)
+{
+    static const char *const word[] = {
+        "fat",   "sugar",    "salt",       "calorie", "calories",   "noise",      "power",
+        "price", "pressure", "speed",      "quality", "suction",    "brightness", "density",
+        "count", "strength", "elasticity", "output",  "efficiency", "precision",  "grade"};
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == n && strncasecmp(s, word[k], n) == 0)
+            return true;
+    return is_attribute(s, n);
+}
+
+/*
  * Whether the English of a title's first word can be its head noun: not a modifier by its
  * form (an adjective's ending, a hyphenated compound, a first word that is an adjective), not
  * a quality noun (size, fit, design), not a name, not a phrase with a preposition. strict: nor
@@ -2448,8 +2496,9 @@ head_noun(const char *e, size_t en, bool strict)
     if (strict && sp && fl < sizeof(first)) {
         memcpy(first, e, fl);
         first[fl] = '\0';
-        if (modifier_word(first, fl, true) && !(memchr(first, '-', fl) && hyphen_noun(e, en)))
-            return false; /* low fat, large capacity; not no-show socks */
+        if (modifier_word(first, fl, true) && !(memchr(first, '-', fl) && hyphen_noun(e, en)) &&
+            (quality_noun(last, ln) || compound_modifier(e, en)))
+            return false; /* low fat, high power; not electric toothbrush, no-show socks */
     }
     return true;
 }
@@ -2493,7 +2542,7 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
 {
     const struct cand *h;
     char e[128];
-    size_t en, j, start = i, lead, noun_at = (size_t)-1;
+    size_t en, j, start = i, lead, noun_at = (size_t)-1, material_at = (size_t)-1;
     unsigned k = 0, nh = 1;
     bool verb, audience = false;
 
@@ -2522,8 +2571,12 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
      * modifier words when whom it is for follows or opens it.
      */
     while (!is_bound(choice, n, lead) && is_han_word(&choice[lead]) && choice[lead].len >= 2 &&
-           title_modifier(&choice[lead]) && !is_scene_or_audience(&choice[lead]))
+           (title_modifier(&choice[lead]) || material_token(&choice[lead])) &&
+           !is_scene_or_audience(&choice[lead])) {
+        /* 冰丝阔腿裤 "ice silk": a material just before the head is said with it */
+        material_at = material_token(&choice[lead]) ? lead : (size_t)-1;
         lead += choice[lead].len;
+    }
     if (lead > start && !is_bound(choice, n, lead))
         h = &choice[lead];
     else
@@ -2533,7 +2586,7 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
         return 0;
     en = token_english_verb(h, e, &verb);
     if (en == 0 || verb || title_modifier(h) || takes_object(e, en) || is_audience(e, en) ||
-        !head_noun(e, en, false))
+        !head_noun(e, en, false) || material_word(e, en))
         return 0;
     /* 电脑音箱桌面 "desktop computer speaker": a head of up to three nouns. */
     while (nh < 3 && !is_bound(choice, n, j) && is_han_word(&choice[j]) && choice[j].len >= 2 &&
@@ -2551,6 +2604,8 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
         nh++;
     }
     *head_at = noun_at != (size_t)-1 && lead == start ? noun_at : lead;
+    if (material_at != (size_t)-1 && lead > start)
+        *head_at = material_at;
     *head_end = j;
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
         if (title_modifier(&choice[j])) {
@@ -2897,8 +2952,22 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     if (j + choice[j].len < head_end) {
                         /* 宝宝奶瓶 "baby" + "baby bottle": a word the next one starts with */
                         size_t nn = token_english(&choice[j + choice[j].len], m);
+                        const char *tl = t, *ml = m;
                         if (nn > tn && m[tn] == ' ' && strncasecmp(m, t, tn) == 0)
                             continue;
+                        /* 电风扇落地扇 "electric fan" + "floor fan": the noun is said once */
+                        for (size_t q = 0; q + 1 < tn; q++)
+                            if (t[q] == ' ')
+                                tl = t + q + 1;
+                        for (size_t q = 0; q + 1 < nn; q++)
+                            if (m[q] == ' ')
+                                ml = m + q + 1;
+                        if (ml > m && strlen(tl) == strlen(ml) && strcasecmp(tl, ml) == 0) {
+                            if (tl == t)
+                                continue;
+                            tn = (size_t)(tl - t) - 1;
+                            t[tn] = '\0';
+                        }
                         tn = modifier_form(&tp, tn, m);
                     }
                     if (en + tn + 2 > sizeof(say_last)) {

@@ -549,6 +549,14 @@ test_title_order(void)
     expect("儿童凉鞋夏季防滑", "Children's summer non-slip sandals");
     expect("卫衣女加厚秋冬", "Women's autumn and winter thickened sweatshirt");
     expect("羽绒服冬季加厚", "Winter thickened down jacket");
+    /* A head may open with an adjective unless it names a quality (low fat, high power). */
+    expect("电动剃须刀家用", "Household electric shaver");
+    /* A material is no head; one opening a title is said with the head. */
+    expect("真丝材质", "Silk material");
+    expect("冰丝凉席家用", "Household ice silk summer mat");
+    expect("亚麻衬衫男宽松", "Men's loose linen shirt");
+    /* Two head words ending in the same noun say it once. */
+    expect("电风扇台扇静音", "Silent electric desk fan");
 }
 
 int
