@@ -2349,6 +2349,27 @@ material_token(const struct cand *c)
     return en && material_word(e, en);
 }
 
+/*
+ * Whether a title word names a use or activity (运动 "sports", 骑行 "cycling"), which English
+ * says right before the product noun: "waterproof cycling backpack".
+ */
+static bool
+is_use(const struct cand *c)
+{
+    static const char *const word[] = {
+        "sports",  "sport",    "fitness",  "travel",   "running",    "cycling",   "camping",
+        "fishing", "hiking",   "swimming", "climbing", "riding",     "skiing",    "driving",
+        "jogging", "training", "yoga",     "gym",      "travelling", "traveling", "office",
+        "school",  "exam",     "business", "karaoke",  "outdoor",    "indoor"};
+    char e[128];
+    size_t en = is_han_word(c) ? token_english(c, e) : 0;
+
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]) && en; k++)
+        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
+            return true;
+    return false;
+}
+
 /* Whether English names a season or seasons ("summer", "autumn and winter"). */
 static bool
 is_season(const char *e, size_t en)
@@ -2531,6 +2552,16 @@ qualifies_after(const struct cand *choice, size_t n, size_t i)
     return true;
 }
 
+/* Whether a word from i to the end of its group says whom a title is for. */
+static bool
+title_has_audience(const struct cand *choice, size_t n, size_t i)
+{
+    for (; !is_bound(choice, n, i); i += choice[i].len)
+        if (is_scene_or_audience(&choice[i]) == 2)
+            return true;
+    return false;
+}
+
 /*
  * At the start of a group: whether it is a product title that names its head noun first and
  * then only qualifies it (头盔骑行 "helmet cycling", 订书机办公 "stapler office"), which
@@ -2538,13 +2569,14 @@ qualifies_after(const struct cand *choice, size_t n, size_t i)
  * title, 2 when its last word names the head again (the head is then not said), 0 otherwise.
  */
 static int
-head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_t *head_end)
+head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_t *head_end,
+           size_t *noun_at_out)
 {
     const struct cand *h;
     char e[128];
     size_t en, j, start = i, lead, noun_at = (size_t)-1, material_at = (size_t)-1;
     unsigned k = 0, nh = 1;
-    bool verb, audience = false;
+    bool verb, audience = false, scene_head = false;
 
     /*
      * 儿童凉鞋防滑 "children's non-slip sandals": whom it is for may open the title, then the
@@ -2582,11 +2614,26 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
     else
         lead = start;
     j = lead + h->len;
-    if (!is_han_word(h) || h->len < 2 || (h->type == 1 && h->tr && h->tr[0] == '<'))
+    if (!is_han_word(h) || (h->type == 1 && h->tr && h->tr[0] == '<'))
         return 0;
     en = token_english_verb(h, e, &verb);
-    if (en == 0 || verb || title_modifier(h) || takes_object(e, en) || is_audience(e, en) ||
-        !head_noun(e, en, false) || material_word(e, en))
+    /* 陶瓷碗大号 "large ceramic bowl": one character is a head after modifiers only */
+    if (h->len < 2 && !(lead > start && en && is_domain(e, en)))
+        return 0;
+    /* 运动腰包跑步 "running sports waist bag": a scene word may open a head of nouns */
+    if (en && is_scene_or_audience(h) == 1 && !is_season(e, en) && !is_bound(choice, n, j) &&
+        is_han_word(&choice[j]) && choice[j].len >= 2 && !title_modifier(&choice[j])) {
+        char t[128];
+        size_t tn = token_english_verb(&choice[j], t, &verb);
+        const char *lw = t;
+        for (size_t q = 0; q + 1 < tn; q++)
+            if (t[q] == ' ')
+                lw = t + q + 1;
+        if (tn && !verb && head_noun(t, tn, true) && is_domain(lw, tn - (size_t)(lw - t)))
+            scene_head = true;
+    }
+    if (en == 0 || verb || (title_modifier(h) && !scene_head) || takes_object(e, en) ||
+        is_audience(e, en) || (!head_noun(e, en, false) && !scene_head) || material_word(e, en))
         return 0;
     /* 电脑音箱桌面 "desktop computer speaker": a head of up to three nouns. */
     while (nh < 3 && !is_bound(choice, n, j) && is_han_word(&choice[j]) && choice[j].len >= 2 &&
@@ -2603,9 +2650,16 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
         j += choice[j].len;
         nh++;
     }
+    *noun_at_out = lead;
     *head_at = noun_at != (size_t)-1 && lead == start ? noun_at : lead;
     if (material_at != (size_t)-1 && lead > start)
         *head_at = material_at;
+    /*
+     * 无线鼠标静音 "silent wireless mouse": for no one in particular, the modifiers a head
+     * opens with name its kind and stay next to it.
+     */
+    if (lead > start && !audience && !title_has_audience(choice, n, j))
+        *head_at = start;
     *head_end = j;
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
         if (title_modifier(&choice[j])) {
@@ -2635,9 +2689,7 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
         }
         return 0;
     }
-    if (lead > start && !audience)
-        return 0;
-    return k >= 1 && head_noun(e, en, true);
+    return k >= 1 && (head_noun(e, en, true) || scene_head);
 }
 
 /*
@@ -2866,6 +2918,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t group_out = out->len;    /* where its English starts in out */
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
     size_t season = (size_t)-1;     /* a closing season word, said at season_at */
+    size_t say_head = 0;            /* where the head noun proper starts in say_last */
     size_t season_at = (size_t)-1;
     size_t skip_at = (size_t)-1; /* tokens skip_at..skip_end were said already (用温水清洗) */
     size_t skip_end = 0;
@@ -2910,7 +2963,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         char mod[128];
 
         if (say_last_len && c->type == 4) {
-            s = emit(&w, say_last, say_last_len, TK_WORD, false);
+            s = emit(&w, say_last, say_last_len, TK_WORD, true);
             say_last_len = 0;
             head_pending = false;
             if (s)
@@ -2924,8 +2977,9 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 joins[0] = joins[1] = (size_t)-1;
             /* 运动套装男 "men's sports set": whom it is for goes first. */
             bool repeat = false;
-            size_t head_at = i, head_end = i;
-            said_first = say_last_len == 0 && head_first(choice, n, i, &head_at, &head_end) != 0
+            size_t head_at = i, head_end = i, head_noun_at = i;
+            said_first = say_last_len == 0 &&
+                                 head_first(choice, n, i, &head_at, &head_end, &head_noun_at) != 0
                              ? (size_t)-1
                              : audience_last(choice, n, i, &repeat);
             if (said_first != (size_t)-1 && !repeat) {
@@ -2936,7 +2990,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
             /* 头盔骑行 "cycling helmet": a head noun said first in a title goes last. */
             int hf = said_first == (size_t)-1 && say_last_len == 0
-                         ? head_first(choice, n, i, &head_at, &head_end)
+                         ? head_first(choice, n, i, &head_at, &head_end, &head_noun_at)
                          : 0;
             if (hf) {
                 size_t en = 0;
@@ -2947,6 +3001,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                  */
                 for (size_t j = head_at; j < head_end; j += choice[j].len) {
                     char t[128], m[128];
+                    if (j == head_noun_at)
+                        say_head = en + (en > 0);
                     const char *tp = t;
                     size_t tn = token_english(&choice[j], t);
                     if (j + choice[j].len < head_end) {
@@ -3083,14 +3139,26 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
          * 勺子不锈钢长柄 "long-handle stainless steel spoon": a material qualifying a head
          * owed at the end goes right before it when only shapes and qualities follow it.
          */
-        if (head_pending && i >= skip_end && material_last(choice, n, i)) {
+        /*
+         * 防水背包骑行 "waterproof cycling backpack": a use qualifying a head owed at the end
+         * goes right before the head noun proper.
+         */
+        if (head_pending && i >= skip_end && (material_last(choice, n, i) || is_use(c))) {
             char t[128];
-            size_t tn = token_english(&choice[i], t);
-            if (tn + 1 + say_last_len < sizeof(say_last)) {
-                memmove(say_last + tn + 1, say_last, say_last_len + 1);
-                memcpy(say_last, t, tn);
-                say_last[tn] = ' ';
-                say_last_len += tn + 1;
+            size_t tn = token_english(&choice[i], t), at = is_use(c) ? say_head : 0;
+            bool again = false; /* 登山包徒步: "hiking backpack" says "hiking" already */
+            for (size_t q = 0; q + tn <= say_last_len && !again; q++)
+                again = (q == 0 || say_last[q - 1] == ' ') &&
+                        (q + tn == say_last_len || say_last[q + tn] == ' ') &&
+                        strncasecmp(say_last + q, t, tn) == 0;
+            if (again || (tn + 1 + say_last_len < sizeof(say_last) && at <= say_last_len)) {
+                if (!again) {
+                    memmove(say_last + at + tn + 1, say_last + at, say_last_len - at + 1);
+                    memcpy(say_last + at, t, tn);
+                    say_last[at + tn] = ' ';
+                    say_last_len += tn + 1;
+                    say_head += tn + 1; /* a later use goes after this one */
+                }
                 choice_prev_bound = false;
                 prev_tok = i;
                 i += c->len;
@@ -3760,7 +3828,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
         i += c->len;
     }
     if (s == ITX_OK && say_last_len)
-        s = emit(&w, say_last, say_last_len, TK_WORD, false);
+        s = emit(&w, say_last, say_last_len, TK_WORD, true);
     if (s)
         s = itx_diag_set(d, s, "translation is over the output limit of %zu bytes", out->max);
     else if (stats)

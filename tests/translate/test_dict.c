@@ -409,7 +409,7 @@ test_titles(void)
 {
     expect("头盔骑行", "Cycling helmet");
     expect("计算器办公", "Office calculator");
-    expect("帐篷户外防水", "Outdoor waterproof tent");
+    expect("帐篷户外防水", "Waterproof outdoor tent");
     expect("剃须刀电动男士", "Men's electric shaver");
     expect("壁灯卧室床头", "Bedroom bedside wall lamp");
     /* A head of two nouns when the second is a product noun. */
@@ -557,6 +557,15 @@ test_title_order(void)
     expect("亚麻衬衫男宽松", "Men's loose linen shirt");
     /* Two head words ending in the same noun say it once. */
     expect("电风扇台扇静音", "Silent electric desk fan");
+    /* One character may be a head after modifiers (玻璃杯 "glass cup"). */
+    expect("玻璃杯大号", "Large glass cup");
+    /* For no one in particular, the modifiers a head opens with stay next to it. */
+    expect("无线键盘静音", "Silent wireless keyboard");
+    /* A use goes right before the head noun; a scene word may open a head of nouns. */
+    expect("防水手表游泳", "Waterproof swimming watch");
+    expect("双肩包旅行防水", "Waterproof travel backpack");
+    expect("运动水壶户外", "Outdoor sports water bottle");
+    expect("背包户外登山", "Outdoor hiking backpack");
 }
 
 int
