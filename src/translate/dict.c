@@ -2858,6 +2858,39 @@ token_verb(const struct itx_dict *dict, const char *s, const struct cp *cps, con
     return word_verb(dict, s, cps, i, c->len, buf);
 }
 
+/*
+ * 闹钟学生专用 "alarm clock for students", 适合大人 "suitable for adults": whom a product is
+ * for, said after "for" closing a group, is plural when it counts people or animals. When out
+ * ends with "for" and one such word, the word becomes its plural. Returns a status.
+ */
+static enum itx_status
+plural_after_for(struct itx_buf *out, size_t start)
+{
+    static const char *const word[][2] = {
+        {"adult", "adults"},     {"student", "students"},   {"beginner", "beginners"},
+        {"dog", "dogs"},         {"cat", "cats"},           {"kid", "kids"},
+        {"child", "children"},   {"baby", "babies"},        {"pet", "pets"},
+        {"man", "men"},          {"woman", "women"},        {"girl", "girls"},
+        {"boy", "boys"},         {"teenager", "teenagers"}, {"senior", "seniors"},
+        {"toddler", "toddlers"}, {"infant", "infants"},     {"puppy", "puppies"},
+        {"kitten", "kittens"},   {"newborn", "newborns"},   {"athlete", "athletes"},
+        {"couple", "couples"},   {"elder", "elders"},       {"pupil", "pupils"}};
+    size_t end = out->len, w0 = end;
+
+    while (w0 > start && out->data[w0 - 1] != ' ')
+        w0--;
+    if (w0 < start + 4 || strncasecmp(out->data + w0 - 4, "for ", 4) != 0 ||
+        (w0 > start + 4 && out->data[w0 - 5] != ' '))
+        return ITX_OK;
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k][0]) == end - w0 && memcmp(out->data + w0, word[k][0], end - w0) == 0) {
+            out->len = w0;
+            out->data[w0] = '\0';
+            return itx_buf_append(out, word[k][1], strlen(word[k][1]));
+        }
+    return ITX_OK;
+}
+
 /* English for a container said after 每 ("per bag"), or NULL. */
 static const char *
 per_container(uint32_t c)
@@ -3447,6 +3480,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     }
                 } else {
                     s = emit_before(&w, at, "for", 3, true);
+                    if (s == ITX_OK)
+                        s = plural_after_for(out, w.start);
                 }
                 if (s == ITX_OK && um == 2)
                     s = emit(&w, "use", 3, TK_WORD, false);
@@ -3702,6 +3737,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     plain_if_not_modifier(choice, n, i, &t, &tl);
                 joined_modifier(choice, n, i, head_pending, &t, tl, mod);
                 s = emit(&w, t, tl, TK_WORD, true);
+                if (s == ITX_OK && is_bound(choice, n, i + c->len))
+                    s = plural_after_for(out, w.start);
             } else
                 s = emit(&w, norm.data + from, to - from, TK_WORD, false);
             st.n_tokens++;
@@ -3741,6 +3778,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     plain_if_not_modifier(choice, n, i, &t, &sense_len);
                 joined_modifier(choice, n, i, head_pending, &t, sense_len, mod);
                 s = emit(&w, t, sense_len, TK_WORD, true);
+                if (s == ITX_OK && is_bound(choice, n, i + c->len))
+                    s = plural_after_for(out, w.start);
             }
             st.n_tokens++;
             break;

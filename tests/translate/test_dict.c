@@ -420,7 +420,7 @@ test_titles(void)
     /* A last word that names the head again replaces it. */
     expect("扳手活动扳手", "Adjustable wrench");
     /* X专用 after a head noun: "for" goes after the head. */
-    expect("风筝大人专用", "Kite for adult");
+    expect("风筝大人专用", "Kite for adults");
     /* Not a label and its value, two qualities, or a noun of quality with its judgement. */
     expect("衣长70cm", "Length 70cm");
     expect("设计独特", "Unique design");
@@ -433,7 +433,7 @@ static void
 test_use(void)
 {
     expect("8岁以上适用", "For ages 8+");
-    expect("猫咪专用", "For cat");
+    expect("猫咪专用", "For cats");
     expect("狗狗专用梳子", "Dog comb");
     expect("实验室用椅子", "Laboratory chair");
     expect("教室用", "For classroom use");
@@ -566,6 +566,10 @@ test_title_order(void)
     expect("双肩包旅行防水", "Waterproof travel backpack");
     expect("运动水壶户外", "Outdoor sports water bottle");
     expect("背包户外登山", "Outdoor hiking backpack");
+    /* People or animals a product is for, said after "for" closing a group, are plural. */
+    expect("梳子狗狗专用", "Comb for dogs");
+    expect("适合学生", "Suitable for students");
+    expect("适合学生，好用", "Suitable for students, useful");
 }
 
 int
