@@ -2225,6 +2225,7 @@ compound_modifier(const char *e, size_t en)
         "collar", "top",    "head",  "tip",     "mouth",    "brim",   "edge",     "handle",
         "finger", "power",  "noise", "suction", "pressure", "speed",  "capacity", "rise",
         "layer",  "bottom", "cuff",  "back",    "frame"};
+    static const char *const resist[] = {"resistant", "proof", "free", "friendly"};
     const char *sp = memchr(e, ' ', en);
     size_t al, pl;
     bool ok = false;
@@ -2237,6 +2238,11 @@ compound_modifier(const char *e, size_t en)
         ok = strlen(adj[k]) == al && strncasecmp(e, adj[k], al) == 0;
     for (size_t k = 0; k < sizeof(part) / sizeof(part[0]) && ok; k++)
         if (strlen(part[k]) == pl && strncmp(sp + 1, part[k], pl) == 0)
+            return al;
+    /* heat resistant, water proof, BPA free: a noun and an adjective of what it resists */
+    for (size_t k = 0; k < sizeof(resist) / sizeof(resist[0]); k++)
+        if (strlen(resist[k]) == pl && strncmp(sp + 1, resist[k], pl) == 0 &&
+            is_plain_word(e, al) && e[0] >= 'a' && e[0] <= 'z')
             return al;
     return 0;
 }
@@ -2636,7 +2642,8 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
         is_audience(e, en) || (!head_noun(e, en, false) && !scene_head) || material_word(e, en))
         return 0;
     /* 电脑音箱桌面 "desktop computer speaker": a head of up to three nouns. */
-    while (nh < 3 && !is_bound(choice, n, j) && is_han_word(&choice[j]) && choice[j].len >= 2 &&
+    /* 化妆刷 "makeup" + 刷 "brush": a product noun of one character joins it too. */
+    while (nh < 3 && !is_bound(choice, n, j) && is_han_word(&choice[j]) &&
            !title_modifier(&choice[j]) && !is_bound(choice, n, j + choice[j].len)) {
         char t[128];
         size_t tn = token_english_verb(&choice[j], t, &verb);

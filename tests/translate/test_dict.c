@@ -570,6 +570,9 @@ test_title_order(void)
     expect("梳子狗狗专用", "Comb for dogs");
     expect("适合学生", "Suitable for students");
     expect("适合学生，好用", "Suitable for students, useful");
+    /* What a product resists is one modifier with it ("heat-resistant"). */
+    expect("硅胶勺子耐高温", "Heat-resistant silicone spoon");
+    expect("保鲜盒耐高温", "Heat-resistant food storage container");
 }
 
 int
