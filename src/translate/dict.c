@@ -2558,6 +2558,33 @@ qualifies_after(const struct cand *choice, size_t n, size_t i)
     return true;
 }
 
+/*
+ * Whether a title word names a part a product comes with (夹子 "clip", 自动扣 "automatic
+ * buckle"), which a title closes with and English says after "with".
+ */
+static bool
+is_feature(const struct cand *c)
+{
+    static const char *const part[] = {"clip",   "clips",  "buckle", "lid",    "hook",
+                                       "hooks",  "strap",  "wheels", "pocket", "pockets",
+                                       "zipper", "mirror", "handle", "cover",  "remote control"};
+    char e[128];
+    size_t en = is_han_word(c) ? token_english(c, e) : 0;
+    const char *last = e;
+
+    if (en == 0 || c->len < 2 || title_modifier(c) || takes_object(e, en))
+        return false;
+    for (size_t k = 0; k + 1 < en; k++)
+        if (e[k] == ' ')
+            last = e + k + 1;
+    if (last > e && memchr(e, ' ', (size_t)(last - e) - 1))
+        return false; /* two words at most */
+    for (size_t k = 0; k < sizeof(part) / sizeof(part[0]); k++)
+        if (strlen(part[k]) == en - (size_t)(last - e) && strcmp(last, part[k]) == 0)
+            return true;
+    return en == 14 && strcmp(e, "remote control") == 0;
+}
+
 /* Whether a word from i to the end of its group says whom a title is for. */
 static bool
 title_has_audience(const struct cand *choice, size_t n, size_t i)
@@ -2610,7 +2637,7 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
      */
     while (!is_bound(choice, n, lead) && is_han_word(&choice[lead]) && choice[lead].len >= 2 &&
            (title_modifier(&choice[lead]) || material_token(&choice[lead])) &&
-           !is_scene_or_audience(&choice[lead])) {
+           (!is_scene_or_audience(&choice[lead]) || material_token(&choice[lead]))) {
         /* 冰丝阔腿裤 "ice silk": a material just before the head is said with it */
         material_at = material_token(&choice[lead]) ? lead : (size_t)-1;
         lead += choice[lead].len;
@@ -2673,6 +2700,9 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
             audience |= is_scene_or_audience(&choice[j]) == 2;
             continue;
         }
+        /* 阅读灯夹子 "reading light with clip": a part closing the title is a feature */
+        if (is_bound(choice, n, j + choice[j].len) && is_feature(&choice[j]) && hyphen_noun(e, en))
+            continue;
         if (lead > start)
             return 0;
         /* 半身裙女a字裙 "skirt women's A-line skirt": the last word names the head again. */
@@ -2959,6 +2989,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t said_first = (size_t)-1; /* a closing audience word already said first */
     size_t season = (size_t)-1;     /* a closing season word, said at season_at */
     size_t say_head = 0;            /* where the head noun proper starts in say_last */
+    size_t feature = (size_t)-1;    /* a part said after "with" at the end of the group */
     size_t season_at = (size_t)-1;
     size_t skip_at = (size_t)-1; /* tokens skip_at..skip_end were said already (用温水清洗) */
     size_t skip_end = 0;
@@ -3076,6 +3107,22 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                     en += tn;
                     say_last[en] = '\0';
                 }
+                /* 真皮腰带男自动扣 "... belt with automatic buckle" */
+                for (size_t j = head_end; en && hf == 1 && !is_bound(choice, n, j);
+                     j += choice[j].len) {
+                    char t[128];
+                    size_t tn;
+                    if (!is_bound(choice, n, j + choice[j].len) || title_modifier(&choice[j]) ||
+                        !is_feature(&choice[j]))
+                        continue;
+                    tn = token_english(&choice[j], t);
+                    if (en + tn + 7 < sizeof(say_last)) {
+                        memcpy(say_last + en, " with ", 6);
+                        memcpy(say_last + en + 6, t, tn + 1);
+                        en += tn + 6;
+                        feature = j;
+                    }
+                }
                 if (en) {
                     say_last_len = hf == 1 ? en : 0;
                     head_pending = hf == 1;
@@ -3161,6 +3208,13 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             season_at = (size_t)-1;
             if (s)
                 break;
+        }
+        if (i == feature) {
+            feature = (size_t)-1;
+            choice_prev_bound = false;
+            prev_tok = i;
+            i += c->len;
+            continue;
         }
         if (i == season) {
             season = (size_t)-1;

@@ -527,7 +527,7 @@ test_title_order(void)
     expect("船袜男浅口隐形", "Men's low-cut invisible no-show socks");
     expect("超轻便携", "Ultra-light portable");
     /* Whom a title is for, after its head noun and before other words, goes first too. */
-    expect("皮带男士针扣", "Men's belt pin buckle");
+    expect("皮带男士针扣", "Men's belt with pin buckle");
     expect("手套男士触屏", "Men's gloves touchscreen");
     expect("新生儿婴儿帽", "Newborn baby hat");
     /* A noun before words that only qualify it is no modifier: it keeps its plural. */
@@ -573,6 +573,12 @@ test_title_order(void)
     /* What a product resists is one modifier with it ("heat-resistant"). */
     expect("硅胶勺子耐高温", "Heat-resistant silicone spoon");
     expect("保鲜盒耐高温", "Heat-resistant food storage container");
+    /* A part closing a title is a feature said after "with"; not a head's own noun. */
+    expect("台灯夹子", "Desk lamp with clip");
+    expect("皮带男士自动扣", "Men's belt with automatic buckle");
+    expect("车载手机支架", "Car phone stand");
+    /* A material opening a title before whom it is for is said with the head. */
+    expect("真皮钱包男短款", "Men's short genuine leather wallet");
 }
 
 int
