@@ -2253,6 +2253,29 @@ compound_modifier(const char *e, size_t en)
  * and a part ("soft sole").
  */
 static bool is_material(const char *e, size_t en);
+static bool is_season(const char *e, size_t en);
+
+/*
+ * 春秋款 "spring/autumn style", 新款 "new style": a kind of style that qualifies a title
+ * head is said without "style" before it ("women's spring/autumn knit cardigan"). Returns the
+ * length to say, 0 when e is no such phrase.
+ */
+static size_t
+style_qualifier(const char *e, size_t en)
+{
+    static const char *const word[] = {"new",   "couple",    "classic",
+                                       "basic", "versatile", "trending"};
+    size_t pn = en - 6;
+
+    if (en < 8 || memcmp(e + en - 6, " style", 6) != 0)
+        return 0;
+    if (is_season(e, pn))
+        return pn;
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == pn && strncasecmp(e, word[k], pn) == 0)
+            return pn;
+    return 0;
+}
 
 static bool
 title_modifier(const struct cand *c)
@@ -2270,7 +2293,7 @@ title_modifier(const struct cand *c)
         return true; /* 登山鞋男 "men's hiking shoes" */
     if (c->len < 2)
         return false;
-    if (is_scene(e, en) || compound_modifier(e, en) || is_material(e, en))
+    if (is_scene(e, en) || compound_modifier(e, en) || is_material(e, en) || style_qualifier(e, en))
         return true;
     while (at < en) {
         const char *sp = memchr(e + at, ' ', en - at);
@@ -2343,6 +2366,16 @@ material_word(const char *e, size_t en)
         if (strlen(word[k]) == ln && strncasecmp(last, word[k], ln) == 0)
             return true; /* not glass or iron, which are products too */
     return is_material(e, en);
+}
+
+/* Whether a Han word's English names a season (秋冬 "autumn and winter"). */
+static bool
+season_token(const struct cand *c)
+{
+    char e[128];
+    size_t en = is_han_word(c) ? token_english(c, e) : 0;
+
+    return en && is_season(e, en);
 }
 
 /* Whether a Han word's English names a material (冰丝 "ice silk"). */
@@ -2637,7 +2670,8 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
      */
     while (!is_bound(choice, n, lead) && is_han_word(&choice[lead]) && choice[lead].len >= 2 &&
            (title_modifier(&choice[lead]) || material_token(&choice[lead])) &&
-           (!is_scene_or_audience(&choice[lead]) || material_token(&choice[lead]))) {
+           (!is_scene_or_audience(&choice[lead]) || material_token(&choice[lead]) ||
+            season_token(&choice[lead]))) {
         /* 冰丝阔腿裤 "ice silk": a material just before the head is said with it */
         material_at = material_token(&choice[lead]) ? lead : (size_t)-1;
         lead += choice[lead].len;
@@ -3797,6 +3831,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 if (!head_pending)
                     plain_if_not_modifier(choice, n, i, &t, &tl);
                 joined_modifier(choice, n, i, head_pending, &t, tl, mod);
+                if (head_pending && style_qualifier(t, tl))
+                    tl = style_qualifier(t, tl);
                 s = emit(&w, t, tl, TK_WORD, true);
                 if (s == ITX_OK && is_bound(choice, n, i + c->len))
                     s = plural_after_for(out, w.start);
@@ -3838,6 +3874,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                 if (!head_pending)
                     plain_if_not_modifier(choice, n, i, &t, &sense_len);
                 joined_modifier(choice, n, i, head_pending, &t, sense_len, mod);
+                if (head_pending && style_qualifier(t, sense_len))
+                    sense_len = style_qualifier(t, sense_len);
                 s = emit(&w, t, sense_len, TK_WORD, true);
                 if (s == ITX_OK && is_bound(choice, n, i + c->len))
                     s = plural_after_for(out, w.start);

@@ -579,6 +579,9 @@ test_title_order(void)
     expect("车载手机支架", "Car phone stand");
     /* A material opening a title before whom it is for is said with the head. */
     expect("真皮钱包男短款", "Men's short genuine leather wallet");
+    /* A kind of style qualifying a title head is said without "style". */
+    expect("连衣裙女春秋款", "Women's spring/autumn dress");
+    expect("卫衣女新款", "Women's new sweatshirt");
 }
 
 int
