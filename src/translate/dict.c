@@ -2618,6 +2618,8 @@ is_feature(const struct cand *c)
     return en == 14 && strcmp(e, "remote control") == 0;
 }
 
+static bool size_label(const struct cand *c);
+
 /* Whether a word from i to the end of its group says whom a title is for. */
 static bool
 title_has_audience(const struct cand *choice, size_t n, size_t i)
@@ -2734,6 +2736,9 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
             audience |= is_scene_or_audience(&choice[j]) == 2;
             continue;
         }
+        /* 运动鞋男42码: a size label closing the title is said after the head */
+        if (is_bound(choice, n, j + choice[j].len) && size_label(&choice[j]) && k >= 1)
+            continue;
         /* 阅读灯夹子 "reading light with clip": a part closing the title is a feature */
         if (is_bound(choice, n, j + choice[j].len) && is_feature(&choice[j]) && hyphen_noun(e, en))
             continue;
@@ -2960,6 +2965,37 @@ plural_after_for(struct itx_buf *out, size_t start)
             return itx_buf_append(out, word[k][1], strlen(word[k][1]));
         }
     return ITX_OK;
+}
+
+/* Whether a template token is a size label: N码 "size {N}" or N号 "No. {N}", nothing else. */
+static bool
+size_label(const struct cand *c)
+{
+    const char *term, *tr;
+
+    if (c->type != 0 || !c->g)
+        return false;
+    itx_tr_glossary_template(c->g, c->tmpl, &term, &tr);
+    return tr && (strcmp(tr, "size {N}") == 0 || strcmp(tr, "No. {N}") == 0);
+}
+
+/* Whether English ends in a word for footwear, whose N号 is a size. */
+static bool
+footwear(const char *e, size_t en)
+{
+    static const char *const word[] = {"shoes",   "shoe",     "boots",  "boot",    "slippers",
+                                       "sandals", "sneakers", "heels",  "loafers", "clogs",
+                                       "flats",   "slipper",  "sandal", "sneaker"};
+    const char *last = e;
+
+    for (size_t k = 0; k + 1 < en; k++)
+        if (e[k] == ' ')
+            last = e + k + 1;
+    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
+        if (strlen(word[k]) == en - (size_t)(last - e) &&
+            strncmp(last, word[k], strlen(word[k])) == 0)
+            return true;
+    return false;
 }
 
 /* English for a container said after 每 ("per bag"), or NULL. */
@@ -3267,6 +3303,45 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
          * 勺子不锈钢长柄 "long-handle stainless steel spoon": a material qualifying a head
          * owed at the end goes right before it when only shapes and qualities follow it.
          */
+        /*
+         * 运动鞋男42号 "men's sneakers size 42": a size label closing a title follows its
+         * head; after footwear, N号 is a size, not a number.
+         */
+        if (c->type == 0 && i > group && is_bound(choice, n, i + c->len) && size_label(c)) {
+            char pe[128];
+            size_t pn = 0, at;
+            if (head_pending && say_last_len) {
+                pn = say_last_len < sizeof(pe) ? say_last_len : 0;
+                memcpy(pe, say_last, pn);
+                s = emit(&w, say_last, say_last_len, TK_WORD, true);
+                say_last_len = 0;
+                head_pending = false;
+            } else if (prev_tok != (size_t)-1 && prev_tok >= group && prev_tok < i &&
+                       is_han_word(&choice[prev_tok])) {
+                pn = token_english(&choice[prev_tok], pe);
+            }
+            at = out->len;
+            if (s == ITX_OK)
+                s = emit_template(&w, c, &x, i, false);
+            while (at < out->len && out->data[at] == ' ')
+                at++;
+            if (s == ITX_OK && footwear(pe, pn) && out->len - at > 4 &&
+                memcmp(out->data + at, "No. ", 4) == 0) {
+                s = itx_buf_append(out, " ", 1); /* room for "size" */
+                if (s == ITX_OK) {
+                    memmove(out->data + at + 5, out->data + at + 4, out->len - at - 5);
+                    memcpy(out->data + at, "size ", 5);
+                }
+            }
+            st.n_tokens++;
+            st.n_glossary++;
+            choice_prev_bound = false;
+            prev_tok = i;
+            i += c->len;
+            if (s)
+                break;
+            continue;
+        }
         /*
          * 防水背包骑行 "waterproof cycling backpack": a use qualifying a head owed at the end
          * goes right before the head noun proper.

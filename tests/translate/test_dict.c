@@ -582,6 +582,9 @@ test_title_order(void)
     /* A kind of style qualifying a title head is said without "style". */
     expect("连衣裙女春秋款", "Women's spring/autumn dress");
     expect("卫衣女新款", "Women's new sweatshirt");
+    /* A size label closing a title follows the head; after footwear N号 is a size. */
+    expect("帆布鞋女38号", "Women's canvas shoes size 38");
+    expect("篮球7号", "Size 7 basketball");
 }
 
 int
