@@ -2536,7 +2536,8 @@ head_noun(const char *e, size_t en, bool strict)
     size_t ln, fl = sp ? (size_t)(sp - e) : en;
 
     if (en == 0 || (memchr(e, '-', en) && !hyphen_noun(e, en)) ||
-        (e[0] >= 'A' && e[0] <= 'Z' && !(e[1] == '-' && hyphen_noun(e, en))) ||
+        (e[0] >= 'A' && e[0] <= 'Z' && !(e[1] == '-' && hyphen_noun(e, en)) &&
+         !(memchr(e, ' ', en) && !memchr(e, '-', en) && hyphen_noun(e, en))) ||
         strpbrk(e, "0123456789%'/"))
         return false;
     for (size_t k = 0; k < sizeof(prep) / sizeof(prep[0]); k++)
@@ -3060,6 +3061,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     size_t season = (size_t)-1;     /* a closing season word, said at season_at */
     size_t say_head = 0;            /* where the head noun proper starts in say_last */
     size_t feature = (size_t)-1;    /* a part said after "with" at the end of the group */
+    char restate[128];              /* a restated head's modifiers, said before restate_tok */
+    size_t restate_len = 0, restate_tok = (size_t)-1;
     size_t season_at = (size_t)-1;
     size_t skip_at = (size_t)-1; /* tokens skip_at..skip_end were said already (用温水清洗) */
     size_t skip_end = 0;
@@ -3193,6 +3196,20 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                         feature = j;
                     }
                 }
+                /*
+                 * 切尔西靴男短靴 "Chelsea boots" + "ankle boots": a head named again by the
+                 * last word keeps its modifiers, said before that word ("Chelsea ankle boots").
+                 */
+                restate_tok = (size_t)-1;
+                if (en && hf == 2 && memchr(say_last, ' ', en)) {
+                    size_t q = en;
+                    while (q > 0 && say_last[q - 1] != ' ')
+                        q--;
+                    restate_len = q - 1;
+                    memcpy(restate, say_last, restate_len);
+                    for (size_t j = head_end; !is_bound(choice, n, j); j += choice[j].len)
+                        restate_tok = j;
+                }
                 if (en) {
                     say_last_len = hf == 1 ? en : 0;
                     head_pending = hf == 1;
@@ -3276,6 +3293,31 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             size_t en = token_english(&choice[season], sense);
             s = emit(&w, sense, en, TK_WORD, true);
             season_at = (size_t)-1;
+            if (s)
+                break;
+        }
+        if (i == restate_tok) {
+            /* only the words the last one does not say itself ("hair" of "hair clipper") */
+            char t[128], kept[128];
+            size_t tn = is_han_word(c) ? token_english(c, t) : 0, kn = 0;
+            restate_tok = (size_t)-1;
+            for (size_t a = 0; a < restate_len;) {
+                size_t b = a;
+                bool in = false;
+                while (b < restate_len && restate[b] != ' ')
+                    b++;
+                for (size_t q = 0; q + (b - a) <= tn && !in; q++)
+                    in = (q == 0 || t[q - 1] == ' ') && (q + b - a == tn || t[q + b - a] == ' ') &&
+                         strncasecmp(t + q, restate + a, b - a) == 0;
+                if (!in) {
+                    if (kn)
+                        kept[kn++] = ' ';
+                    memcpy(kept + kn, restate + a, b - a);
+                    kn += b - a;
+                }
+                a = b + 1;
+            }
+            s = emit(&w, kept, kn, TK_WORD, true);
             if (s)
                 break;
         }

@@ -585,6 +585,12 @@ test_title_order(void)
     /* A size label closing a title follows the head; after footwear N号 is a size. */
     expect("帆布鞋女38号", "Women's canvas shoes size 38");
     expect("篮球7号", "Size 7 basketball");
+    /*
+     * A head named again by the last word keeps the modifiers that word does not say, before
+     * it; a head may be a name and a product noun (Martin boots).
+     */
+    expect("马丁靴男复古短靴", "Men's vintage Martin ankle boots");
+    expect("剃须刀电动剃须刀", "Electric shaver");
 }
 
 int
