@@ -172,11 +172,12 @@ final_state(const char *s)
                  strcmp(s, "partially_failed") == 0 || strcmp(s, "cancelled") == 0);
 }
 
-/* Polls until the job is final (or timeout); returns it. */
+/* Polls until the job is final (or test_ms(timeout_ms): a bound on a hang, times the run's
+ * time scale, tests/server/proc.h); returns it. */
 static json_t *
 wait_final(unsigned port, const char *id, long timeout_ms)
 {
-    double until = now_ms() + (double)timeout_ms;
+    double until = now_ms() + (double)test_ms(timeout_ms);
     json_t *j = NULL;
 
     while (now_ms() < until) {
@@ -276,11 +277,12 @@ check_complete(json_t *job, const char *label)
     }
 }
 
-/* Waits until at least `at_least` images succeeded; returns the job then. */
+/* Waits until at least `at_least` images succeeded (or test_ms(timeout_ms)); returns the job
+ * then. */
 static json_t *
 wait_some(unsigned port, const char *id, long at_least, long timeout_ms)
 {
-    double until = now_ms() + (double)timeout_ms;
+    double until = now_ms() + (double)test_ms(timeout_ms);
     json_t *j = NULL;
 
     while (now_ms() < until) {
@@ -322,7 +324,7 @@ kill_and_resume(const char *db_url, int seed, struct srv *s2, const char *label)
         static const char *const stages[] = {"fetch", "decode", "ocr",    "translate",
                                              "erase", "render", "encode", "store"};
         bool seen = false;
-        double until = now_ms() + 60000;
+        double until = now_ms() + (double)test_ms(60000);
         while (!seen && now_ms() < until) {
             json_t *g = get_job(s1.port, id);
             json_t *ims = json_object_get(g, "images");
@@ -610,7 +612,7 @@ api_cases(struct srv *s)
         wid = wb ? submit(s->port, wb, NULL, &status) : NULL;
         CHECK_INT(status, 202);
         if (wid) {
-            double until = now_ms() + 30000;
+            double until = now_ms() + (double)test_ms(30000);
             const char *ws = "";
             j = wait_final(s->port, wid, 60000);
             while (now_ms() < until) {
