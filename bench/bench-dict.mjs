@@ -11,9 +11,9 @@
 //   heldout3.tsv  DEV_H3    held out in round 3 (0.627 accepted then), a tuning set since
 //   dev5.tsv      DEV5      whole titles and 7-14 character phrases, a tuning set
 //   heldout4.tsv  DEV_H4    held out in round 4 (0.597 accepted then), a tuning set since
-//   dev6.tsv      DEV6      written blind in round 5 as more tuning data
+//   dev6.tsv      DEV6      written blind in round 6 as more tuning data
 //   heldout5.tsv  HELDOUT5  written blind (without the dictionary or its output) before
-//   heldout6.tsv  HELDOUT6  round 5's changes, by two engineers, and never tuned on
+//   heldout6.tsv  HELDOUT6  round 6's changes, by two engineers, and never tuned on
 // The last line is the held-out figure, on phrasing the dictionary was not tuned on:
 //   RESULT accepted=<share> chrf=<score>   (heldout5.tsv and heldout6.tsv together)
 //
@@ -131,7 +131,7 @@ const devs = [['DEV', 'bench/dict/dev2.tsv', 'tuning split'],
   ['DEV_H3', 'bench/dict/heldout3.tsv', 'held out in round 3, tuned on since'],
   ['DEV5', 'bench/dict/dev5.tsv', 'whole titles and 7-14 character phrases in every category'],
   ['DEV_H4', 'bench/dict/heldout4.tsv', 'held out in round 4, tuned on since'],
-  ['DEV6', 'bench/dict/dev6.tsv', 'written blind in round 5 as tuning data']]
+  ['DEV6', 'bench/dict/dev6.tsv', 'written blind in round 6 as tuning data']]
   .filter(([, file]) => existsSync(join(root, file)))
   .map(([tag, file, what]) => ({ tag, what, r: score(file) }));
 const helds = tuning ? [] : [['HELDOUT5', 'bench/dict/heldout5.tsv'], ['HELDOUT6', 'bench/dict/heldout6.tsv']]
