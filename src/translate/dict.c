@@ -2552,7 +2552,10 @@ head_noun(const char *e, size_t en, bool strict)
         if (ln > l + 2 && memcmp(last + ln - l, adj_end[k], l) == 0 && !is_domain(last, ln))
             return false;
     }
-    if (is_attribute(last, ln) || is_scene(e, en) || is_adjective(e, en))
+    /* 吊灯 "pendant light" names a product; 光线 "light" alone or "soft light" do not */
+    if ((is_attribute(last, ln) &&
+         !(last > e && is_domain(last, ln) && !modifier_word(e, fl, true))) ||
+        is_scene(e, en) || is_adjective(e, en))
         return false;
     if (strict && sp && fl < sizeof(first)) {
         memcpy(first, e, fl);

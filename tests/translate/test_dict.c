@@ -591,6 +591,9 @@ test_title_order(void)
      */
     expect("马丁靴男复古短靴", "Men's vintage Martin ankle boots");
     expect("剃须刀电动剃须刀", "Electric shaver");
+    /* A head noun ending in "light" names a product (not "light" alone, a quality). */
+    expect("夜灯卧室", "Bedroom night light");
+    expect("补光灯户外", "Outdoor fill light");
 }
 
 int
