@@ -2158,6 +2158,12 @@ is_scene(const char *s, size_t n)
         "smart",
         "all seasons",
         "bedside",
+        "sleep",
+        "writing",
+        "counting",
+        "art",
+        "electrician",
+        "small apartment",
     };
     for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
         if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
@@ -2178,7 +2184,7 @@ modifier_word(const char *e, size_t en, bool strict)
         "narrow",      "high",  "low",      "hard",     "new",      "black",     "white",  "red",
         "blue",        "green", "pink",     "grey",     "gray",     "brown",     "yellow", "purple",
         "beige",       "navy",  "khaki",    "silver",   "gold",     "thin",      "thick",  "loose",
-        "slim",        "extra", "super",    "ultra"};
+        "slim",        "extra", "super",    "ultra",    "custom",   "blackout",  "instant"};
     /* Materials qualify a noun after it in a title, but may also start a head (silk scarf). */
     static const char *const material[] = {
         "cotton", "leather", "wooden", "metal", "plastic", "silicone", "glass",    "ceramic",
@@ -2196,6 +2202,9 @@ modifier_word(const char *e, size_t en, bool strict)
     /* non-slip, wear-resistant, high-top; not T-shirt */
     if (memchr(e, '-', en)) {
         const char *last = (const char *)memrchr(e, '-', en) + 1;
+        /* 3-in-1 */
+        if (e[0] >= '0' && e[0] <= '9' && en < 12 && contains(e, en, "-in-"))
+            return true;
         return e[0] >= 'a' && e[0] <= 'z' && !is_domain(last, en - (size_t)(last - e));
     }
     /* electronic, digital, fully; not a product noun (metal is listed, pedal is not) */
@@ -2399,7 +2408,8 @@ is_use(const struct cand *c)
         "sports",  "sport",    "fitness",  "travel",   "running",    "cycling",   "camping",
         "fishing", "hiking",   "swimming", "climbing", "riding",     "skiing",    "driving",
         "jogging", "training", "yoga",     "gym",      "travelling", "traveling", "office",
-        "school",  "exam",     "business", "karaoke",  "outdoor",    "indoor"};
+        "school",  "exam",     "business", "karaoke",  "outdoor",    "indoor",    "sleep",
+        "writing", "counting", "art"};
     char e[128];
     size_t en = is_han_word(c) ? token_english(c, e) : 0;
 

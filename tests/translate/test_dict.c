@@ -594,6 +594,12 @@ test_title_order(void)
     /* A head noun ending in "light" names a product (not "light" alone, a quality). */
     expect("夜灯卧室", "Bedroom night light");
     expect("补光灯户外", "Outdoor fill light");
+    /* Uses (sleep, art), trades, "custom" and N-in-1 qualify a head noun said first. */
+    expect("耳塞睡眠", "Sleep earplugs");
+    expect("画板美术", "Art drawing board");
+    expect("万用表电工", "Electrician multimeter");
+    expect("台历定制", "Custom desk calendar");
+    expect("奶茶三合一", "3-in-1 milk tea");
 }
 
 int
