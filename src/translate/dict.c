@@ -2179,12 +2179,14 @@ static bool
 modifier_word(const char *e, size_t en, bool strict)
 {
     static const char *const plain[] = {
-        "transparent", "clear", "portable", "wireless", "electric", "automatic", "manual", "large",
-        "small",       "big",   "round",    "square",   "flat",     "long",      "short",  "wide",
-        "narrow",      "high",  "low",      "hard",     "new",      "black",     "white",  "red",
-        "blue",        "green", "pink",     "grey",     "gray",     "brown",     "yellow", "purple",
-        "beige",       "navy",  "khaki",    "silver",   "gold",     "thin",      "thick",  "loose",
-        "slim",        "extra", "super",    "ultra",    "custom",   "blackout",  "instant"};
+        "transparent", "clear",   "portable", "wireless", "electric", "automatic", "manual",
+        "large",       "small",   "big",      "round",    "square",   "flat",      "long",
+        "short",       "wide",    "narrow",   "high",     "low",      "hard",      "new",
+        "black",       "white",   "red",      "blue",     "green",    "pink",      "grey",
+        "gray",        "brown",   "yellow",   "purple",   "beige",    "navy",      "khaki",
+        "silver",      "gold",    "thin",     "thick",    "loose",    "slim",      "extra",
+        "super",       "ultra",   "custom",   "blackout", "instant",  "crossbody", "sonic",
+        "lazy",        "external"};
     /* Materials qualify a noun after it in a title, but may also start a head (silk scarf). */
     static const char *const material[] = {
         "cotton", "leather", "wooden", "metal", "plastic", "silicone", "glass",    "ceramic",
@@ -2230,10 +2232,10 @@ compound_modifier(const char *e, size_t en)
         "thick", "thin", "long",  "short", "half", "full",     "double",  "single", "deep",
         "large", "big",  "small", "open",  "slim", "straight", "stiletto"};
     static const char *const part[] = {
-        "sole",   "toe",    "heel",  "waist",   "leg",      "sleeve", "sleeves",  "neck",
-        "collar", "top",    "head",  "tip",     "mouth",    "brim",   "edge",     "handle",
-        "finger", "power",  "noise", "suction", "pressure", "speed",  "capacity", "rise",
-        "layer",  "bottom", "cuff",  "back",    "frame"};
+        "sole",   "toe",    "heel",  "waist",   "leg",      "sleeve",      "sleeves",  "neck",
+        "collar", "top",    "head",  "tip",     "mouth",    "brim",        "edge",     "handle",
+        "finger", "power",  "noise", "suction", "pressure", "speed",       "capacity", "rise",
+        "layer",  "bottom", "cuff",  "back",    "frame",    "temperature", "carbon"};
     static const char *const resist[] = {"resistant", "proof", "free", "friendly"};
     const char *sp = memchr(e, ' ', en);
     size_t al, pl;

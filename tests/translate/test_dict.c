@@ -600,6 +600,11 @@ test_title_order(void)
     expect("万用表电工", "Electrician multimeter");
     expect("台历定制", "Custom desk calendar");
     expect("奶茶三合一", "3-in-1 milk tea");
+    /* More words that only qualify, and an adjective with what it is of (full carbon). */
+    expect("腰包斜挎", "Crossbody waist bag");
+    expect("平板支架懒人", "Lazy tablet stand");
+    expect("网球拍全碳素", "Full-carbon tennis racket");
+    expect("牛奶低温", "Low-temperature milk");
 }
 
 int
