@@ -2179,14 +2179,14 @@ static bool
 modifier_word(const char *e, size_t en, bool strict)
 {
     static const char *const plain[] = {
-        "transparent", "clear",   "portable", "wireless", "electric", "automatic", "manual",
-        "large",       "small",   "big",      "round",    "square",   "flat",      "long",
-        "short",       "wide",    "narrow",   "high",     "low",      "hard",      "new",
-        "black",       "white",   "red",      "blue",     "green",    "pink",      "grey",
-        "gray",        "brown",   "yellow",   "purple",   "beige",    "navy",      "khaki",
-        "silver",      "gold",    "thin",     "thick",    "loose",    "slim",      "extra",
-        "super",       "ultra",   "custom",   "blackout", "instant",  "crossbody", "sonic",
-        "lazy",        "external"};
+        "transparent", "clear",    "portable",  "wireless", "electric", "automatic", "manual",
+        "large",       "small",    "big",       "round",    "square",   "flat",      "long",
+        "short",       "wide",     "narrow",    "high",     "low",      "hard",      "new",
+        "black",       "white",    "red",       "blue",     "green",    "pink",      "grey",
+        "gray",        "brown",    "yellow",    "purple",   "beige",    "navy",      "khaki",
+        "silver",      "gold",     "thin",      "thick",    "loose",    "slim",      "extra",
+        "super",       "ultra",    "custom",    "blackout", "instant",  "crossbody", "sonic",
+        "lazy",        "external", "drawstring"};
     /* Materials qualify a noun after it in a title, but may also start a head (silk scarf). */
     static const char *const material[] = {
         "cotton", "leather", "wooden", "metal", "plastic", "silicone", "glass",    "ceramic",
@@ -2204,6 +2204,9 @@ modifier_word(const char *e, size_t en, bool strict)
     /* non-slip, wear-resistant, high-top; not T-shirt */
     if (memchr(e, '-', en)) {
         const char *last = (const char *)memrchr(e, '-', en) + 1;
+        /* Chanel-style, Korean-style */
+        if (en > 6 && memcmp(e + en - 6, "-style", 6) == 0)
+            return true;
         /* 3-in-1 */
         if (e[0] >= '0' && e[0] <= '9' && en < 12 && contains(e, en, "-in-"))
             return true;
@@ -2716,6 +2719,11 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
                 lw = t + q + 1;
         if (tn && !verb && head_noun(t, tn, true) && is_domain(lw, tn - (size_t)(lw - t)))
             scene_head = true;
+    }
+    /* 跳绳 "jump rope": a verb and its object that English also uses as a product noun */
+    if (verb && memchr(e, ' ', en)) {
+        const char *lw = (const char *)memrchr(e, ' ', en) + 1;
+        verb = !is_domain(lw, en - (size_t)(lw - e));
     }
     if (en == 0 || verb || (title_modifier(h) && !scene_head) || takes_object(e, en) ||
         is_audience(e, en) || (!head_noun(e, en, false) && !scene_head) || material_word(e, en))

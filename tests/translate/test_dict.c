@@ -605,6 +605,10 @@ test_title_order(void)
     expect("平板支架懒人", "Lazy tablet stand");
     expect("网球拍全碳素", "Full-carbon tennis racket");
     expect("牛奶低温", "Low-temperature milk");
+    /* A drawstring, an X-style; a verb and its object that is also a product (jump rope). */
+    expect("背包女抽绳", "Women's drawstring backpack");
+    expect("钱包女小香风", "Women's Chanel-style wallet");
+    expect("跳绳成人", "Adult jump rope");
 }
 
 int
