@@ -2793,6 +2793,41 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
 }
 
 /*
+ * At the start of a group: whether it opens with a room (厨房 "kitchen") and then only states
+ * qualities before a head noun closing the group (卫生间防水置物架); English says the room
+ * right before that noun ("waterproof bathroom storage rack"). Returns where the head noun
+ * starts, or (size_t)-1.
+ */
+static size_t
+room_first(const struct cand *choice, size_t n, size_t i)
+{
+    static const char *const room[] = {"kitchen", "bathroom", "bedroom", "living room",
+                                       "dining room"};
+    char e[128];
+    size_t en = is_han_word(&choice[i]) ? token_english(&choice[i], e) : 0, j, k = 0;
+    bool ok = false, verb;
+
+    for (size_t q = 0; q < sizeof(room) / sizeof(room[0]) && en; q++)
+        ok = ok || (strlen(room[q]) == en && strncasecmp(e, room[q], en) == 0);
+    if (!ok)
+        return (size_t)-1;
+    for (j = i + choice[i].len; !is_bound(choice, n, j) && !is_bound(choice, n, j + choice[j].len);
+         j += choice[j].len, k++) {
+        en = is_han_word(&choice[j]) ? token_english(&choice[j], e) : 0;
+        if (!en ||
+            !(title_modifier(&choice[j]) || (en > 6 && memcmp(e + en - 6, " style", 6) == 0)) ||
+            is_scene_or_audience(&choice[j]))
+            return (size_t)-1;
+    }
+    if (k == 0 || is_bound(choice, n, j) || !is_han_word(&choice[j]) || choice[j].len < 2)
+        return (size_t)-1;
+    en = token_english_verb(&choice[j], e, &verb);
+    if (!en || verb || title_modifier(&choice[j]) || !head_noun(e, en, false))
+        return (size_t)-1;
+    return j;
+}
+
+/*
  * Whether the word at cps[i] (len code points) marks whom or what a product is for:
  * 专用/适用/可用 (1) or a single 用 (2, "use"); 0 otherwise.
  */
@@ -3087,6 +3122,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
     char restate[128];              /* a restated head's modifiers, said before restate_tok */
     size_t restate_len = 0, restate_tok = (size_t)-1;
     size_t season_at = (size_t)-1;
+    size_t room = (size_t)-1, room_at = (size_t)-1; /* an opening room, said at room_at */
     size_t skip_at = (size_t)-1; /* tokens skip_at..skip_end were said already (用温水清洗) */
     size_t skip_end = 0;
     bool head_pending = false;      /* a title's head noun is owed at the end of the group */
@@ -3133,6 +3169,14 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             s = emit(&w, say_last, say_last_len, TK_WORD, true);
             say_last_len = 0;
             head_pending = false;
+            if (s)
+                break;
+        }
+        if (room_at != (size_t)-1 && i > room_at) {
+            /* a word joined with the next one went past the head: say the room now */
+            size_t en = token_english(&choice[room], sense);
+            s = emit(&w, sense, en, TK_WORD, true);
+            room_at = room = (size_t)-1;
             if (s)
                 break;
         }
@@ -3309,9 +3353,24 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
                         break;
                 }
             }
+            /*
+             * 卫生间防水置物架 "waterproof bathroom storage rack": a room opening a title
+             * before qualities of its head noun is said right before that noun.
+             */
+            room_at = !hf && said_first == (size_t)-1 && say_last_len == 0
+                          ? room_first(choice, n, i)
+                          : (size_t)-1;
+            room = room_at != (size_t)-1 ? i : (size_t)-1;
         }
         if (i > group && prev_tok == group && second_out == (size_t)-1)
             second_out = out->len;
+        if (i == room_at) {
+            size_t en = token_english(&choice[room], sense);
+            s = emit(&w, sense, en, TK_WORD, true);
+            room_at = room = (size_t)-1;
+            if (s)
+                break;
+        }
         if (i == season_at) {
             size_t en = token_english(&choice[season], sense);
             s = emit(&w, sense, en, TK_WORD, true);
@@ -3351,8 +3410,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             i += c->len;
             continue;
         }
-        if (i == season) {
-            season = (size_t)-1;
+        if (i == season || (i == room && room_at != (size_t)-1)) {
+            season = i == season ? (size_t)-1 : season;
             choice_prev_bound = false;
             prev_tok = i;
             i += c->len;

@@ -609,6 +609,11 @@ test_title_order(void)
     expect("背包女抽绳", "Women's drawstring backpack");
     expect("钱包女小香风", "Women's Chanel-style wallet");
     expect("跳绳成人", "Adult jump rope");
+    /* A room opening a title before qualities goes right before the head noun. */
+    expect("卫生间防滑地垫", "Non-slip bathroom floor mat");
+    expect("厨房多层收纳架", "Multi-layer kitchen storage rack");
+    expect("客厅北欧风窗帘", "Nordic style living room curtains");
+    expect("卧室台灯", "Bedroom desk lamp");
 }
 
 int
