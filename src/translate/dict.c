@@ -2179,14 +2179,14 @@ static bool
 modifier_word(const char *e, size_t en, bool strict)
 {
     static const char *const plain[] = {
-        "transparent", "clear",    "portable",  "wireless", "electric", "automatic", "manual",
-        "large",       "small",    "big",       "round",    "square",   "flat",      "long",
-        "short",       "wide",     "narrow",    "high",     "low",      "hard",      "new",
-        "black",       "white",    "red",       "blue",     "green",    "pink",      "grey",
-        "gray",        "brown",    "yellow",    "purple",   "beige",    "navy",      "khaki",
-        "silver",      "gold",     "thin",      "thick",    "loose",    "slim",      "extra",
-        "super",       "ultra",    "custom",    "blackout", "instant",  "crossbody", "sonic",
-        "lazy",        "external", "drawstring"};
+        "transparent", "clear",    "portable",   "wireless", "electric", "automatic", "manual",
+        "large",       "small",    "big",        "round",    "square",   "flat",      "long",
+        "short",       "wide",     "narrow",     "high",     "low",      "hard",      "new",
+        "black",       "white",    "red",        "blue",     "green",    "pink",      "grey",
+        "gray",        "brown",    "yellow",     "purple",   "beige",    "navy",      "khaki",
+        "silver",      "gold",     "thin",       "thick",    "loose",    "slim",      "extra",
+        "super",       "ultra",    "custom",     "blackout", "instant",  "crossbody", "sonic",
+        "lazy",        "external", "drawstring", "full"};
     /* Materials qualify a noun after it in a title, but may also start a head (silk scarf). */
     static const char *const material[] = {
         "cotton", "leather", "wooden", "metal", "plastic", "silicone", "glass",    "ceramic",

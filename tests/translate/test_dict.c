@@ -614,6 +614,7 @@ test_title_order(void)
     expect("厨房多层收纳架", "Multi-layer kitchen storage rack");
     expect("客厅北欧风窗帘", "Nordic style living room curtains");
     expect("卧室台灯", "Bedroom desk lamp");
+    expect("客厅全遮光窗帘", "Full blackout living room curtains");
 }
 
 int
