@@ -2495,12 +2495,27 @@ said_before_material(const char *e, size_t en)
 }
 
 /*
+ * Whether the word at j is 防/抗/耐/无 before a noun that has no word of its own, which are
+ * said as one modifier (防噪音 "anti-noise", 无漆 "paint-free"; see itx_dict_translate).
+ */
+static bool
+affix_pair(const struct cand *choice, const struct cp *cps, size_t n, size_t j)
+{
+    char e[128];
+
+    return choice[j].len == 1 && is_han_word(&choice[j]) && !is_bound(choice, n, j + 1) &&
+           (cps[j].c == 0x9632 /* 防 */ || cps[j].c == 0x6297 /* 抗 */ ||
+            cps[j].c == 0x8010 /* 耐 */ || cps[j].c == 0x65e0 /* 无 */) &&
+           affixable_noun(choice, n, j + 1, e) != 0;
+}
+
+/*
  * Whether the title word at i is a material followed, to the end of its group, only by
  * qualities and shapes (not scenes, users or other materials), which English says before
  * the material: "long-handle stainless steel spoon".
  */
 static bool
-material_last(const struct cand *choice, size_t n, size_t i)
+material_last(const struct cand *choice, const struct cp *cps, size_t n, size_t i)
 {
     char e[128];
     size_t en = is_han_word(&choice[i]) ? token_english(&choice[i], e) : 0;
@@ -2508,6 +2523,10 @@ material_last(const struct cand *choice, size_t n, size_t i)
     if (!en || !is_material(e, en) || is_bound(choice, n, i + choice[i].len))
         return false;
     for (size_t j = i + choice[i].len; !is_bound(choice, n, j); j += choice[j].len) {
+        if (affix_pair(choice, cps, n, j)) {
+            j += choice[j].len; /* 实木无漆 "paint-free solid wood" */
+            continue;
+        }
         en = is_han_word(&choice[j]) ? token_english(&choice[j], e) : 0;
         if (!en || !title_modifier(&choice[j]) || is_material(e, en) ||
             (is_scene_or_audience(&choice[j]) && !said_before_material(e, en)))
@@ -2656,8 +2675,8 @@ title_has_audience(const struct cand *choice, size_t n, size_t i)
  * title, 2 when its last word names the head again (the head is then not said), 0 otherwise.
  */
 static int
-head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_t *head_end,
-           size_t *noun_at_out)
+head_first(const struct cand *choice, const struct cp *cps, size_t n, size_t i, size_t *head_at,
+           size_t *head_end, size_t *noun_at_out)
 {
     const struct cand *h;
     char e[128];
@@ -2758,6 +2777,11 @@ head_first(const struct cand *choice, size_t n, size_t i, size_t *head_at, size_
     for (; !is_bound(choice, n, j); j += choice[j].len, k++) {
         if (title_modifier(&choice[j])) {
             audience |= is_scene_or_audience(&choice[j]) == 2;
+            continue;
+        }
+        /* 耳塞防噪音 "anti-noise earplugs": 防/抗/耐/无 and a noun said as one modifier */
+        if (affix_pair(choice, cps, n, j)) {
+            j += choice[j].len;
             continue;
         }
         /* 运动鞋男42码: a size label closing the title is said after the head */
@@ -3189,8 +3213,8 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             /* 运动套装男 "men's sports set": whom it is for goes first. */
             bool repeat = false;
             size_t head_at = i, head_end = i, head_noun_at = i;
-            said_first = say_last_len == 0 &&
-                                 head_first(choice, n, i, &head_at, &head_end, &head_noun_at) != 0
+            said_first = say_last_len == 0 && head_first(choice, cps, n, i, &head_at, &head_end,
+                                                         &head_noun_at) != 0
                              ? (size_t)-1
                              : audience_last(choice, n, i, &repeat);
             if (said_first != (size_t)-1 && !repeat) {
@@ -3201,7 +3225,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
             }
             /* 头盔骑行 "cycling helmet": a head noun said first in a title goes last. */
             int hf = said_first == (size_t)-1 && say_last_len == 0
-                         ? head_first(choice, n, i, &head_at, &head_end, &head_noun_at)
+                         ? head_first(choice, cps, n, i, &head_at, &head_end, &head_noun_at)
                          : 0;
             if (hf) {
                 size_t en = 0;
@@ -3470,7 +3494,7 @@ itx_dict_translate(const struct itx_dict *dict, const struct itx_glossary *gloss
          * 防水背包骑行 "waterproof cycling backpack": a use qualifying a head owed at the end
          * goes right before the head noun proper.
          */
-        if (head_pending && i >= skip_end && (material_last(choice, n, i) || is_use(c))) {
+        if (head_pending && i >= skip_end && (material_last(choice, cps, n, i) || is_use(c))) {
             char t[128];
             size_t tn = token_english(&choice[i], t), at = is_use(c) ? say_head : 0;
             bool again = false; /* 登山包徒步: "hiking backpack" says "hiking" already */

@@ -615,6 +615,9 @@ test_title_order(void)
     expect("客厅北欧风窗帘", "Nordic style living room curtains");
     expect("卧室台灯", "Bedroom desk lamp");
     expect("客厅全遮光窗帘", "Full blackout living room curtains");
+    /* 防/抗/耐/无 and a noun that has no word qualify a head said first, and a material. */
+    expect("头盔防雾", "Anti-fog helmet");
+    expect("餐桌实木无漆", "Paint-free solid wood dining table");
 }
 
 int
