@@ -2186,7 +2186,7 @@ modifier_word(const char *e, size_t en, bool strict)
         "gray",        "brown",    "yellow",     "purple",   "beige",    "navy",      "khaki",
         "silver",      "gold",     "thin",       "thick",    "loose",    "slim",      "extra",
         "super",       "ultra",    "custom",     "blackout", "instant",  "crossbody", "sonic",
-        "lazy",        "external", "drawstring", "full"};
+        "lazy",        "external", "drawstring", "full",     "HD",       "built-in"};
     /* Materials qualify a noun after it in a title, but may also start a head (silk scarf). */
     static const char *const material[] = {
         "cotton", "leather", "wooden", "metal", "plastic", "silicone", "glass",    "ceramic",

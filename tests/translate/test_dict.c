@@ -618,6 +618,7 @@ test_title_order(void)
     /* 防/抗/耐/无 and a noun that has no word qualify a head said first, and a material. */
     expect("头盔防雾", "Anti-fog helmet");
     expect("餐桌实木无漆", "Paint-free solid wood dining table");
+    expect("显示器高清", "HD monitor");
 }
 
 int
