@@ -345,6 +345,19 @@ better_modifier(const char *verb, size_t vn, const char *cand, size_t cn)
     return cn == stem + 3 && memcmp(cand, verb, stem) == 0 && memcmp(cand + stem, "ing", 3) == 0;
 }
 
+/* Whether s (n bytes) is one of the words of list; fold: ignoring ASCII case. */
+static bool
+word_in(const char *const *list, size_t n_list, const char *s, size_t n, bool fold)
+{
+    for (size_t k = 0; k < n_list; k++)
+        if (strlen(list[k]) == n &&
+            (fold ? strncasecmp(s, list[k], n) : memcmp(s, list[k], n)) == 0)
+            return true;
+    return false;
+}
+#define WORD_IN(list, s, n, fold)                                                                  \
+    word_in((list), sizeof(list) / sizeof((list)[0]), (s), (n), (fold))
+
 /*
  * English nouns of product pictures: among the senses of a word, one of these is the one a
  * product means (网 "net; network; mesh" -> "mesh", 膏 "ointment; paste; cream" -> "cream").
@@ -1556,9 +1569,8 @@ is_adjective(const char *s, size_t n)
     };
     if (n == 0 || n > 40 || memchr(s, ' ', n))
         return false;
-    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
-        if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
-            return true;
+    if (WORD_IN(word, s, n, true))
+        return true;
     for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
         size_t k = strlen(suffix[i]);
         if (n > k + 2 && strncasecmp(s + n - k, suffix[i], k) == 0)
@@ -1599,10 +1611,7 @@ says_imperative(const struct cand *c)
     char e[128];
     size_t en = token_english(c, e);
 
-    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
-        if (strlen(word[i]) == en && strncasecmp(e, word[i], en) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, e, en, true);
 }
 
 /*
@@ -1637,10 +1646,7 @@ is_postposed(const char *s, size_t n)
 {
     static const char *const word[] = {"low",  "high", "big",  "large",  "small", "long", "short",
                                        "fast", "slow", "good", "strong", "soft",  "rapid"};
-    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
-        if (strlen(word[i]) == n && memcmp(s, word[i], n) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, s, n, false);
 }
 
 /*
@@ -1768,10 +1774,7 @@ is_attribute(const char *s, size_t n)
         "details",       "detail",
         "effect",        "texture",
     };
-    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
-        if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, s, n, true);
 }
 
 /*
@@ -1943,10 +1946,7 @@ is_audience(const char *s, size_t n)
 {
     static const char *const word[] = {"men's",  "women's", "children's", "kids'",   "boys'",
                                        "girls'", "baby",    "unisex",     "babies'", "household"};
-    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
-        if (strlen(word[i]) == n && memcmp(s, word[i], n) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, s, n, false);
 }
 
 static bool takes_object(const char *s, size_t n);
@@ -2165,10 +2165,7 @@ is_scene(const char *s, size_t n)
         "electrician",
         "small apartment",
     };
-    for (size_t i = 0; i < sizeof(word) / sizeof(word[0]); i++)
-        if (strlen(word[i]) == n && strncasecmp(s, word[i], n) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, s, n, true);
 }
 
 /*
@@ -2248,8 +2245,7 @@ compound_modifier(const char *e, size_t en)
         return 0;
     al = (size_t)(sp - e);
     pl = en - al - 1;
-    for (size_t k = 0; k < sizeof(adj) / sizeof(adj[0]) && !ok; k++)
-        ok = strlen(adj[k]) == al && strncasecmp(e, adj[k], al) == 0;
+    ok = WORD_IN(adj, e, al, true);
     for (size_t k = 0; k < sizeof(part) / sizeof(part[0]) && ok; k++)
         if (strlen(part[k]) == pl && strncmp(sp + 1, part[k], pl) == 0)
             return al;
@@ -2285,9 +2281,8 @@ style_qualifier(const char *e, size_t en)
         return 0;
     if (is_season(e, pn))
         return pn;
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
-        if (strlen(word[k]) == pn && strncasecmp(e, word[k], pn) == 0)
-            return pn;
+    if (WORD_IN(word, e, pn, true))
+        return pn;
     return 0;
 }
 
@@ -2376,9 +2371,8 @@ material_word(const char *e, size_t en)
         if (e[k] == ' ')
             last = e + k + 1;
     ln = en - (size_t)(last - e);
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
-        if (strlen(word[k]) == ln && strncasecmp(last, word[k], ln) == 0)
-            return true; /* not glass or iron, which are products too */
+    if (WORD_IN(word, last, ln, true))
+        return true; /* not glass or iron, which are products too */
     return is_material(e, en);
 }
 
@@ -2418,9 +2412,8 @@ is_use(const struct cand *c)
     char e[128];
     size_t en = is_han_word(c) ? token_english(c, e) : 0;
 
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]) && en; k++)
-        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
-            return true;
+    if (en && WORD_IN(word, e, en, true))
+        return true;
     return false;
 }
 
@@ -2438,10 +2431,7 @@ is_season(const char *e, size_t en)
                                        "autumn/winter",
                                        "spring and summer",
                                        "spring/summer"};
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
-        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, e, en, true);
 }
 
 /* Whether English names a material ("stainless steel", "cotton", "genuine leather"). */
@@ -2454,10 +2444,7 @@ is_material(const char *e, size_t en)
         "nylon",  "bamboo",  "aluminum",   "aluminium",   "stainless steel", "genuine leather",
         "alloy",  "wood",    "solid wood", "100% cotton", "pure cotton",     "titanium",
         "copper", "brass",   "iron",       "cast iron",   "carbon steel",    "porcelain"};
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
-        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, e, en, true);
 }
 
 /*
@@ -2488,10 +2475,7 @@ said_before_material(const char *e, size_t en)
                                        "spring/autumn",
                                        "autumn/winter",
                                        "spring and summer"};
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
-        if (strlen(word[k]) == en && strncasecmp(e, word[k], en) == 0)
-            return true;
-    return false;
+    return WORD_IN(word, e, en, true);
 }
 
 /*
@@ -2546,9 +2530,8 @@ quality_noun(const char *s, size_t n)
         "fat",   "sugar",    "salt",       "calorie", "calories",   "noise",      "power",
         "price", "pressure", "speed",      "quality", "suction",    "brightness", "density",
         "count", "strength", "elasticity", "output",  "efficiency", "precision",  "grade"};
-    for (size_t k = 0; k < sizeof(word) / sizeof(word[0]); k++)
-        if (strlen(word[k]) == n && strncasecmp(s, word[k], n) == 0)
-            return true;
+    if (WORD_IN(word, s, n, true))
+        return true;
     return is_attribute(s, n);
 }
 
