@@ -2412,9 +2412,7 @@ is_use(const struct cand *c)
     char e[128];
     size_t en = is_han_word(c) ? token_english(c, e) : 0;
 
-    if (en && WORD_IN(word, e, en, true))
-        return true;
-    return false;
+    return en && WORD_IN(word, e, en, true);
 }
 
 /* Whether English names a season or seasons ("summer", "autumn and winter"). */
