@@ -211,7 +211,10 @@ worker_main(void *arg)
         pthread_mutex_lock(&s->mu);
         active_remove(s, w);
         pthread_mutex_unlock(&s->mu);
-        answer(w, ITX_OK);
+        /* Work cancelled by its deadline or the shutdown is answered by whoever cancelled it,
+         * with that reason; the worker, racing it, gives the same answer, so the client sees
+         * 504 deadline_exceeded (or 503 draining) whichever thread gets there first. */
+        answer(w, itx_cancel_reason(&w->cancel));
         work_release(w);
     }
     return NULL;
