@@ -223,7 +223,12 @@ serve(struct fake_llm *f, int c)
         return;
     *end = '\0';
     sscanf(buf, "%15s %511s", method, path);
+    /* In flight from the whole request read until just before the first byte of the reply:
+     * a window inside the client's own (it holds its slot from before connecting until the
+     * whole reply is in), so max_in_flight never counts a slot the client already freed. */
     pthread_mutex_lock(&f->mu);
+    if (++f->in_flight > f->max_in_flight)
+        f->max_in_flight = f->in_flight;
     idx = f->n_requests < FAKE_MAX ? f->n_requests : FAKE_MAX - 1;
     f->at_ms[idx] = itx_now_ms();
     f->n_requests++;
@@ -244,6 +249,9 @@ serve(struct fake_llm *f, int c)
         body = wrap(f, answer);
         r.status = 200;
     }
+    pthread_mutex_lock(&f->mu);
+    f->in_flight--;
+    pthread_mutex_unlock(&f->mu);
     if (r.kind == FAKE_TRUNCATED) {
         snprintf(head, sizeof(head),
                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
@@ -276,15 +284,10 @@ handle(void *arg)
     struct conn *cn = arg;
     struct fake_llm *f = cn->f;
 
-    pthread_mutex_lock(&f->mu);
-    if (++f->in_flight > f->max_in_flight)
-        f->max_in_flight = f->in_flight;
-    pthread_mutex_unlock(&f->mu);
     serve(f, cn->fd);
     shutdown(cn->fd, SHUT_WR);
     close(cn->fd);
     pthread_mutex_lock(&f->mu);
-    f->in_flight--;
     f->handlers--;
     pthread_cond_broadcast(&f->idle);
     pthread_mutex_unlock(&f->mu);
