@@ -26,8 +26,8 @@ struct srv {
  * PORT=0, ITX_BIND=127.0.0.1 and ITX_LOG_FORMAT=json. 0 on success; -1 when it exits or has
  * not logged its port within test_ms(20000). */
 int srv_start(struct srv *s, const char *const *argv, const char *const *env);
-/* Sends sig and waits; returns the exit status (or 128+signal), -1 after 20 s. After an exit,
- * srv_log has everything the server wrote (its last lines included). */
+/* Sends sig and waits; returns the exit status (or 128+signal), -1 after test_ms(20000). After an
+ * exit, srv_log has everything the server wrote (its last lines included). */
 int srv_signal_wait(struct srv *s, int sig);
 void srv_free(struct srv *s);
 /* Copy of the log so far (free()). */
